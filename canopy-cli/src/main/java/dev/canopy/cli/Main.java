@@ -1,0 +1,73 @@
+package dev.canopy.cli;
+
+import dev.canopy.api.CanopyException;
+import dev.canopy.api.CanopyHome;
+import dev.canopy.api.CodeVersion;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
+@Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
+        subcommands = {DemoCommand.class, SurveyCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
+    Path home;
+
+    @Option(names = "--no-progress", description = "Do not draw progress bars", scope = CommandLine.ScopeType.INHERIT)
+    boolean noProgress;
+
+    CanopyHome home() {
+        return CanopyHome.resolve(home);
+    }
+
+    ConsoleProgress progress() {
+        return new ConsoleProgress(!noProgress);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs a command line; used by {@link #main} and by tests. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((ex, a) -> {
+            // one line that names the problem, then where to look
+            err.println("canopy: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof CanopyException ce) {
+                err.println("canopy: " + ce.oneLine());
+                return isBadInput(ce.code()) ? 2 : 1;
+            }
+            if (ex instanceof IllegalArgumentException) {
+                err.println("canopy: " + ex.getMessage());
+                return 2;
+            }
+            err.println("canopy: unexpected " + ex.getClass().getSimpleName() + ": " + ex.getMessage());
+            ex.printStackTrace(err);
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    /** Errors in what the user typed, as opposed to failures while doing the work. */
+    static boolean isBadInput(String code) {
+        return code.endsWith(".usage") || code.startsWith("area.") || code.equals("storage.bad_location")
+                || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key");
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"canopy " + CodeVersion.get(), "java " + System.getProperty("java.version")};
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package dev.canopy.imagery;
+
+import dev.canopy.api.BoundingBox;
+import dev.canopy.storage.Keys;
+import dev.canopy.storage.ObjectStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetFileWriter;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.io.LocalOutputFile;
+
+/**
+ * Streams manifest rows into Parquet parts of at most {@link #rowsPerPart} rows. Each finished part is
+ * written to a local temporary file, uploaded to the store and deleted, so memory and local disk
+ * stay bounded whatever the row count. {@link #close()} writes {@code _index.json} last: a manifest
+ * without an index is incomplete and readers refuse it.
+ *
+ * <p>Not thread-safe: one writer thread.
+ */
+public final class ManifestWriter implements AutoCloseable {
+    public static final String DIR = "manifest";
+    public static final String INDEX = DIR + "/_index.json";
+    public static final int DEFAULT_ROWS_PER_PART = 500_000;
+    public static final int DEFAULT_ROW_GROUP_BYTES = 16 * 1024 * 1024;
+
+    private final ObjectStore store;
+    private final int rowsPerPart;
+    private final Map<String, String> extraMetadata;
+    private final List<ManifestIndex.Part> parts = new ArrayList<>();
+    private final Path tmpDir;
+    private ParquetWriter<Group> current;
+    private Path currentFile;
+    private long currentRows;
+    private long currentFirst;
+    private BoundingBox currentBox;
+    private long total;
+    private boolean closed;
+
+    public ManifestWriter(ObjectStore store, int rowsPerPart, Map<String, String> extraMetadata) {
+        if (rowsPerPart < 1) throw new IllegalArgumentException("rowsPerPart must be >= 1");
+        this.store = store;
+        this.rowsPerPart = rowsPerPart;
+        this.extraMetadata = Map.copyOf(extraMetadata);
+        try {
+            this.tmpDir = Files.createTempDirectory("canopy-manifest");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public ManifestWriter(ObjectStore store) {
+        this(store, DEFAULT_ROWS_PER_PART, Map.of());
+    }
+
+    public void write(ManifestRow row) {
+        try {
+            if (current == null) open();
+            current.write(ManifestSchema.toGroup(row));
+            currentRows++;
+            total++;
+            currentBox = currentBox == null ? row.bbox() : currentBox.union(row.bbox());
+            if (currentRows == rowsPerPart) finishPart();
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing manifest part failed", e);
+        }
+    }
+
+    public long rowsWritten() {
+        return total;
+    }
+
+    private void open() throws IOException {
+        currentFile = tmpDir.resolve(String.format("part-%05d.parquet", parts.size()));
+        Files.deleteIfExists(currentFile);
+        current = ExampleParquetWriter.builder(new LocalOutputFile(currentFile))
+                .withType(ManifestSchema.SCHEMA)
+                .withCompressionCodec(CompressionCodecName.SNAPPY)
+                .withRowGroupSize((long) DEFAULT_ROW_GROUP_BYTES)
+                .withWriteMode(ParquetFileWriter.Mode.OVERWRITE)
+                .withExtraMetaData(extraMetadata)
+                .build();
+        currentRows = 0;
+        currentFirst = total;
+        currentBox = null;
+    }
+
+    private void finishPart() throws IOException {
+        current.close();
+        current = null;
+        String key = Keys.join(DIR, currentFile.getFileName().toString());
+        store.put(key, currentFile);
+        Files.deleteIfExists(currentFile);
+        parts.add(new ManifestIndex.Part(key, currentFirst, currentRows, currentBox.minX(), currentBox.minY(), currentBox.maxX(), currentBox.maxY()));
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            if (current != null) finishPart();
+            ManifestIndex index = new ManifestIndex(ManifestIndex.FORMAT_VERSION, ManifestIndex.CRS, LandCover.labels(), total, parts);
+            store.put(INDEX, index.toJson());
+            Files.deleteIfExists(tmpDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("finishing manifest failed", e);
+        }
+    }
+}

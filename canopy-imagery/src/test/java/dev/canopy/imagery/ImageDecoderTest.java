@@ -1,0 +1,65 @@
+package dev.canopy.imagery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+
+class ImageDecoderTest {
+    private final ImageDecoder decoder = new ImageDecoder(32, new float[] {0, 0, 0}, new float[] {1, 1, 1});
+
+    private static byte[] jpeg() {
+        SurveyRenderer r = new SurveyRenderer(5, 64);
+        try (TileEncoder e = new TileEncoder(0.9f)) {
+            return e.jpeg(r.render(0, 0).rgb(), 64);
+        }
+    }
+
+    @Test
+    void decodesAndResizesToChwTensor() {
+        float[] t = decoder.decode(jpeg(), "t.jpg");
+        assertThat(t).hasSize(3 * 32 * 32);
+        for (float v : t) assertThat(v).isBetween(0f, 1f);
+    }
+
+    @Test
+    void normalisesWithMeanAndStd() throws Exception {
+        BufferedImage red = new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) red.setRGB(x, y, 0xFF0000);
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(red, "png", png);
+        ImageDecoder d = new ImageDecoder(8, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+        float[] t = d.decode(png.toByteArray(), "red.png");
+        assertThat(t[0]).isCloseTo((1 - 0.485f) / 0.229f, within(1e-4f));
+        assertThat(t[64]).isCloseTo((0 - 0.456f) / 0.224f, within(1e-4f));
+    }
+
+    @Test
+    void truncatedJpegIsATypedErrorNamingTheImage() {
+        byte[] full = jpeg();
+        byte[] cut = Arrays.copyOf(full, full.length / 2);
+        assertThatThrownBy(() -> decoder.decode(cut, "s3://b/cut.jpg"))
+                .isInstanceOf(ImageDecodeException.class).hasMessageContaining("s3://b/cut.jpg").hasMessageContaining("truncated");
+    }
+
+    @Test
+    void garbageAndEmptyAreTypedErrors() {
+        byte[] garbage = new byte[500];
+        new java.util.Random(1).nextBytes(garbage);
+        assertThatThrownBy(() -> decoder.decode(garbage, "g.jpg")).isInstanceOf(ImageDecodeException.class).hasMessageContaining("g.jpg");
+        assertThatThrownBy(() -> decoder.decode(new byte[0], "e.jpg")).isInstanceOf(ImageDecodeException.class).hasMessageContaining("empty");
+        byte[] corruptBody = jpeg();
+        for (int i = 700; i < 1400 && i < corruptBody.length - 2; i++) corruptBody[i] = (byte) 0xFF;
+        // corrupt entropy data: either a typed error or a decoded image, never another exception
+        try {
+            assertThat(decoder.decode(corruptBody, "c.jpg")).hasSize(3 * 32 * 32);
+        } catch (ImageDecodeException expected) {
+            assertThat(expected.image()).isEqualTo("c.jpg");
+        }
+    }
+}

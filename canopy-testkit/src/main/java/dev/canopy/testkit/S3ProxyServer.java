@@ -1,0 +1,119 @@
+package dev.canopy.testkit;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A real S3 API server (S3Proxy 4.x, filesystem provider) in its own JVM on 127.0.0.1.
+ * S3Proxy must not share our JVM: its Jetty 12 / Servlet 6 and Jackson clash with Spark's.
+ * The jar location comes from the {@code canopy.s3proxy.jar} system property that the build sets.
+ */
+public final class S3ProxyServer implements AutoCloseable {
+    public static final String ACCESS_KEY = "canopy-test";
+    public static final String SECRET_KEY = "canopy-test-secret";
+
+    private final Process process;
+    private final int port;
+    private final Path baseDir;
+
+    private S3ProxyServer(Process process, int port, Path baseDir) {
+        this.process = process;
+        this.port = port;
+        this.baseDir = baseDir;
+    }
+
+    /** Starts a server whose buckets live under {@code baseDir}; waits until it accepts connections. */
+    public static S3ProxyServer start(Path baseDir) throws IOException {
+        String jar = System.getProperty("canopy.s3proxy.jar");
+        if (jar == null || !Files.exists(Path.of(jar))) {
+            throw new IllegalStateException("S3Proxy jar not found at " + jar
+                    + "; run the tests through Maven, which downloads org.gaul:s3proxy:jar-with-dependencies");
+        }
+        Files.createDirectories(baseDir);
+        int port = FreePort.find();
+        Path props = baseDir.resolve("s3proxy.properties");
+        Files.writeString(props, String.join("\n",
+                "s3proxy.endpoint=http://127.0.0.1:" + port,
+                "s3proxy.authorization=aws-v2-or-v4",
+                "s3proxy.identity=" + ACCESS_KEY,
+                "s3proxy.credential=" + SECRET_KEY,
+                "jclouds.provider=filesystem",
+                "jclouds.filesystem.basedir=" + baseDir.resolve("data"),
+                ""));
+        Files.createDirectories(baseDir.resolve("data"));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx512m");
+        cmd.add("-jar");
+        cmd.add(jar);
+        cmd.add("--properties");
+        cmd.add(props.toString());
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(baseDir.resolve("s3proxy.log").toFile())
+                .start();
+        S3ProxyServer server = new S3ProxyServer(p, port, baseDir);
+        server.awaitUp(Duration.ofSeconds(60));
+        return server;
+    }
+
+    private void awaitUp(Duration timeout) throws IOException {
+        Instant deadline = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) {
+                throw new IOException("S3Proxy exited early: " + Files.readString(baseDir.resolve("s3proxy.log")));
+            }
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException notYet) {
+                try {
+                    Thread.sleep(100); // waiting on another process: no clock to inject here
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted", e);
+                }
+            }
+        }
+        close();
+        throw new IOException("S3Proxy did not start on port " + port + " within " + timeout);
+    }
+
+    public URI endpoint() {
+        return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** Buckets are folders in the filesystem provider. */
+    public void createBucket(String name) throws IOException {
+        Files.createDirectories(baseDir.resolve("data").resolve(name));
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) process.destroyForcibly();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Finds a free TCP port on the loopback interface. */
+    public static final class FreePort {
+        private FreePort() { }
+
+        public static int find() throws IOException {
+            try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return s.getLocalPort();
+            }
+        }
+    }
+}
