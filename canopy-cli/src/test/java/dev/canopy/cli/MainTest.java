@@ -1,0 +1,88 @@
+package dev.canopy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MainTest {
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) { }
+
+    static Result run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] cmd : new String[][] {{"--help"}, {"demo", "--help"}, {"survey", "--help"}, {"survey", "generate", "--help"},
+                {"survey", "select", "--help"}, {"survey", "show", "--help"}}) {
+            Result r = run(cmd);
+            assertThat(r.code()).as(String.join(" ", cmd)).isZero();
+            assertThat(r.out()).contains("Usage:");
+        }
+    }
+
+    @Test
+    void badArgumentsExitTwoWithOneLine() {
+        Result r = run("survey", "generate", "--out", tmp.toString(), "--tiles", "many");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err().strip().lines()).hasSize(1);
+        assertThat(r.err()).contains("--tiles").contains("many");
+        assertThat(run("survey", "generate", "--out", "gs://b/x").code()).isEqualTo(2);
+        assertThat(run("survey", "generate", "--out", tmp.toString(), "--tiles", "10", "--distinct", "20").err()).contains("--distinct");
+        assertThat(run("nonsense").code()).isEqualTo(2);
+    }
+
+    @Test
+    void generateRefusesToOverwriteAndSelectWritesASubset() throws Exception {
+        Path survey = tmp.resolve("s");
+        Result first = run("--no-progress", "survey", "generate", "--out", survey.toString(), "--tiles", "100", "--tile-size", "32", "--seed", "5");
+        assertThat(first.code()).as(first.err()).isZero();
+        assertThat(first.out()).contains("100 rows");
+        long before = Files.getLastModifiedTime(survey.resolve("manifest/_index.json")).toMillis();
+        Result again = run("--no-progress", "survey", "generate", "--out", survey.toString(), "--tiles", "50", "--tile-size", "32");
+        assertThat(again.code()).isEqualTo(2);
+        assertThat(again.err()).contains("already exists").contains("--overwrite");
+        assertThat(Files.getLastModifiedTime(survey.resolve("manifest/_index.json")).toMillis()).isEqualTo(before);
+
+        // an area over the north-west corner of the grid
+        Path area = tmp.resolve("a.geojson");
+        Files.writeString(area, "{\"type\":\"Polygon\",\"coordinates\":[[[146.79,-30.500005],[146.80001,-30.500005],[146.80001,-30.49],[146.79,-30.49],[146.79,-30.500005]]]}");
+        Result sel = run("survey", "select", "--survey", survey.toString(), "--area", area.toString(), "--out", tmp.resolve("sub").toString());
+        assertThat(sel.code()).as(sel.err()).isZero();
+        assertThat(sel.out()).contains("selected 1 tiles");
+        Result show = run("survey", "show", "--survey", tmp.resolve("sub").toString());
+        assertThat(show.out()).contains("rows     1 ");
+
+        Files.writeString(area, "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,1]]]}");
+        Result bad = run("survey", "select", "--survey", survey.toString(), "--area", area.toString(), "--out", tmp.resolve("sub2").toString());
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("not closed");
+    }
+
+    @Test
+    void demoRunsOnTheHomeFolder() {
+        Result r = run("--no-progress", "--home", tmp.resolve("home").toString(), "demo", "--tiles", "40");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("40 rows");
+        assertThat(tmp.resolve("home/surveys/demo/manifest/_index.json")).exists();
+        // re-running the demo replaces its own survey
+        assertThat(run("--no-progress", "--home", tmp.resolve("home").toString(), "demo", "--tiles", "40").code()).isZero();
+    }
+
+    @Test
+    void missingSurveyIsAClearError() {
+        Result r = run("survey", "show", "--survey", tmp.resolve("nothing").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("no survey manifest").contains("canopy survey generate");
+    }
+}
