@@ -80,9 +80,18 @@ public final class ImageDecoder {
         return toTensor(decodeImage(bytes, name));
     }
 
+    /** Decodes to packed RGB pixels, {@code size x size}, row-major. */
+    public int[] decodePixels(byte[] bytes, String name) {
+        return decodeImage(bytes, name).getRGB(0, 0, size, size, null, 0, size);
+    }
+
     /** Writes CHW floats of an already decoded {@code size x size} RGB image. */
     public float[] toTensor(BufferedImage img) {
-        int[] px = img.getRGB(0, 0, size, size, null, 0, size);
+        return normalize(img.getRGB(0, 0, size, size, null, 0, size));
+    }
+
+    /** Packed RGB pixels ({@code size x size}) to normalised CHW floats. */
+    public float[] normalize(int[] px) {
         float[] out = new float[3 * size * size];
         int plane = size * size;
         float s0 = 1f / (255f * std[0]), s1 = 1f / (255f * std[1]), s2 = 1f / (255f * std[2]);

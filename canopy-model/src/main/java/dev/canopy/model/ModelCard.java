@@ -1,0 +1,44 @@
+package dev.canopy.model;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code model.json}: everything needed to use a model and to know where it came from.
+ *
+ * @param format        how the weights are stored: {@code djl} (Canopy-trained block parameters),
+ *                      {@code torchscript} ({@code model.pt}) or {@code onnx} ({@code model.onnx})
+ * @param architecture  {@code small-cnn}, {@code resnet18}, or a free name for imported models
+ * @param inputSize     square input edge in pixels; inputs are CHW float RGB
+ * @param mean          per-channel mean subtracted after scaling pixels to [0,1]
+ * @param std           per-channel std divided by
+ * @param classes       output index to class name
+ * @param metrics       validation metrics of the packaged weights
+ * @param provenance    seed, data set, code version, parameters
+ */
+public record ModelCard(String name, String format, String architecture, int inputSize, float[] mean, float[] std,
+                        List<String> classes, Map<String, Double> metrics, Provenance provenance) {
+    public static final String FORMAT_DJL = "djl";
+    public static final String FORMAT_TORCHSCRIPT = "torchscript";
+    public static final String FORMAT_ONNX = "onnx";
+
+    public ModelCard {
+        if (classes == null || classes.size() < 2) {
+            throw new ModelException("model.bad_classes", "a model needs at least 2 classes, got " + classes, "list the class names in order");
+        }
+        if (inputSize < 8) throw new ModelException("model.bad_input_size", "input size " + inputSize + " is too small", "use 8 or more");
+        if (mean == null || mean.length != 3 || std == null || std.length != 3) {
+            throw new ModelException("model.bad_normalisation", "mean and std need 3 values (R,G,B)", "e.g. mean [0.485,0.456,0.406]");
+        }
+        metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
+    }
+
+    public ModelCard withName(String n) {
+        return new ModelCard(n, format, architecture, inputSize, mean, std, classes, metrics, provenance);
+    }
+
+    /** Where a model came from (Tribuo-style): enough to retrain it or to trust it. */
+    public record Provenance(Long seed, String dataset, String datasetDigest, String codeVersion, Map<String, Object> parameters,
+                             Instant createdAt, String source) { }
+}

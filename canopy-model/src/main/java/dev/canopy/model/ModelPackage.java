@@ -1,0 +1,85 @@
+package dev.canopy.model;
+
+import dev.canopy.storage.Keys;
+import dev.canopy.storage.ObjectStore;
+import dev.canopy.storage.StorageException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * A model package: {@code model.json} ({@link ModelCard}) plus one weights file whose name depends on
+ * the format ({@code weights.params}, {@code model.pt} or {@code model.onnx}), under a folder of an
+ * object store. {@code model.json} is written last, so a package without it is incomplete.
+ */
+public final class ModelPackage {
+    public static final String CARD = "model.json";
+    public static final Map<String, String> WEIGHTS_FILE = Map.of(
+            ModelCard.FORMAT_DJL, "weights.params",
+            ModelCard.FORMAT_TORCHSCRIPT, "model.pt",
+            ModelCard.FORMAT_ONNX, "model.onnx");
+
+    private final ObjectStore store;
+    private final String prefix;
+    private final ModelCard card;
+
+    private ModelPackage(ObjectStore store, String prefix, ModelCard card) {
+        this.store = store;
+        this.prefix = prefix;
+        this.card = card;
+    }
+
+    public ModelCard card() {
+        return card;
+    }
+
+    public static String weightsFile(String format) {
+        String f = WEIGHTS_FILE.get(format);
+        if (f == null) throw new ModelException("model.unknown_format", "unknown model format '" + format + "'", "use one of " + WEIGHTS_FILE.keySet());
+        return f;
+    }
+
+    public static ModelPackage write(ObjectStore store, String prefix, ModelCard card, byte[] weights) {
+        store.put(Keys.join(prefix, weightsFile(card.format())), weights);
+        store.put(Keys.join(prefix, CARD), Json.write(card));
+        return new ModelPackage(store, prefix, card);
+    }
+
+    public static ModelPackage open(ObjectStore store, String prefix) {
+        byte[] json;
+        try {
+            json = store.get(Keys.join(prefix, CARD));
+        } catch (StorageException.NotFound e) {
+            throw new ModelException("model.not_a_package", "no model package at " + store.uri(Keys.join(prefix, CARD)),
+                    "a package folder holds model.json and its weights", e);
+        }
+        return new ModelPackage(store, prefix, Json.read(json, ModelCard.class, "model.json at " + store.uri(Keys.join(prefix, CARD))));
+    }
+
+    public byte[] weights() {
+        return store.get(Keys.join(prefix, weightsFile(card.format())));
+    }
+
+    /** Loads the model for prediction; formats that need a local file are copied into {@code cacheDir}. */
+    public TileClassifier load(Path cacheDir) {
+        return switch (card.format()) {
+            case ModelCard.FORMAT_DJL -> new BlockClassifier(card, weights());
+            case ModelCard.FORMAT_TORCHSCRIPT -> new TorchScriptClassifier(card, local(cacheDir));
+            default -> throw new ModelException("model.unsupported_format", "this build cannot run '" + card.format() + "' models",
+                    "import the model as TorchScript (.pt)");
+        };
+    }
+
+    private Path local(Path cacheDir) {
+        try {
+            Files.createDirectories(cacheDir);
+            Path f = cacheDir.resolve(weightsFile(card.format()));
+            store.download(Keys.join(prefix, weightsFile(card.format())), f);
+            return f;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

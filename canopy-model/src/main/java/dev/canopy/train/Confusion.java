@@ -1,0 +1,56 @@
+package dev.canopy.train;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A confusion matrix and the metrics users read from it: accuracy and per-class F1. */
+final class Confusion {
+    private final long[][] counts;
+
+    Confusion(int classes) {
+        counts = new long[classes][classes];
+    }
+
+    void add(long truth, int predicted) {
+        counts[(int) truth][predicted]++;
+    }
+
+    long total() {
+        long t = 0;
+        for (long[] row : counts) for (long c : row) t += c;
+        return t;
+    }
+
+    double accuracy() {
+        long right = 0;
+        for (int i = 0; i < counts.length; i++) right += counts[i][i];
+        long t = total();
+        return t == 0 ? 0 : right / (double) t;
+    }
+
+    double f1(int c) {
+        long tp = counts[c][c], fp = 0, fn = 0;
+        for (int i = 0; i < counts.length; i++) {
+            if (i != c) {
+                fp += counts[i][c];
+                fn += counts[c][i];
+            }
+        }
+        return tp == 0 ? 0 : 2.0 * tp / (2.0 * tp + fp + fn);
+    }
+
+    /** {@code prefix_accuracy}, {@code prefix_f1_CLASS} and {@code prefix_macro_f1}. */
+    Map<String, Double> metrics(String prefix, List<String> classes) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put(prefix + "_accuracy", accuracy());
+        double sum = 0;
+        for (int c = 0; c < counts.length; c++) {
+            double f = f1(c);
+            m.put(prefix + "_f1_" + classes.get(c), f);
+            sum += f;
+        }
+        m.put(prefix + "_macro_f1", sum / counts.length);
+        return m;
+    }
+}
