@@ -13,6 +13,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.FileVisitResult;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +23,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 /**
  * An {@link ObjectStore} over a local folder: the zero-setup default. Writes go to a temporary
@@ -185,12 +186,21 @@ public final class FileObjectStore implements ObjectStore {
         Path start = slash < 0 ? root : root.resolve(pre.substring(0, slash));
         if (!Files.isDirectory(start)) return new ListPage(List.of(), null);
         List<String> keys = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(start)) {
-            walk.filter(Files::isRegularFile).forEach(f -> {
-                String k = root.relativize(f).toString().replace('\\', '/');
-                if (k.startsWith(pre) && !f.getFileName().toString().startsWith(".tmp-")
-                        && (token == null || k.compareTo(token) > 0)) {
-                    keys.add(k);
+        try {
+            // files may come and go while we walk (other writers' temporary files): skip what vanished
+            Files.walkFileTree(start, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) {
+                    if (!attrs.isRegularFile() || f.getFileName().toString().startsWith(".tmp-")) return FileVisitResult.CONTINUE;
+                    String k = root.relativize(f).toString().replace('\\', '/');
+                    if (k.startsWith(pre) && (token == null || k.compareTo(token) > 0)) keys.add(k);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) return FileVisitResult.CONTINUE;
+                    throw e;
                 }
             });
         } catch (IOException e) {
