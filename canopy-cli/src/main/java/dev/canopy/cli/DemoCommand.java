@@ -25,6 +25,8 @@ final class DemoCommand implements Callable<Integer> {
     long tiles;
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default: ${DEFAULT-VALUE})")
     long seed;
+    @Option(names = "--epochs", defaultValue = "5", description = "Training epochs (default: ${DEFAULT-VALUE})")
+    int epochs;
 
     @Override
     public Integer call() {
@@ -38,7 +40,20 @@ final class DemoCommand implements Callable<Integer> {
             SurveyRuns.print(out, store, s);
         }
         out.println();
-        out.println("Next: 'canopy survey show --survey " + home.surveys().resolve("demo") + "'");
+        out.println("2. Training a small CNN on it (checkpoint every epoch) and registering it");
+        java.nio.file.Path survey = home.surveys().resolve("demo");
+        java.util.Map<String, Object> c = dev.canopy.train.TrainConfig.defaults(survey.toUri().toString()).toMap();
+        c.put("epochs", epochs);
+        c.put("seed", seed);
+        java.net.URI runUri = home.runs().resolve("demo-train-" + System.currentTimeMillis()).toUri();
+        dev.canopy.train.TrainingRun run = dev.canopy.train.TrainingRun.create(runUri,
+                dev.canopy.train.TrainConfig.fromMap(c), dev.canopy.storage.S3Settings.fromEnvironment());
+        out.println("run " + runUri);
+        dev.canopy.model.ModelRegistry.Version v = TrainCommand.trainAndRegister(main, out, run, "land-cover");
+        dev.canopy.model.ModelRegistry.Version staged = main.registry().promote(v.name(), v.version(), "staging");
+        out.printf("registered %s (stage %s, val_acc %s)%n", staged.ref(), staged.stage(), ModelCommand.metric(staged, "val_accuracy"));
+        out.println();
+        out.println("Next: 'canopy model show land-cover', 'canopy model promote " + v.ref() + " production'");
         return 0;
     }
 }

@@ -12,13 +12,23 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 @Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
-        subcommands = {DemoCommand.class, SurveyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, ModelCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
     Path home;
 
     @Option(names = "--no-progress", description = "Do not draw progress bars", scope = CommandLine.ScopeType.INHERIT)
     boolean noProgress;
+
+    @Option(names = "--registry", description = "Model registry location (default: $CANOPY_REGISTRY or HOME/registry)", scope = CommandLine.ScopeType.INHERIT)
+    String registry;
+
+    dev.canopy.model.ModelRegistry registry() {
+        String loc = registry != null ? registry : System.getenv("CANOPY_REGISTRY");
+        dev.canopy.storage.ObjectStore store = loc == null || loc.isBlank()
+                ? new dev.canopy.storage.FileObjectStore(home().registry()) : dev.canopy.storage.ObjectStores.open(loc);
+        return new dev.canopy.model.ModelRegistry(store, home().cache().resolve("models"), java.time.Clock.systemUTC());
+    }
 
     CanopyHome home() {
         return CanopyHome.resolve(home);
@@ -60,7 +70,8 @@ public final class Main {
 
     /** Errors in what the user typed, as opposed to failures while doing the work. */
     static boolean isBadInput(String code) {
-        return code.endsWith(".usage") || code.startsWith("area.") || code.equals("storage.bad_location")
+        return code.endsWith(".usage") || code.startsWith("area.") || code.equals("train.bad_config") || code.equals("train.unknown_setting")
+                || code.equals("model.unknown_architecture") || code.startsWith("registry.bad_") || code.equals("model.file_missing") || code.equals("storage.bad_location")
                 || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key");
     }
 
