@@ -192,6 +192,11 @@ public final class ModelRegistry {
         return version(target.name(), target.version());
     }
 
+    /** Key prefix of a version's package inside {@link #store()}. */
+    public String packagePrefix(Version v) {
+        return versionPrefix(v.name(), v.version());
+    }
+
     public ModelPackage openPackage(Version v) {
         return ModelPackage.open(store, versionPrefix(v.name(), v.version()));
     }

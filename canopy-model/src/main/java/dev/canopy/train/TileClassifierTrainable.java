@@ -370,7 +370,7 @@ public final class TileClassifierTrainable implements Trainable {
                         Instant.now(), "canopy train"));
     }
 
-    static String sha256(byte[] b) {
+    public static String sha256(byte[] b) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
         } catch (NoSuchAlgorithmException e) {

@@ -16,7 +16,7 @@ public final class ObjectStores {
             throw new StorageException("storage.bad_location", "empty storage location", "give a path, file:// or s3:// URI", null);
         }
         if (location.startsWith("s3://") || location.startsWith("file:")) {
-            URI u = URI.create(location);
+            URI u = URI.create(location.endsWith("/") ? location.substring(0, location.length() - 1) : location);
             if (u.getScheme().equals("s3") && (u.getHost() == null || u.getHost().isBlank())) {
                 throw new StorageException("storage.bad_location", "s3 location without a bucket: " + location,
                         "write s3://BUCKET/prefix", null);
@@ -27,7 +27,8 @@ public final class ObjectStores {
             throw new StorageException("storage.unsupported_scheme", "unsupported storage scheme in " + location,
                     "use a local path, file:// or s3://", null);
         }
-        return Path.of(location).toAbsolutePath().normalize().toUri();
+        String u = Path.of(location).toAbsolutePath().normalize().toUri().toString();
+        return URI.create(u.endsWith("/") ? u.substring(0, u.length() - 1) : u);
     }
 
     /** A store rooted at the location, S3 configured from the environment. */

@@ -1,0 +1,112 @@
+package dev.canopy.cli;
+
+import dev.canopy.api.BoundingBox;
+import dev.canopy.batch.BatchInference;
+import dev.canopy.batch.InferenceJobSpec;
+import dev.canopy.batch.ShardRunner;
+import dev.canopy.batch.TilePipeline;
+import dev.canopy.imagery.Area;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.spark.SparkSessions;
+import dev.canopy.spark.SparkShardRunner;
+import dev.canopy.storage.ObjectStores;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+@Command(name = "infer", mixinStandardHelpOptions = true,
+        description = "Batch inference on Spark: a model's predictions over a survey (or an area of it) as GeoParquet shards.")
+final class InferCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "NAME, NAME:VERSION or NAME@STAGE from the registry")
+    String model;
+
+    static final class Input {
+        @Option(names = "--survey", required = true, description = "Survey root (path, file:// or s3://)")
+        String survey;
+        @Option(names = "--manifest", required = true, description = "A manifest folder, e.g. written by 'canopy survey select'")
+        String manifest;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+    @Option(names = "--area", description = "GeoJSON area: only tiles intersecting it")
+    Path area;
+    @Option(names = "--out", required = true, description = "Output folder (path, file:// or s3://)")
+    String out;
+    @Option(names = "--master", description = "Spark master (default: local[*]; e.g. spark://host:7077)")
+    String master;
+    @Option(names = "--replicas", defaultValue = "1", description = "Model replicas per executor (default: ${DEFAULT-VALUE})")
+    int replicas;
+    @Option(names = "--max-batch", defaultValue = "32", description = "Largest batch (default: ${DEFAULT-VALUE})")
+    int maxBatch;
+    @Option(names = "--max-wait-ms", defaultValue = "5", description = "Longest wait to fill a batch (default: ${DEFAULT-VALUE})")
+    long maxWaitMs;
+    @Option(names = "--decode-threads", description = "Decoding threads per executor (default: cores)")
+    Integer decodeThreads;
+    @Option(names = "--rows-per-shard", defaultValue = "" + InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, description = "Rows per output shard (default: ${DEFAULT-VALUE})")
+    int rowsPerShard;
+    @Option(names = "--max-error-fraction", defaultValue = "" + BatchInference.DEFAULT_MAX_ERROR_FRACTION,
+            description = "Fail the job if more tiles than this fail (default: ${DEFAULT-VALUE})")
+    double maxErrorFraction;
+    @Option(names = "--overwrite", description = "Replace an earlier job's output")
+    boolean overwrite;
+    @Option(names = "--resume", description = "Continue an interrupted job, skipping committed shards")
+    boolean resume;
+
+    @Override
+    public Integer call() throws Exception {
+        if (overwrite && resume) throw new UsageException("--overwrite and --resume contradict each other", "choose one");
+        ModelRegistry registry = main.registry();
+        ModelRegistry.Version v = registry.resolve(model);
+        String surveyRoot = ObjectStores.toUri(input.survey != null ? input.survey : input.manifest).toString();
+        Area a = null;
+        if (area != null) {
+            if (!Files.isRegularFile(area)) throw new UsageException("area file not found: " + area, "give a GeoJSON file with --area");
+            a = Area.parse(Files.readString(area));
+        }
+        InferenceJobSpec job = new InferenceJobSpec(surveyRoot, registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
+                a == null ? null : a.geometry().toText(), ObjectStores.toUri(out).toString(), replicas, maxBatch, maxWaitMs * 1000,
+                decodeThreads == null ? Runtime.getRuntime().availableProcessors() : decodeThreads, TilePipeline.DEFAULT_MAX_IN_FLIGHT,
+                TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+        BatchInference.Options options = BatchInference.Options.defaults().withOverwrite(overwrite).withResume(resume)
+                .withRowsPerShard(rowsPerShard).withMaxErrorFraction(maxErrorFraction);
+        BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, master);
+        print(spec.commandLine().getOut(), s);
+        return 0;
+    }
+
+    static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,
+                                      String master) {
+        SparkSession spark = SparkSessions.create(master, "canopy-infer", List.of());
+        try {
+            ShardRunner runner = new SparkShardRunner(spark);
+            return BatchInference.run(job, v.card(), box, options, runner, main.progress());
+        } finally {
+            spark.stop();
+        }
+    }
+
+    static void print(PrintWriter out, BatchInference.Summary s) {
+        out.printf("output      %s (GeoParquet shards under shards/, summary.json)%n", s.output());
+        out.printf("model       %s%n", s.model());
+        out.printf("tiles       %,d (%,d ok, %,d errors) in %d shards (%d already committed)%n", s.rows(), s.ok(), s.errors(), s.shards(), s.shardsSkipped());
+        out.printf("speed       %.0f tiles/s over %.1f s, %.1f MB read, on %s%n", s.imagesPerSecond(), s.seconds(), s.bytesRead() / 1e6, s.runner());
+        out.print("est. cover  ");
+        for (Map.Entry<String, Double> e : s.estimatedCover().entrySet()) out.printf("%s %.1f%%  ", e.getKey(), 100 * e.getValue());
+        out.println();
+    }
+}

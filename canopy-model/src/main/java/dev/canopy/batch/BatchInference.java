@@ -1,0 +1,181 @@
+package dev.canopy.batch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.BoundingBox;
+import dev.canopy.api.CanopyException;
+import dev.canopy.api.CodeVersion;
+import dev.canopy.api.ProgressListener;
+import dev.canopy.imagery.Manifest;
+import dev.canopy.model.Json;
+import dev.canopy.model.ModelCard;
+import dev.canopy.storage.ObjectInfo;
+import dev.canopy.storage.ObjectStore;
+import dev.canopy.storage.ObjectStores;
+import dev.canopy.storage.S3Settings;
+import dev.canopy.storage.StorageException;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
+
+/**
+ * The driver side of batch inference: refuses to clobber a finished job, plans shards, skips the
+ * ones already committed when resuming, runs the rest on a {@link ShardRunner}, and writes
+ * {@code summary.json} and {@code _SUCCESS}. The output folder:
+ * <pre>
+ *   _job.json                    the job and its plan digest (written before any shard)
+ *   shards/part-00000.parquet    GeoParquet 1.1 shards
+ *   _committed/part-00000.json   one marker per committed shard
+ *   summary.json, _SUCCESS       written when every shard is committed
+ * </pre>
+ */
+public final class BatchInference {
+    public static final String JOB = "_job.json";
+    public static final String SUMMARY = "summary.json";
+    public static final String SUCCESS = "_SUCCESS";
+    public static final double DEFAULT_MAX_ERROR_FRACTION = 0.05;
+
+    private BatchInference() { }
+
+    /** Options with named defaults. */
+    public record Options(boolean overwrite, boolean resume, int rowsPerShard, double maxErrorFraction) {
+        public static Options defaults() {
+            return new Options(false, false, InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, DEFAULT_MAX_ERROR_FRACTION);
+        }
+
+        public Options withOverwrite(boolean o) { return new Options(o, resume, rowsPerShard, maxErrorFraction); }
+        public Options withResume(boolean r) { return new Options(overwrite, r, rowsPerShard, maxErrorFraction); }
+        public Options withRowsPerShard(int n) { return new Options(overwrite, resume, n, maxErrorFraction); }
+        public Options withMaxErrorFraction(double f) { return new Options(overwrite, resume, rowsPerShard, f); }
+    }
+
+    /** The outcome, also stored as {@code summary.json}. */
+    public record Summary(String status, String output, long rows, long ok, long errors, double seconds, double imagesPerSecond,
+                          long bytesRead, Map<String, Double> stageSeconds, Map<String, Double> estimatedCover,
+                          Map<String, Long> tilesByTopClass, int shards, int shardsSkipped, String model,
+                          Map<String, Object> modelProvenance, String runner, String codeVersion, Instant finishedAt) { }
+
+    public static Summary run(InferenceJobSpec job, ModelCard card, BoundingBox areaBox, Options options, ShardRunner runner,
+                              ProgressListener progress) {
+        S3Settings s3 = S3Settings.fromEnvironment();
+        long t0 = System.nanoTime();
+        try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
+             ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
+            Manifest manifest = Manifest.open(survey);
+            List<ShardSpec> plan = InferencePlanner.plan(manifest, areaBox, options.rowsPerShard());
+            String digest = InferencePlanner.digest(plan);
+            prepareOutput(out, job, options, digest, plan.size());
+
+            Set<Integer> committed = new HashSet<>();
+            if (options.resume()) {
+                try (var s = out.listAll("_committed/")) {
+                    s.map(ObjectInfo::key).forEach(k -> committed.add(Integer.parseInt(k.replaceAll("\\D", ""))));
+                }
+            }
+            List<ShardSpec> pending = plan.stream().filter(p -> !committed.contains(p.index())).collect(Collectors.toList());
+            long plannedRows = plan.stream().mapToLong(ShardSpec::count).sum();
+            long doneRows = plannedRows - pending.stream().mapToLong(ShardSpec::count).sum();
+            progress.start("infer", plannedRows);
+            progress.advance(doneRows);
+            AtomicLong shardsDone = new AtomicLong();
+            List<ShardReport> ran = pending.isEmpty() ? List.of() : runner.run(pending, job, spec -> {
+                progress.advance(spec.count());
+                progress.message(shardsDone.incrementAndGet() + "/" + pending.size() + " shards");
+            });
+            progress.finish();
+
+            List<ShardReport> all = new ArrayList<>(ran);
+            for (int idx : committed) {
+                all.add(Json.read(out.get(String.format("_committed/part-%05d.json", idx)), ShardReport.class, "shard marker " + idx));
+            }
+            PipelineStats.Snapshot total = all.stream().map(ShardReport::stats).reduce(PipelineStats.Snapshot.zero(), PipelineStats.Snapshot::plus);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            double errorFraction = total.rows() == 0 ? 0 : total.errors() / (double) total.rows();
+            String status = errorFraction > options.maxErrorFraction() ? "failed_error_limit" : "succeeded";
+            Map<String, Double> stages = new LinkedHashMap<>();
+            stages.put("fetch", total.fetchNanos() / 1e9);
+            stages.put("decode", total.decodeNanos() / 1e9);
+            stages.put("model_wait", total.modelWaitNanos() / 1e9);
+            Map<String, Double> cover = new LinkedHashMap<>();
+            Map<String, Long> byTop = new LinkedHashMap<>();
+            for (int i = 0; i < card.classes().size(); i++) {
+                double sum = i < total.probabilitySums().length ? total.probabilitySums()[i] : 0;
+                cover.put(card.classes().get(i), total.ok() == 0 ? 0 : sum / total.ok());
+                byTop.put(card.classes().get(i), i < total.topClassCounts().length ? total.topClassCounts()[i] : 0L);
+            }
+            Map<String, Object> provenance = new LinkedHashMap<>();
+            if (card.provenance() != null) {
+                provenance.put("seed", card.provenance().seed());
+                provenance.put("dataset", card.provenance().dataset());
+                provenance.put("datasetDigest", card.provenance().datasetDigest());
+                provenance.put("codeVersion", card.provenance().codeVersion());
+                provenance.put("source", card.provenance().source());
+            }
+            provenance.put("metrics", card.metrics());
+            Summary summary = new Summary(status, job.outputRoot(), total.rows(), total.ok(), total.errors(), seconds,
+                    total.rows() / Math.max(1e-9, seconds), total.bytesRead(), stages, cover, byTop, plan.size(), committed.size(), job.modelRef(),
+                    provenance, runner.describe(), CodeVersion.get(), Instant.now());
+            out.put(SUMMARY, Json.write(summary));
+            if (!status.equals("succeeded")) {
+                throw new CanopyException("infer.too_many_errors", String.format("%.1f%% of tiles failed (%d of %d), above the limit of %.1f%%",
+                        100 * errorFraction, total.errors(), total.rows(), 100 * options.maxErrorFraction()),
+                        "the shards are written; inspect rows with status 'error' in " + job.outputRoot() + ", or raise --max-error-fraction");
+            }
+            out.put(SUCCESS, new byte[0]);
+            return summary;
+        }
+    }
+
+    private static void prepareOutput(ObjectStore out, InferenceJobSpec job, Options options, String digest, int shards) {
+        boolean exists = out.exists(JOB);
+        if (exists && options.overwrite()) {
+            List<String> keys;
+            try (var s = out.listAll("")) {
+                keys = s.map(ObjectInfo::key).collect(Collectors.toList());
+            }
+            keys.forEach(out::delete);
+            exists = false;
+        }
+        if (exists && !options.resume()) {
+            boolean finished = out.exists(SUCCESS);
+            throw new CanopyException("infer.output_exists", (finished ? "a finished job" : "an unfinished job") + " already wrote to " + out.root(),
+                    finished ? "pass --overwrite to replace it, or choose another --out" : "pass --resume to continue it, --overwrite to start again");
+        }
+        if (options.resume()) {
+            if (!exists) throw new CanopyException("infer.nothing_to_resume", "no job to resume at " + out.root(), "start it without --resume");
+            try {
+                JsonNode j = Json.MAPPER.readTree(out.get(JOB));
+                if (!digest.equals(j.path("planDigest").asText())) {
+                    throw new CanopyException("infer.plan_changed", "the job at " + out.root() + " was planned differently (other manifest, area or shard size)",
+                            "resume with the same arguments, or use --overwrite");
+                }
+            } catch (IOException e) {
+                throw new CanopyException("infer.corrupt_job", "cannot read " + out.uri(JOB), "use --overwrite", e);
+            }
+            out.delete(SUCCESS);
+            return;
+        }
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("job", job);
+        j.put("planDigest", digest);
+        j.put("shards", shards);
+        j.put("createdAt", Instant.now().toString());
+        out.put(JOB, Json.write(j));
+    }
+
+    /** Reads a finished job's summary. */
+    public static Summary readSummary(ObjectStore out) {
+        try {
+            return Json.read(out.get(SUMMARY), Summary.class, "summary");
+        } catch (StorageException.NotFound e) {
+            throw new CanopyException("infer.no_summary", "no summary at " + out.uri(SUMMARY), "the job has not finished", e);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.canopy.spark;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Builds the Spark session Canopy jobs run on: {@code local[*]} by default, any {@code spark://}
+ * master otherwise. For a cluster, Canopy's own jars go in {@code spark.jars} (executors need the
+ * application classes; Spark's and the libraries' jars are expected on the workers).
+ */
+public final class SparkSessions {
+    public static final String DEFAULT_MASTER = "local[*]";
+
+    private SparkSessions() { }
+
+    public static SparkSession create(String master, String appName, List<String> extraJars) {
+        SparkSession.Builder b = SparkSession.builder().appName(appName).master(master == null ? DEFAULT_MASTER : master)
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                // Java serialization: job objects are small records, which Kryo 4 cannot serialize
+                .config("spark.task.maxFailures", "4")
+                .config("spark.sql.shuffle.partitions", "8")
+                // a lost executor's tasks are re-run at once rather than after the default 60 s
+                .config("spark.network.timeout", "30s")
+                .config("spark.network.timeoutInterval", "10s")
+                .config("spark.executor.heartbeatInterval", "3s");
+        List<String> jars = new ArrayList<>(extraJars == null ? List.of() : extraJars);
+        if (master != null && !master.startsWith("local")) {
+            jars.addAll(canopyJars());
+            b.config("spark.executor.extraJavaOptions", String.join(" ", javaOptions()));
+        }
+        if (!jars.isEmpty()) b.config("spark.jars", String.join(",", jars));
+        return b.getOrCreate();
+    }
+
+    /** Jars of Canopy's own modules on this JVM's class path. */
+    static List<String> canopyJars() {
+        List<String> out = new ArrayList<>();
+        for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            String name = new File(e).getName();
+            if (name.startsWith("canopy-") && name.endsWith(".jar")) out.add(new File(e).getAbsolutePath());
+        }
+        return out;
+    }
+
+    /** The JVM options executors need on Java 17 (same list as the launcher's). */
+    static List<String> javaOptions() {
+        List<String> o = new ArrayList<>();
+        for (String p : new String[] {"java.base/java.lang", "java.base/java.lang.invoke", "java.base/java.lang.reflect", "java.base/java.io",
+                "java.base/java.net", "java.base/java.nio", "java.base/java.util", "java.base/java.util.concurrent",
+                "java.base/java.util.concurrent.atomic", "java.base/jdk.internal.ref", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
+                "java.base/sun.security.action", "java.base/sun.util.calendar", "java.security.jgss/sun.security.krb5"}) {
+            o.add("--add-opens=" + p + "=ALL-UNNAMED");
+        }
+        o.add("-Djdk.reflect.useDirectMethodHandle=false");
+        o.add("-Dio.netty.tryReflectionSetAccessible=true");
+        o.add("-Dai.djl.offline=true");
+        return o;
+    }
+}
