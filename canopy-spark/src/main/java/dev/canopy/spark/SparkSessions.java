@@ -32,6 +32,11 @@ public final class SparkSessions {
             b.config("spark.executor.extraJavaOptions", String.join(" ", javaOptions()));
         }
         if (!jars.isEmpty()) b.config("spark.jars", String.join(",", jars));
+        // executors reach the same object store as the driver
+        for (String k : new String[] {"CANOPY_S3_ENDPOINT", "CANOPY_S3_PATH_STYLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+            String v = System.getenv(k);
+            if (v != null) b.config("spark.executorEnv." + k, v);
+        }
         return b.getOrCreate();
     }
 

@@ -8,7 +8,7 @@ import java.util.Map;
  * How to reach S3 or an S3-compatible server. Credentials come from the AWS SDK's standard chain
  * (environment, system properties, profile, instance role) unless given explicitly.
  *
- * <p>Environment: {@code CANOPY_S3_ENDPOINT}, {@code CANOPY_S3_PATH_STYLE}, {@code AWS_REGION},
+ * <p>Environment (or system properties of the same names): {@code CANOPY_S3_ENDPOINT}, {@code CANOPY_S3_PATH_STYLE}, {@code AWS_REGION},
  * {@code CANOPY_S3_MAX_CONCURRENCY}, {@code CANOPY_S3_MAX_ATTEMPTS}.
  */
 public record S3Settings(URI endpoint, String region, boolean pathStyle, String accessKey, String secretKey,
@@ -23,8 +23,14 @@ public record S3Settings(URI endpoint, String region, boolean pathStyle, String 
                 DEFAULT_API_CALL_TIMEOUT);
     }
 
+    /** Environment variables, then the same names as system properties ({@code -DCANOPY_S3_ENDPOINT=...}), which win. */
     public static S3Settings fromEnvironment() {
-        return fromEnvironment(System.getenv());
+        java.util.Map<String, String> m = new java.util.HashMap<>(System.getenv());
+        for (String k : new String[] {"CANOPY_S3_ENDPOINT", "CANOPY_S3_PATH_STYLE", "AWS_REGION", "CANOPY_S3_MAX_CONCURRENCY", "CANOPY_S3_MAX_ATTEMPTS"}) {
+            String v = System.getProperty(k);
+            if (v != null) m.put(k, v);
+        }
+        return fromEnvironment(m);
     }
 
     static S3Settings fromEnvironment(Map<String, String> env) {

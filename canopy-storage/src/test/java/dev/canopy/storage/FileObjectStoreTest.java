@@ -27,7 +27,7 @@ class FileObjectStoreTest extends ObjectStoreContract {
         s.put("x/y.bin", new byte[3]);
         assertThat(Files.size(s.path("x/y.bin"))).isEqualTo(3);
         assertThat(s.uri("x/y.bin").toString()).startsWith("file:").endsWith("/root/x/y.bin");
-        assertThat(ObjectStores.toUri(tmp.resolve("root").toString())).isEqualTo(Path.of(s.root()).toUri());
+        assertThat(ObjectStores.toUri(tmp.resolve("root").toString())).isEqualTo(s.root());
     }
 
     @Test
