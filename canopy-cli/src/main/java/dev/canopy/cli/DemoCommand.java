@@ -12,7 +12,8 @@ import picocli.CommandLine.Spec;
 
 /** The main job on embedded defaults: everything under the Canopy home, nothing to set up. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run Canopy end to end on embedded defaults: generate a survey under the Canopy home and report it.")
+        description = "Run Canopy end to end on embedded defaults: generate a survey, train and register a model, "
+                + "then run batch inference over the survey on Spark local[*].")
 final class DemoCommand implements Callable<Integer> {
     static final int DEFAULT_TILES = 1000;
 
@@ -53,7 +54,21 @@ final class DemoCommand implements Callable<Integer> {
         dev.canopy.model.ModelRegistry.Version staged = main.registry().promote(v.name(), v.version(), "staging");
         out.printf("registered %s (stage %s, val_acc %s)%n", staged.ref(), staged.stage(), ModelCommand.metric(staged, "val_accuracy"));
         out.println();
-        out.println("Next: 'canopy model show land-cover', 'canopy model promote " + v.ref() + " production'");
+        out.println("3. Batch inference over the whole survey on Spark (local[*]) into GeoParquet");
+        java.nio.file.Path jobDir = home.jobs().resolve("demo-infer");
+        dev.canopy.batch.InferenceJobSpec job = new dev.canopy.batch.InferenceJobSpec(survey.toUri().toString(),
+                main.registry().store().root().toString(), main.registry().packagePrefix(staged), staged.ref(), null, jobDir.toUri().toString(),
+                1, 32, 5_000, Runtime.getRuntime().availableProcessors(), dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT,
+                dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+        dev.canopy.batch.BatchInference.Summary summary = InferCommand.run(main, job, staged, null,
+                dev.canopy.batch.BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(250), null);
+        InferCommand.print(out, summary);
+        double weed = summary.estimatedCover().getOrDefault("invasive_weed", 0.0);
+        out.printf("%nInvasive weed cover of the surveyed area: %.1f%% (estimated from %,d tiles; GeoParquet in %s)%n",
+                100 * weed, summary.ok(), jobDir.resolve("shards"));
+        out.println();
+        out.println("Next: 'canopy model show land-cover', 'canopy model promote " + v.ref() + " production', "
+                + "'canopy infer --model land-cover@staging --survey " + survey + " --area AREA.geojson --out OUT'");
         return 0;
     }
 }

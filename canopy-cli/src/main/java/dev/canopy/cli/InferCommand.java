@@ -105,6 +105,9 @@ final class InferCommand implements Callable<Integer> {
         out.printf("model       %s%n", s.model());
         out.printf("tiles       %,d (%,d ok, %,d errors) in %d shards (%d already committed)%n", s.rows(), s.ok(), s.errors(), s.shards(), s.shardsSkipped());
         out.printf("speed       %.0f tiles/s over %.1f s, %.1f MB read, on %s%n", s.imagesPerSecond(), s.seconds(), s.bytesRead() / 1e6, s.runner());
+        out.printf("stages      fetch %.1f ms, decode %.1f ms, model wait %.1f ms per tile; model busy %.0f%%%n",
+                s.stageSeconds().get("fetch_latency_ms_mean"), s.stageSeconds().get("decode_ms_mean"), s.stageSeconds().get("model_wait_ms_mean"),
+                100 * s.modelBusyFraction());
         out.print("est. cover  ");
         for (Map.Entry<String, Double> e : s.estimatedCover().entrySet()) out.printf("%s %.1f%%  ", e.getKey(), 100 * e.getValue());
         out.println();

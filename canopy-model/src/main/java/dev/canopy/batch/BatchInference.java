@@ -59,7 +59,7 @@ public final class BatchInference {
     /** The outcome, also stored as {@code summary.json}. */
     public record Summary(String status, String output, long rows, long ok, long errors, double seconds, double imagesPerSecond,
                           long bytesRead, Map<String, Double> stageSeconds, Map<String, Double> estimatedCover,
-                          Map<String, Long> tilesByTopClass, int shards, int shardsSkipped, String model,
+                          Map<String, Long> tilesByTopClass, double modelBusyFraction, int shards, int shardsSkipped, String model,
                           Map<String, Object> modelProvenance, String runner, String codeVersion, Instant finishedAt) { }
 
     public static Summary run(InferenceJobSpec job, ModelCard card, BoundingBox areaBox, Options options, ShardRunner runner,
@@ -99,10 +99,13 @@ public final class BatchInference {
             double seconds = (System.nanoTime() - t0) / 1e9;
             double errorFraction = total.rows() == 0 ? 0 : total.errors() / (double) total.rows();
             String status = errorFraction > options.maxErrorFraction() ? "failed_error_limit" : "succeeded";
+            // per tile: how long a fetch took (latency), how much CPU decoding took, how long it waited for the model
             Map<String, Double> stages = new LinkedHashMap<>();
-            stages.put("fetch", total.fetchNanos() / 1e9);
-            stages.put("decode", total.decodeNanos() / 1e9);
-            stages.put("model_wait", total.modelWaitNanos() / 1e9);
+            double n = Math.max(1, total.rows());
+            stages.put("fetch_latency_ms_mean", total.fetchNanos() / 1e6 / n);
+            stages.put("decode_ms_mean", total.decodeNanos() / 1e6 / n);
+            stages.put("model_wait_ms_mean", total.modelWaitNanos() / 1e6 / n);
+            stages.put("decode_cpu_seconds", total.decodeNanos() / 1e9);
             Map<String, Double> cover = new LinkedHashMap<>();
             Map<String, Long> byTop = new LinkedHashMap<>();
             for (int i = 0; i < card.classes().size(); i++) {
@@ -120,7 +123,7 @@ public final class BatchInference {
             }
             provenance.put("metrics", card.metrics());
             Summary summary = new Summary(status, job.outputRoot(), total.rows(), total.ok(), total.errors(), seconds,
-                    total.rows() / Math.max(1e-9, seconds), total.bytesRead(), stages, cover, byTop, plan.size(), committed.size(), job.modelRef(),
+                    total.rows() / Math.max(1e-9, seconds), total.bytesRead(), stages, cover, byTop, busyFraction(ran, seconds), plan.size(), committed.size(), job.modelRef(),
                     provenance, runner.describe(), CodeVersion.get(), Instant.now());
             out.put(SUMMARY, Json.write(summary));
             if (!status.equals("succeeded")) {
@@ -131,6 +134,24 @@ public final class BatchInference {
             out.put(SUCCESS, new byte[0]);
             return summary;
         }
+    }
+
+    /** Busy share of the model replicas over the job, from each JVM's cumulative pool counters. */
+    static double busyFraction(List<ShardReport> reports, double seconds) {
+        Map<String, long[]> byJvm = new LinkedHashMap<>();
+        for (ShardReport r : reports) {
+            if (r.jvm() == null || r.poolBusyEnd() == 0) continue;
+            long[] m = byJvm.computeIfAbsent(r.jvm(), k -> new long[] {Long.MAX_VALUE, 0, r.replicas()});
+            m[0] = Math.min(m[0], r.poolBusyStart());
+            m[1] = Math.max(m[1], r.poolBusyEnd());
+        }
+        if (byJvm.isEmpty()) return Double.NaN;
+        double busy = 0, capacity = 0;
+        for (long[] m : byJvm.values()) {
+            busy += m[1] - m[0];
+            capacity += seconds * 1e9 * m[2];
+        }
+        return busy / capacity;
     }
 
     private static void prepareOutput(ObjectStore out, InferenceJobSpec job, Options options, String digest, int shards) {

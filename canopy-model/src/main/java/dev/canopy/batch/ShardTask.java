@@ -42,6 +42,7 @@ public final class ShardTask {
         try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
              ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
             PredictorPool pool = ExecutorResources.pool(job);
+            long busyStart = pool.busyNanos();
             ModelCard card = pool.card();
             ImageDecoder decoder = new ImageDecoder(card.inputSize(), card.mean(), card.std());
             TilePipeline pipeline = new TilePipeline(ExecutorResources.source(), decoder, ExecutorResources.decoders(job.decodeThreads()), pool,
@@ -63,7 +64,8 @@ public final class ShardTask {
                 }
                 long bytes = Files.size(local);
                 out.put(spec.shardKey(), local);
-                ShardReport report = new ShardReport(spec.index(), spec.shardKey(), stats.snapshot(), bytes, (System.nanoTime() - t0) / 1e9, false);
+                ShardReport report = new ShardReport(spec.index(), spec.shardKey(), stats.snapshot(), bytes, (System.nanoTime() - t0) / 1e9, false,
+                        ShardReport.currentJvm(), busyStart, pool.busyNanos(), job.replicas());
                 out.put(spec.markerKey(), Json.write(report));
                 return report;
             } finally {

@@ -67,6 +67,22 @@ public enum Architecture {
 
     public abstract Block build(int classes);
 
+    /** Freshly initialised (untrained) weights, seeded: for benchmarks and pipeline tests where accuracy does not matter. */
+    public byte[] initialWeights(int classes, int inputSize, int seed) {
+        Engines.pytorch().setRandomSeed(seed);
+        try (ai.djl.ndarray.NDManager m = Engines.newManager()) {
+            Block b = build(classes);
+            b.initialize(m, ai.djl.ndarray.types.DataType.FLOAT32, new Shape(1, 3, inputSize, inputSize));
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            try (java.io.DataOutputStream d = new java.io.DataOutputStream(out)) {
+                b.saveParameters(d);
+            }
+            return out.toByteArray();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     public static Architecture of(String id) {
         String k = id.toLowerCase(Locale.ROOT).replace('_', '-');
         for (Architecture a : values()) if (a.id.equals(k)) return a;

@@ -22,7 +22,21 @@ public final class TileSource implements AutoCloseable {
         this.s3 = s3;
     }
 
+    /**
+     * Benchmark knob: {@code -Dcanopy.bench.fetchLatencyMs=20} delays every fetch's completion, to
+     * measure pipelines as if the store were a remote S3 region (10-30 ms first-byte latency) rather
+     * than a local disk. Never set in production.
+     */
+    static final long SIMULATED_LATENCY_MS = Long.getLong("canopy.bench.fetchLatencyMs", 0);
+
     public CompletableFuture<byte[]> fetch(URI uri) {
+        CompletableFuture<byte[]> f = fetchNow(uri);
+        if (SIMULATED_LATENCY_MS <= 0) return f;
+        java.util.concurrent.Executor later = CompletableFuture.delayedExecutor(SIMULATED_LATENCY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+        return f.thenApplyAsync(b -> b, later);
+    }
+
+    private CompletableFuture<byte[]> fetchNow(URI uri) {
         if (borrowed != null) {
             String key = ObjectStores.relativeKey(borrowed.root(), uri);
             if (key != null) return borrowed.getAsync(key);

@@ -32,8 +32,8 @@ public final class S3ProxyServer implements AutoCloseable {
 
     /** Starts a server whose buckets live under {@code baseDir}; waits until it accepts connections. */
     public static S3ProxyServer start(Path baseDir) throws IOException {
-        String jar = System.getProperty("canopy.s3proxy.jar");
-        if (jar == null || !Files.exists(Path.of(jar))) {
+        String jar = System.getProperty("canopy.s3proxy.jar", defaultJar().toString());
+        if (!Files.exists(Path.of(jar))) {
             throw new IllegalStateException("S3Proxy jar not found at " + jar
                     + "; run the tests through Maven, which downloads org.gaul:s3proxy:jar-with-dependencies");
         }
@@ -63,6 +63,12 @@ public final class S3ProxyServer implements AutoCloseable {
         S3ProxyServer server = new S3ProxyServer(p, port, baseDir);
         server.awaitUp(Duration.ofSeconds(60));
         return server;
+    }
+
+    /** Where Maven puts the S3Proxy jar that the build fetches (tests and benchmarks use it). */
+    public static Path defaultJar() {
+        return Path.of(System.getProperty("user.home"), ".m2", "repository", "org", "gaul", "s3proxy", "4.1.0",
+                "s3proxy-4.1.0-jar-with-dependencies.jar");
     }
 
     private void awaitUp(Duration timeout) throws IOException {

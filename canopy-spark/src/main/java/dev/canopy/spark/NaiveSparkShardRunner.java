@@ -1,0 +1,33 @@
+package dev.canopy.spark;
+
+import dev.canopy.batch.InferenceJobSpec;
+import dev.canopy.batch.NaiveShardTask;
+import dev.canopy.batch.ShardReport;
+import dev.canopy.batch.ShardRunner;
+import dev.canopy.batch.ShardSpec;
+import java.util.List;
+import java.util.function.Consumer;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+
+/** Benchmarks only: the fused fetch-decode-predict baseline, one Spark task per shard. */
+public final class NaiveSparkShardRunner implements ShardRunner {
+    private final SparkSession spark;
+
+    public NaiveSparkShardRunner(SparkSession spark) {
+        this.spark = spark;
+    }
+
+    @Override
+    public List<ShardReport> run(List<ShardSpec> shards, InferenceJobSpec job, Consumer<ShardSpec> onShardDone) {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        List<ShardReport> out = jsc.parallelize(shards, shards.size()).map(spec -> NaiveShardTask.run(spec, job)).collect();
+        shards.forEach(onShardDone);
+        return out;
+    }
+
+    @Override
+    public String describe() {
+        return "naive spark " + spark.sparkContext().master();
+    }
+}
