@@ -61,6 +61,13 @@ public final class TileClassifierTrainable implements Trainable {
     public static final String CHECKPOINT_PARAMS = "params.bin";
     public static final String CHECKPOINT_OPTIMIZER = "optimizer.bin";
 
+    /**
+     * DJL's PyTorch engine allows one gradient collector per process at a time, so concurrent
+     * trainables (tuning trials on one JVM) take turns for forward+backward+update; data loading
+     * still overlaps. libtorch already spreads one step over all cores.
+     */
+    private static final Object GRADIENT_LOCK = new Object();
+
     private final S3Settings s3;
     private TrainConfig config;
     private List<String> classes;
@@ -129,19 +136,21 @@ public final class TileClassifierTrainable implements Trainable {
         classes = manifest.classes();
         datasetDigest = sha256(surveyStore.get(ManifestWriter.INDEX));
         loadSamples(manifest);
-        Engines.pytorch().setRandomSeed((int) config.seed());
-        Block block = Architecture.of(config.architecture()).build(classes.size());
-        Map<String, String> idToName = new HashMap<>();
-        for (Pair<String, Parameter> p : block.getParameters()) idToName.put(p.getValue().getId(), p.getKey());
-        model = Model.newInstance("canopy-" + config.architecture(), Device.cpu(), "PyTorch");
-        model.setBlock(block);
-        int batchesPerEpoch = (train.size() + config.batchSize() - 1) / config.batchSize();
-        int totalUpdates = batchesPerEpoch * config.epochs();
-        optimizer = new ResumableAdam(t -> config.learningRateAt(t, totalUpdates), (float) config.weightDecay(), idToName, model.getNDManager());
-        NDArray weights = model.getNDManager().create(classWeights);
-        trainer = model.newTrainer(new DefaultTrainingConfig(new WeightedCrossEntropy(weights))
-                .optOptimizer(optimizer).optDevices(new Device[] {Device.cpu()}));
-        trainer.initialize(new Shape(1, 3, config.inputSize(), config.inputSize()));
+        synchronized (GRADIENT_LOCK) { // the engine's random seed is global: seed and initialise as one step
+            Engines.pytorch().setRandomSeed((int) config.seed());
+            Block block = Architecture.of(config.architecture()).build(classes.size());
+            Map<String, String> idToName = new HashMap<>();
+            for (Pair<String, Parameter> p : block.getParameters()) idToName.put(p.getValue().getId(), p.getKey());
+            model = Model.newInstance("canopy-" + config.architecture(), Device.cpu(), "PyTorch");
+            model.setBlock(block);
+            int batchesPerEpoch = (train.size() + config.batchSize() - 1) / config.batchSize();
+            int totalUpdates = batchesPerEpoch * config.epochs();
+            optimizer = new ResumableAdam(t -> config.learningRateAt(t, totalUpdates), (float) config.weightDecay(), idToName, model.getNDManager());
+            NDArray weights = model.getNDManager().create(classWeights);
+            trainer = model.newTrainer(new DefaultTrainingConfig(new WeightedCrossEntropy(weights))
+                    .optOptimizer(optimizer).optDevices(new Device[] {Device.cpu()}));
+            trainer.initialize(new Shape(1, 3, config.inputSize(), config.inputSize()));
+        }
         ImageDecoder decoder = new ImageDecoder(config.inputSize(), ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
         source = new TileSource(surveyStore, s3);
         loader = new TileLoader(source, decoder, config.decodeThreads(), TileLoader.DEFAULT_CACHE_BYTES);
@@ -200,15 +209,17 @@ public final class TileClassifierTrainable implements Trainable {
             try (NDManager batch = trainer.getManager().newSubManager()) {
                 NDArray x = batch.create(b.x(), new Shape(b.n(), 3, s, s));
                 NDArray y = batch.create(b.y());
-                try (GradientCollector gc = trainer.newGradientCollector()) {
-                    NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
-                    NDArray loss = trainer.getLoss().evaluate(new NDList(y), new NDList(logits));
-                    gc.backward(loss);
-                    lossSum += loss.getFloat() * b.n();
-                    long[] pred = logits.argMax(1).toLongArray();
-                    for (int i = 0; i < b.n(); i++) trainConf.add(b.y()[i], (int) pred[i]);
+                synchronized (GRADIENT_LOCK) {
+                    try (GradientCollector gc = trainer.newGradientCollector()) {
+                        NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
+                        NDArray loss = trainer.getLoss().evaluate(new NDList(y), new NDList(logits));
+                        gc.backward(loss);
+                        lossSum += loss.getFloat() * b.n();
+                        long[] pred = logits.argMax(1).toLongArray();
+                        for (int i = 0; i < b.n(); i++) trainConf.add(b.y()[i], (int) pred[i]);
+                    }
+                    trainer.step();
                 }
-                trainer.step();
             }
             seen += b.n();
             progress.batch("train", seen, train.size(), lossSum / seen);
