@@ -33,6 +33,19 @@ final class ConsoleProgress implements ProgressListener {
         if (bar != null) bar.setExtraMessage(extra);
     }
 
+    /** Jumps to an absolute position (when work is skipped, e.g. trials stopped early). */
+    synchronized void setProgress(long done) {
+        if (bar != null) bar.stepTo(done);
+    }
+
+    /** A line above the bar (or plain, without a bar). */
+    synchronized void println(String line) {
+        if (bar != null) {
+            System.err.print("\r\033[K");
+        }
+        System.err.println(line);
+    }
+
     @Override
     public synchronized void finish() {
         if (bar != null) {

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 @Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
-        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, InferCommand.class, ModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
     Path home;
@@ -72,6 +72,7 @@ public final class Main {
     static boolean isBadInput(String code) {
         return code.endsWith(".usage") || code.startsWith("area.") || code.equals("train.bad_config") || code.equals("train.unknown_setting")
                 || code.equals("model.unknown_architecture") || code.startsWith("registry.bad_") || code.equals("model.file_missing")
+                || code.equals("tune.invalid") || code.equals("tune.exists") || code.equals("tune.no_experiment")
                 || code.equals("infer.output_exists") || code.equals("infer.nothing_to_resume") || code.equals("infer.plan_changed") || code.equals("storage.bad_location")
                 || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key");
     }
