@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 
 /** The main job on embedded defaults: everything under the Canopy home, nothing to set up. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run Canopy end to end on embedded defaults: generate a survey, train and register a model, "
+        description = "Run Canopy end to end on embedded defaults: generate a survey, tune, train and register a model, "
                 + "then run batch inference over the survey on Spark local[*].")
 final class DemoCommand implements Callable<Integer> {
     static final int DEFAULT_TILES = 1000;
@@ -28,6 +28,50 @@ final class DemoCommand implements Callable<Integer> {
     long seed;
     @Option(names = "--epochs", defaultValue = "5", description = "Training epochs (default: ${DEFAULT-VALUE})")
     int epochs;
+    @Option(names = "--tune-samples", defaultValue = "6", description = "Configurations tried by the tuning step (default: ${DEFAULT-VALUE})")
+    int tuneSamples;
+
+    static final String DEMO_SPACE = """
+            learning_rate: {loguniform: [0.0005, 0.02]}
+            batch_size: {choice: [32, 64]}
+            lr_schedule: {choice: [cosine, constant]}
+            """;
+
+    /** A short ASHA search on a subset of the survey; returns the best configuration found. */
+    private java.util.Map<String, Object> tune(CanopyHome home, java.nio.file.Path survey, java.io.PrintWriter out) {
+        java.util.Map<String, Object> s = new java.util.LinkedHashMap<>();
+        s.put("survey", survey.toUri().toString());
+        s.put("space", DEMO_SPACE);
+        s.put("scheduler", "asha");
+        s.put("searcher", "random");
+        s.put("samples", tuneSamples);
+        s.put("max_t", 3);
+        s.put("grace_period", 1);
+        s.put("reduction_factor", 3.0);
+        s.put("perturbation_interval", 2);
+        s.put("metric", "val_accuracy");
+        s.put("mode", "max");
+        s.put("model", "small-cnn");
+        s.put("max_tiles", 300);
+        s.put("seed", seed);
+        s.put("concurrency", Runtime.getRuntime().availableProcessors());
+        s.put("gpus_per_trial", 0);
+        s.put("max_failures", 1);
+        s.put("executor", "local");
+        s.put("refine", false);
+        s.put("refine_top", 3);
+        s.put("name", "land-cover");
+        s.put("no_register", true);
+        try {
+            java.nio.file.Path dir = home.dir("tune").resolve("demo-" + System.currentTimeMillis());
+            TuneCommand.Result r = TuneCommand.run(main, s, dir.toString(), false, false, out);
+            java.util.Map<String, Object> best = new java.util.LinkedHashMap<>(r.best().config());
+            out.printf("best configuration: %s%n", best);
+            return best;
+        } catch (Exception e) {
+            throw new RuntimeException(e);
+        }
+    }
 
     @Override
     public Integer call() {
@@ -41,9 +85,13 @@ final class DemoCommand implements Callable<Integer> {
             SurveyRuns.print(out, store, s);
         }
         out.println();
-        out.println("2. Training a small CNN on it (checkpoint every epoch) and registering it");
         java.nio.file.Path survey = home.surveys().resolve("demo");
+        out.println("2. Tuning the learning rate, batch size and schedule with ASHA (a few short trials on a subset)");
+        java.util.Map<String, Object> best = tune(home, survey, out);
+        out.println();
+        out.println("3. Training a small CNN with the best configuration (checkpoint every epoch) and registering it");
         java.util.Map<String, Object> c = dev.canopy.train.TrainConfig.defaults(survey.toUri().toString()).toMap();
+        c.putAll(best);
         c.put("epochs", epochs);
         c.put("seed", seed);
         java.net.URI runUri = home.runs().resolve("demo-train-" + System.currentTimeMillis()).toUri();
@@ -54,18 +102,23 @@ final class DemoCommand implements Callable<Integer> {
         dev.canopy.model.ModelRegistry.Version staged = main.registry().promote(v.name(), v.version(), "staging");
         out.printf("registered %s (stage %s, val_acc %s)%n", staged.ref(), staged.stage(), ModelCommand.metric(staged, "val_accuracy"));
         out.println();
-        out.println("3. Batch inference over the whole survey on Spark (local[*]) into GeoParquet");
+        out.println("4. Batch inference over the whole survey on Spark (local[*]) into GeoParquet");
         java.nio.file.Path jobDir = home.jobs().resolve("demo-infer");
         dev.canopy.batch.InferenceJobSpec job = new dev.canopy.batch.InferenceJobSpec(survey.toUri().toString(),
-                main.registry().store().root().toString(), main.registry().packagePrefix(staged), staged.ref(), null, jobDir.toUri().toString(),
+                main.registry().store().root().toString(), main.registry().packagePrefix(staged), staged.ref(), null, dev.canopy.storage.ObjectStores.toUri(jobDir.toString()).toString(),
                 1, 32, 5_000, Runtime.getRuntime().availableProcessors(), dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT,
                 dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
         dev.canopy.batch.BatchInference.Summary summary = InferCommand.run(main, job, staged, null,
                 dev.canopy.batch.BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(250), null);
         InferCommand.print(out, summary);
         double weed = summary.estimatedCover().getOrDefault("invasive_weed", 0.0);
-        out.printf("%nInvasive weed cover of the surveyed area: %.1f%% (estimated from %,d tiles; GeoParquet in %s)%n",
-                100 * weed, summary.ok(), jobDir.resolve("shards"));
+        double truth;
+        try (FileObjectStore store = new FileObjectStore(survey);
+             var rows = dev.canopy.imagery.Manifest.open(store).rows()) {
+            truth = rows.mapToDouble(r -> r.cover()[dev.canopy.imagery.LandCover.INVASIVE_WEED.ordinal()]).average().orElse(0);
+        }
+        out.printf("%nInvasive weed cover of the surveyed area: %.1f%% estimated from %,d tiles (%.1f%% in the synthetic ground truth)%n"
+                + "GeoParquet: %s%n", 100 * weed, summary.ok(), 100 * truth, jobDir.resolve("shards"));
         out.println();
         out.println("Next: 'canopy model show land-cover', 'canopy model promote " + v.ref() + " production', "
                 + "'canopy infer --model land-cover@staging --survey " + survey + " --area AREA.geojson --out OUT'");

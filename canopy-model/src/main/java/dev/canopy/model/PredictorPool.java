@@ -27,7 +27,24 @@ public final class PredictorPool implements AutoCloseable {
     public static final long DEFAULT_MAX_WAIT_MICROS = 5_000;
     public static final int DEFAULT_QUEUE_CAPACITY = 1024;
 
-    private record Request(float[] image, CompletableFuture<float[]> result, long enqueuedNanos) { }
+    private record Request(float[] image, CompletableFuture<float[]> result, long enqueuedNanos, long deadlineNanos) { }
+
+    /**
+     * Sees every batch a replica runs: its size, how long each request waited in the queue, and the
+     * model time. Called on the replica thread right after the batch; must be cheap (a metrics update).
+     */
+    public interface BatchObserver {
+        BatchObserver NONE = (size, queueNanos, modelNanos) -> { };
+
+        void onBatch(int size, long[] queueNanos, long modelNanos);
+    }
+
+    /** A request whose deadline passed before a replica took it: it is dropped, not computed. */
+    public static final class DeadlineExceeded extends RuntimeException {
+        public DeadlineExceeded() {
+            super("request deadline passed while queued", null, false, false);
+        }
+    }
 
     private final ModelCard card;
     private final BlockingQueue<Request> queue;
@@ -42,8 +59,12 @@ public final class PredictorPool implements AutoCloseable {
     private final AtomicLong images = new AtomicLong();
     private final AtomicLong queueNanos = new AtomicLong();
     private volatile boolean closed;
+    private volatile boolean draining;
+    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final BatchObserver observer;
 
     private PredictorPool(Builder b) {
+        this.observer = b.observer;
         this.maxBatch = b.maxBatch;
         this.maxWaitNanos = b.maxWaitMicros * 1000;
         this.queue = new ArrayBlockingQueue<>(b.queueCapacity);
@@ -70,6 +91,12 @@ public final class PredictorPool implements AutoCloseable {
         private int maxBatch = DEFAULT_MAX_BATCH;
         private long maxWaitMicros = DEFAULT_MAX_WAIT_MICROS;
         private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+        private BatchObserver observer = BatchObserver.NONE;
+
+        public Builder withObserver(BatchObserver o) {
+            observer = o;
+            return this;
+        }
 
         private Builder(Supplier<TileClassifier> factory) {
             this.factory = factory;
@@ -110,16 +137,25 @@ public final class PredictorPool implements AutoCloseable {
 
     /** Queues one normalised CHW image; waits for queue space (backpressure to the producer). */
     public CompletableFuture<float[]> submit(float[] image) throws InterruptedException {
-        if (closed) throw new RejectedExecutionException("pool is closed");
-        Request r = new Request(image, new CompletableFuture<>(), System.nanoTime());
+        if (closed || draining) throw new RejectedExecutionException("pool is closed");
+        Request r = new Request(image, new CompletableFuture<>(), System.nanoTime(), Long.MAX_VALUE);
         queue.put(r);
         return r.result();
     }
 
     /** Queues one image without waiting; fails with {@link RejectedExecutionException} when the queue is full. */
     public CompletableFuture<float[]> trySubmit(float[] image) {
-        if (closed) throw new RejectedExecutionException("pool is closed");
-        Request r = new Request(image, new CompletableFuture<>(), System.nanoTime());
+        return trySubmit(image, Long.MAX_VALUE);
+    }
+
+    /**
+     * Queues one image without waiting, to be dropped with {@link DeadlineExceeded} if no replica takes
+     * it before {@code deadlineNanos} ({@link System#nanoTime()} clock). Fails with
+     * {@link RejectedExecutionException} when the queue is full: the caller should shed load.
+     */
+    public CompletableFuture<float[]> trySubmit(float[] image, long deadlineNanos) {
+        if (closed || draining) throw new RejectedExecutionException("pool is closed");
+        Request r = new Request(image, new CompletableFuture<>(), System.nanoTime(), deadlineNanos);
         if (!queue.offer(r)) throw new RejectedExecutionException("prediction queue is full (" + queueDepth() + " waiting)");
         return r.result();
     }
@@ -135,36 +171,30 @@ public final class PredictorPool implements AutoCloseable {
             try {
                 Request first = queue.poll(100, TimeUnit.MILLISECONDS);
                 if (first == null) continue;
-                batch.add(first);
-                long deadline = System.nanoTime() + maxWaitNanos;
-                while (batch.size() < maxBatch) {
-                    long left = deadline - System.nanoTime();
-                    Request next = left <= 0 ? queue.poll() : queue.poll(left, TimeUnit.NANOSECONDS);
-                    if (next == null) break;
-                    batch.add(next);
-                }
-                float[] x = new float[batch.size() * plane];
-                long now = System.nanoTime();
-                for (int i = 0; i < batch.size(); i++) {
-                    System.arraycopy(batch.get(i).image(), 0, x, i * plane, plane);
-                    queueNanos.addAndGet(now - batch.get(i).enqueuedNanos());
-                }
-                long t0 = System.nanoTime();
-                float[] probs;
+                inFlight.incrementAndGet();
                 try {
-                    probs = model.predict(x, batch.size());
-                } catch (RuntimeException e) {
-                    for (Request r : batch) r.result().completeExceptionally(e);
-                    continue;
+                    if (!expired(first)) batch.add(first);
+                    long deadline = System.nanoTime() + maxWaitNanos;
+                    boolean interrupted = false;
+                    while (batch.size() < maxBatch) {
+                        long left = deadline - System.nanoTime();
+                        Request next;
+                        try {
+                            next = left <= 0 ? queue.poll() : queue.poll(left, TimeUnit.NANOSECONDS);
+                        } catch (InterruptedException e) {
+                            interrupted = true; // closing: finish what was taken, then stop
+                            break;
+                        }
+                        if (next == null) break;
+                        if (!expired(next)) batch.add(next);
+                    }
+                    if (!batch.isEmpty()) runBatch(model, batch, plane);
+                    if (interrupted) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
                 } finally {
-                    busyNanos.addAndGet(System.nanoTime() - t0);
-                }
-                batches.incrementAndGet();
-                images.addAndGet(batch.size());
-                for (int i = 0; i < batch.size(); i++) {
-                    float[] p = new float[classes];
-                    System.arraycopy(probs, i * classes, p, 0, classes);
-                    batch.get(i).result().complete(p);
+                    inFlight.decrementAndGet();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -173,6 +203,64 @@ public final class PredictorPool implements AutoCloseable {
                 batch.clear();
             }
         }
+    }
+
+    private boolean expired(Request r) {
+        if (System.nanoTime() <= r.deadlineNanos()) return false;
+        r.result().completeExceptionally(new DeadlineExceeded());
+        return true;
+    }
+
+    private void runBatch(TileClassifier model, List<Request> batch, int plane) {
+        {
+            {
+                float[] x = new float[batch.size() * plane];
+                long now = System.nanoTime();
+                long[] waited = new long[batch.size()];
+                for (int i = 0; i < batch.size(); i++) {
+                    System.arraycopy(batch.get(i).image(), 0, x, i * plane, plane);
+                    waited[i] = now - batch.get(i).enqueuedNanos();
+                    queueNanos.addAndGet(waited[i]);
+                }
+                long t0 = System.nanoTime();
+                float[] probs;
+                try {
+                    probs = model.predict(x, batch.size());
+                } catch (RuntimeException e) {
+                    for (Request r : batch) r.result().completeExceptionally(e);
+                    return;
+                } finally {
+                    busyNanos.addAndGet(System.nanoTime() - t0);
+                }
+                long modelNanos = System.nanoTime() - t0;
+                batches.incrementAndGet();
+                images.addAndGet(batch.size());
+                for (int i = 0; i < batch.size(); i++) {
+                    float[] p = new float[classes];
+                    System.arraycopy(probs, i * classes, p, 0, classes);
+                    batch.get(i).result().complete(p);
+                }
+                observer.onBatch(batch.size(), waited, modelNanos);
+            }
+        }
+    }
+
+    /**
+     * Stops taking new requests, lets every queued and running request finish (up to {@code timeout}),
+     * then closes. Used when a model version is swapped out under live traffic.
+     */
+    public void drainAndClose(java.time.Duration timeout) {
+        draining = true;
+        long end = System.nanoTime() + timeout.toNanos();
+        while ((!queue.isEmpty() || inFlight.get() > 0) && System.nanoTime() < end) {
+            try {
+                Thread.sleep(5); // waiting on replica threads to empty the queue
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        close();
     }
 
     /** Counters since the pool started. */

@@ -1,0 +1,172 @@
+package dev.canopy.serve;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.ProgressListener;
+import dev.canopy.imagery.ImageDecoder;
+import dev.canopy.imagery.LandCover;
+import dev.canopy.imagery.SurveyGenerator;
+import dev.canopy.imagery.SurveySpec;
+import dev.canopy.model.Architecture;
+import dev.canopy.model.Json;
+import dev.canopy.model.ModelCard;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.storage.FileObjectStore;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A real server on a free port, real HTTP, a real model. */
+class ModelServerTest {
+    @TempDir
+    static Path tmp;
+    static ModelRegistry registry;
+    static Path survey;
+    static byte[] jpeg;
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    /** A clock the test moves by hand (for the registry refresh interval). */
+    static final class ManualClock extends Clock {
+        volatile Instant now = Instant.parse("2026-01-01T00:00:00Z");
+        @Override public java.time.ZoneId getZone() { return ZoneOffset.UTC; }
+        @Override public Clock withZone(java.time.ZoneId zone) { return this; }
+        @Override public Instant instant() { return now; }
+    }
+
+    static ModelRegistry.Version register(String name, Architecture arch, int size, int seed) {
+        ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                LandCover.labels(), Map.of(), null);
+        return registry.register(name, card, arch.initialWeights(5, size, seed));
+    }
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        registry = new ModelRegistry(new FileObjectStore(tmp.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
+        register("weeds", Architecture.SMALL_CNN, 32, 1);
+        survey = tmp.resolve("survey");
+        try (SurveyGenerator g = new SurveyGenerator(1); FileObjectStore s = new FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(4, 64, 1), s, ProgressListener.NONE);
+        }
+        jpeg = Files.readAllBytes(survey.resolve("tiles/r00000c00000.jpg"));
+    }
+
+    static HttpResponse<String> post(ModelServer s, String path, String type, byte[] body) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).header("Content-Type", type)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> get(ModelServer s, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void predictsImagesAndUrisAndReportsMetrics() throws Exception {
+        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0), Clock.systemUTC(), List.of("weeds"))) {
+            HttpResponse<String> r = post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg);
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            JsonNode j = Json.MAPPER.readTree(r.body());
+            assertThat(j.get("model").asText()).isEqualTo("weeds");
+            assertThat(j.get("probabilities")).hasSize(5);
+            double sum = 0;
+            for (JsonNode p : j.get("probabilities")) sum += p.asDouble();
+            assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+
+            String uris = "{\"uris\": [\"" + survey.resolve("tiles/r00000c00001.jpg").toUri() + "\", \"" + survey.resolve("tiles/missing.jpg").toUri() + "\"]}";
+            JsonNode batch = Json.MAPPER.readTree(post(s, "/v1/models/weeds/predict", "application/json", uris.getBytes()).body());
+            assertThat(batch.get("predictions").get(0).get("status").asText()).isEqualTo("ok");
+            assertThat(batch.get("predictions").get(1).get("status").asText()).isEqualTo("error");
+
+            assertThat(get(s, "/healthz").statusCode()).isEqualTo(200);
+            assertThat(get(s, "/readyz").body()).contains("weeds:1");
+            assertThat(get(s, "/v1/models").body()).contains("\"name\":\"weeds\"").contains("loaded_version");
+            String metrics = get(s, "/metrics").body();
+            assertThat(metrics).contains("canopy_requests_seconds_count{model=\"weeds\",status=\"200\"}")
+                    .contains("canopy_batch_size").contains("canopy_queue_time").contains("canopy_model_busy_fraction");
+        }
+    }
+
+    @Test
+    void badInputGetsA4xxWithACodeAndTheServerKeepsServing() throws Exception {
+        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0).withMaxBodyBytes(200_000), Clock.systemUTC(), List.of())) {
+            HttpResponse<String> garbage = post(s, "/v1/models/weeds/predict", "image/jpeg", "not an image".getBytes());
+            assertThat(garbage.statusCode()).isEqualTo(400);
+            assertThat(Json.MAPPER.readTree(garbage.body()).get("code").asText()).isEqualTo("bad_image");
+            HttpResponse<String> type = post(s, "/v1/models/weeds/predict", "text/plain", "hello".getBytes());
+            assertThat(type.statusCode()).isEqualTo(415);
+            assertThat(type.body()).contains("unsupported_media_type");
+            HttpResponse<String> unknown = post(s, "/v1/models/nope/predict", "image/jpeg", jpeg);
+            assertThat(unknown.statusCode()).isEqualTo(404);
+            assertThat(unknown.body()).contains("model_not_found");
+            HttpResponse<String> big = post(s, "/v1/models/weeds/predict", "image/jpeg", new byte[300_000]);
+            assertThat(big.statusCode()).isEqualTo(413);
+            assertThat(big.body()).contains("body_too_large");
+            HttpResponse<String> badJson = post(s, "/v1/models/weeds/predict", "application/json", "{oops".getBytes());
+            assertThat(badJson.statusCode()).isEqualTo(400);
+            assertThat(post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg).statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void overloadIsRefusedWith429AndRetryAfter() throws Exception {
+        register("slow", Architecture.RESNET18, 224, 3);
+        ServeSettings st = ServeSettings.defaults().withPort(0).withQueueCapacity(2).withMaxBatch(1).withRequestTimeout(Duration.ofSeconds(5));
+        try (ModelServer s = ModelServer.start(registry, st, Clock.systemUTC(), List.of("slow"))) {
+            List<CompletableFuture<HttpResponse<String>>> fs = new ArrayList<>();
+            for (int i = 0; i < 40; i++) {
+                fs.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models/slow/predict"))
+                        .header("Content-Type", "image/jpeg").POST(HttpRequest.BodyPublishers.ofByteArray(jpeg)).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            long ok = 0, refused = 0;
+            for (CompletableFuture<HttpResponse<String>> f : fs) {
+                HttpResponse<String> r = f.get();
+                if (r.statusCode() == 200) ok++;
+                if (r.statusCode() == 429) {
+                    refused++;
+                    assertThat(r.headers().firstValue("Retry-After")).hasValue("1");
+                    assertThat(r.body()).contains("overloaded");
+                }
+            }
+            assertThat(ok).isPositive();
+            assertThat(refused).isPositive();
+            assertThat(ok + refused).isEqualTo(40);
+        }
+    }
+
+    @Test
+    void promotionSwitchesVersionWithoutDroppingRequests() throws Exception {
+        ModelRegistry.Version v1 = register("swap", Architecture.SMALL_CNN, 32, 5);
+        registry.promote("swap", v1.version(), "production");
+        ManualClock clock = new ManualClock();
+        ServeSettings st = ServeSettings.defaults().withPort(0).withRefreshInterval(Duration.ofSeconds(5));
+        try (ModelServer s = ModelServer.start(registry, st, clock, List.of("swap"))) {
+            assertThat(Json.MAPPER.readTree(post(s, "/v1/models/swap/predict", "image/jpeg", jpeg).body()).get("version").asInt()).isEqualTo(1);
+            ModelRegistry.Version v2 = register("swap", Architecture.SMALL_CNN, 32, 6);
+            registry.promote("swap", v2.version(), "production");
+            // requests keep flowing while the clock passes the refresh interval and the version swaps
+            List<CompletableFuture<HttpResponse<String>>> fs = new ArrayList<>();
+            for (int i = 0; i < 30; i++) {
+                if (i == 10) clock.now = clock.now.plusSeconds(6);
+                fs.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models/swap/predict"))
+                        .header("Content-Type", "image/jpeg").POST(HttpRequest.BodyPublishers.ofByteArray(jpeg)).build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            for (CompletableFuture<HttpResponse<String>> f : fs) assertThat(f.get().statusCode()).as(f.get().body()).isEqualTo(200);
+            assertThat(Json.MAPPER.readTree(post(s, "/v1/models/swap/predict", "image/jpeg", jpeg).body()).get("version").asInt()).isEqualTo(2);
+        }
+    }
+}
