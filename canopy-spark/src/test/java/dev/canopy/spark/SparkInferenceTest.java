@@ -135,7 +135,8 @@ class SparkInferenceTest {
             JsonNode summary = Json.MAPPER.readTree(out.get("summary.json"));
             assertThat(summary.get("model").asText()).isEqualTo("land-cover:1");
             assertThat(summary.get("modelProvenance").get("seed").asLong()).isEqualTo(42);
-            assertThat(summary.get("stageSeconds").has("decode")).isTrue();
+            assertThat(summary.get("stageSeconds").has("decode_ms_mean")).isTrue();
+            assertThat(summary.get("modelBusyFraction").asDouble()).isBetween(0.0, 1.0);
             assertThat(out.exists("_SUCCESS")).isTrue();
         }
         // a finished job is not silently redone

@@ -1,0 +1,205 @@
+package dev.canopy.cli;
+
+import dev.canopy.api.ProgressListener;
+import dev.canopy.imagery.ImageDecoder;
+import dev.canopy.imagery.LandCover;
+import dev.canopy.imagery.SurveyGenerator;
+import dev.canopy.imagery.SurveySpec;
+import dev.canopy.model.Architecture;
+import dev.canopy.model.ModelCard;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.serve.ModelServer;
+import dev.canopy.serve.ServeSettings;
+import dev.canopy.storage.FileObjectStore;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * A load generator on 127.0.0.1 against the real server: closed-loop clients at several
+ * concurrency levels, dynamic batching versus batch size 1 in the same run, then an open-loop
+ * overload at twice the sustainable rate.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serving throughput and p50/p99 latency, dynamic batching vs batch size 1, and behaviour at 2x the sustainable load.")
+final class BenchServe implements Callable<Integer> {
+    @ParentCommand
+    BenchCommand parent;
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--models", defaultValue = "small-cnn,resnet18", split = ",")
+    List<String> models;
+    @Option(names = "--concurrency", defaultValue = "1,4,16,32", split = ",")
+    List<Integer> levels;
+    @Option(names = "--seconds", defaultValue = "6", description = "Seconds per measurement (default: ${DEFAULT-VALUE})")
+    int seconds;
+    @Option(names = "--timeout-ms", defaultValue = "1000", description = "Server request timeout (default: ${DEFAULT-VALUE})")
+    long timeoutMs;
+
+    record Point(String model, String mode, int concurrency, double rps, double p50, double p99, long errors) { }
+
+    private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8)).build();
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Path bench = parent.main.home().dir("bench");
+        Path survey = bench.resolve("serve-survey");
+        try (SurveyGenerator g = new SurveyGenerator(); FileObjectStore s = new FileObjectStore(survey)) {
+            if (!s.exists("survey.json")) g.generate(SurveySpec.of(16, 256, 3), s, ProgressListener.NONE);
+        }
+        byte[] jpeg = Files.readAllBytes(survey.resolve("tiles/r00000c00000.jpg"));
+        ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("serve-registry")), bench.resolve("cache"), Clock.systemUTC());
+        List<Point> points = new ArrayList<>();
+        List<String> overload = new ArrayList<>();
+        for (String m : models) {
+            Architecture arch = Architecture.of(m);
+            int size = arch.defaultInputSize();
+            String name = "serve-" + arch.id();
+            ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                    LandCover.labels(), Map.of(), null);
+            registry.register(name, card, arch.initialWeights(5, size, 1));
+            double sustainable = 0;
+            for (String mode : new String[] {"dynamic", "batch-1"}) {
+                ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? 32 : 1)
+                        .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs));
+                try (ModelServer server = ModelServer.start(registry, st, Clock.systemUTC(), List.of(name))) {
+                    URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
+                    closedLoop(uri, jpeg, 4, 2); // warm-up
+                    for (int c : levels) {
+                        Point p = closedLoop(uri, jpeg, c, seconds).withLabels(arch.id(), mode, c);
+                        points.add(p);
+                        out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
+                                c, p.rps(), p.p50(), p.p99(), p.errors());
+                        if (mode.equals("dynamic")) sustainable = Math.max(sustainable, p.rps());
+                    }
+                    if (mode.equals("dynamic")) overload.add(openLoop(uri, jpeg, 2 * sustainable, seconds, arch.id()));
+                }
+            }
+        }
+        out.printf("%n%-10s %-8s %5s %10s %10s %10s %10s%n", "model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors");
+        for (Point p : points) out.printf("%-10s %-8s %5d %10.1f %10.1f %10.1f %10d%n", p.model(), p.mode(), p.concurrency(), p.rps(), p.p50(), p.p99(), p.errors());
+        out.println();
+        for (String m : models) {
+            String id = Architecture.of(m).id();
+            for (int c : levels) {
+                Point d = find(points, id, "dynamic", c), one = find(points, id, "batch-1", c);
+                if (d == null || one == null) continue;
+                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx, p99 %.1f vs %.1f ms%n", id, c, d.rps() / one.rps(), d.p99(), one.p99());
+            }
+        }
+        out.println();
+        overload.forEach(out::println);
+        return 0;
+    }
+
+    private static Point find(List<Point> ps, String model, String mode, int c) {
+        return ps.stream().filter(p -> p.model().equals(model) && p.mode().equals(mode) && p.concurrency() == c).findFirst().orElse(null);
+    }
+
+    private record Raw(double rps, double p50, double p99, long errors) {
+        Point withLabels(String model, String mode, int c) {
+            return new Point(model, mode, c, rps, p50, p99, errors);
+        }
+    }
+
+    private Raw closedLoop(URI uri, byte[] body, int concurrency, int secs) throws Exception {
+        long end = System.nanoTime() + secs * 1_000_000_000L;
+        ConcurrentLinkedQueue<Long> lat = new ConcurrentLinkedQueue<>();
+        AtomicLong errors = new AtomicLong();
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < concurrency; i++) {
+            Thread t = new Thread(() -> {
+                while (System.nanoTime() < end) {
+                    long t0 = System.nanoTime();
+                    try {
+                        HttpResponse<String> r = http.send(request(uri, body), HttpResponse.BodyHandlers.ofString());
+                        if (r.statusCode() == 200) lat.add(System.nanoTime() - t0);
+                        else errors.incrementAndGet();
+                    } catch (Exception e) {
+                        errors.incrementAndGet();
+                    }
+                }
+            });
+            t.start();
+            threads.add(t);
+        }
+        for (Thread t : threads) t.join();
+        long[] l = lat.stream().mapToLong(Long::longValue).sorted().toArray();
+        return new Raw(l.length / (double) secs, pct(l, 0.50), pct(l, 0.99), errors.get());
+    }
+
+    /** Requests at a fixed rate whatever the answers, as independent clients would send them. */
+    private String openLoop(URI uri, byte[] body, double rate, int secs, String model) throws Exception {
+        ScheduledExecutorService sched = Executors.newSingleThreadScheduledExecutor();
+        List<CompletableFuture<long[]>> fs = new ArrayList<>();
+        long periodNanos = (long) (1e9 / rate);
+        long total = (long) (rate * secs);
+        AtomicLong sent = new AtomicLong();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        sched.scheduleAtFixedRate(() -> {
+            if (sent.incrementAndGet() > total) {
+                done.complete(null);
+                return;
+            }
+            long t0 = System.nanoTime();
+            synchronized (fs) {
+                fs.add(http.sendAsync(request(uri, body), HttpResponse.BodyHandlers.discarding())
+                        .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0})
+                        .exceptionally(e -> new long[] {-1, System.nanoTime() - t0}));
+            }
+        }, 0, periodNanos, TimeUnit.NANOSECONDS);
+        done.get();
+        sched.shutdownNow();
+        long ok = 0, refused = 0, timedOut = 0, failed = 0;
+        long maxMs = 0;
+        List<Long> okLat = new ArrayList<>();
+        synchronized (fs) {
+            for (CompletableFuture<long[]> f : fs) {
+                long[] r = f.get();
+                maxMs = Math.max(maxMs, r[1] / 1_000_000);
+                if (r[0] == 200) {
+                    ok++;
+                    okLat.add(r[1]);
+                } else if (r[0] == 429) refused++;
+                else if (r[0] == 503) timedOut++;
+                else failed++;
+            }
+        }
+        long[] l = okLat.stream().mapToLong(Long::longValue).sorted().toArray();
+        return String.format("%-10s overload at %.0f req/s (2x sustainable) for %d s: %d answered (p99 %.0f ms), %d refused with 429, %d timed out (503), "
+                + "%d failed; slowest answer %d ms with a %d ms timeout", model, rate, secs, ok, pct(l, 0.99), refused, timedOut, failed, maxMs, timeoutMs);
+    }
+
+    private static HttpRequest request(URI uri, byte[] body) {
+        return HttpRequest.newBuilder(uri).header("Content-Type", "image/jpeg").timeout(Duration.ofSeconds(30))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+    }
+
+    private static double pct(long[] sorted, double q) {
+        if (sorted.length == 0) return Double.NaN;
+        return sorted[Math.min(sorted.length - 1, (int) Math.floor(q * (sorted.length - 1)))] / 1e6;
+    }
+}
