@@ -25,11 +25,11 @@ final class BenchTune implements Callable<Integer> {
 
     @Option(names = "--samples", defaultValue = "32")
     int samples;
-    @Option(names = "--max-t", defaultValue = "9")
+    @Option(names = "--max-t", defaultValue = "16")
     int maxT;
-    @Option(names = "--reduction-factor", defaultValue = "3")
+    @Option(names = "--reduction-factor", defaultValue = "4")
     double reductionFactor;
-    @Option(names = "--tiles", defaultValue = "800")
+    @Option(names = "--tiles", defaultValue = "1200")
     int tiles;
 
     @Override
@@ -43,31 +43,20 @@ final class BenchTune implements Callable<Integer> {
         Map<String, TuneCommand.Result> results = new LinkedHashMap<>();
         Map<String, Double> seconds = new LinkedHashMap<>();
         for (String scheduler : new String[] {"asha", "fifo"}) {
-            Map<String, Object> s = new LinkedHashMap<>();
-            s.put("survey", survey.toUri().toString());
-            s.put("space", """
+            Map<String, Object> s = TuneCommand.defaults(survey.toUri().toString(), """
                     learning_rate: {loguniform: [0.0001, 0.1]}
                     weight_decay: {loguniform: [0.00001, 0.01]}
                     batch_size: {choice: [16, 32, 64]}
                     lr_schedule: {choice: [cosine, constant]}
                     """);
             s.put("scheduler", scheduler);
-            s.put("searcher", "random");
             s.put("samples", samples);
             s.put("max_t", maxT);
-            s.put("grace_period", 1);
             s.put("reduction_factor", reductionFactor);
-            s.put("perturbation_interval", 2);
-            s.put("metric", "val_accuracy");
-            s.put("mode", "max");
-            s.put("model", "small-cnn");
             s.put("input_size", 32);
-            s.put("max_tiles", 0);
-            s.put("seed", 5);
-            s.put("concurrency", Runtime.getRuntime().availableProcessors());
-            s.put("gpus_per_trial", 0);
+            s.put("seed", 5L);
             s.put("max_failures", 1);
-            s.put("executor", "local");
+            s.put("no_register", true);
             long t0 = System.nanoTime();
             results.put(scheduler, TuneCommand.run(parent.main, s, bench.resolve("tune-" + scheduler + "-" + System.currentTimeMillis()).toString(),
                     false, false, out));

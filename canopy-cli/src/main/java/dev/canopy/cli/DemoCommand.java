@@ -39,28 +39,12 @@ final class DemoCommand implements Callable<Integer> {
 
     /** A short ASHA search on a subset of the survey; returns the best configuration found. */
     private java.util.Map<String, Object> tune(CanopyHome home, java.nio.file.Path survey, java.io.PrintWriter out) {
-        java.util.Map<String, Object> s = new java.util.LinkedHashMap<>();
-        s.put("survey", survey.toUri().toString());
-        s.put("space", DEMO_SPACE);
-        s.put("scheduler", "asha");
-        s.put("searcher", "random");
+        java.util.Map<String, Object> s = TuneCommand.defaults(survey.toUri().toString(), DEMO_SPACE);
         s.put("samples", tuneSamples);
         s.put("max_t", 3);
-        s.put("grace_period", 1);
-        s.put("reduction_factor", 3.0);
-        s.put("perturbation_interval", 2);
-        s.put("metric", "val_accuracy");
-        s.put("mode", "max");
-        s.put("model", "small-cnn");
         s.put("max_tiles", 300);
         s.put("seed", seed);
-        s.put("concurrency", Runtime.getRuntime().availableProcessors());
-        s.put("gpus_per_trial", 0);
         s.put("max_failures", 1);
-        s.put("executor", "local");
-        s.put("refine", false);
-        s.put("refine_top", 3);
-        s.put("name", "land-cover");
         s.put("no_register", true);
         try {
             java.nio.file.Path dir = home.dir("tune").resolve("demo-" + System.currentTimeMillis());

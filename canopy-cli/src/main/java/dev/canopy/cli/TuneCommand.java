@@ -141,9 +141,7 @@ final class TuneCommand implements Callable<Integer> {
     record Result(ExperimentState state, Trial best, String dir) { }
 
     private Map<String, Object> settings() throws Exception {
-        Map<String, Object> s = new LinkedHashMap<>();
-        s.put("survey", ObjectStores.toUri(survey).toString());
-        s.put("space", Files.readString(space, StandardCharsets.UTF_8));
+        Map<String, Object> s = defaults(ObjectStores.toUri(survey).toString(), Files.readString(space, StandardCharsets.UTF_8));
         SearchSpace.parse((String) s.get("space")); // fail fast on a bad space
         s.put("scheduler", scheduler);
         s.put("searcher", searcher);
@@ -167,6 +165,34 @@ final class TuneCommand implements Callable<Integer> {
         s.put("refine_top", refineTop);
         s.put("name", name);
         s.put("no_register", noRegister);
+        return s;
+    }
+
+    /** Every experiment setting with its default; callers (demo, bench) override what they need. */
+    static Map<String, Object> defaults(String surveyUri, String spaceText) {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("survey", surveyUri);
+        s.put("space", spaceText);
+        s.put("scheduler", "asha");
+        s.put("searcher", "random");
+        s.put("samples", 16);
+        s.put("max_t", 8);
+        s.put("grace_period", 1);
+        s.put("reduction_factor", 3.0);
+        s.put("perturbation_interval", 2);
+        s.put("metric", "val_accuracy");
+        s.put("mode", "max");
+        s.put("model", "small-cnn");
+        s.put("max_tiles", 0);
+        s.put("seed", 42L);
+        s.put("concurrency", Runtime.getRuntime().availableProcessors());
+        s.put("gpus_per_trial", 0);
+        s.put("max_failures", 2);
+        s.put("executor", "local");
+        s.put("refine", false);
+        s.put("refine_top", 3);
+        s.put("name", "land-cover");
+        s.put("no_register", false);
         return s;
     }
 

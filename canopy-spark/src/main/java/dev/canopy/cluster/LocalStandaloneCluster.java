@@ -88,12 +88,7 @@ public final class LocalStandaloneCluster implements AutoCloseable {
         cmd.add("-cp");
         cmd.add(home.resolve("spark-home/jars").toString() + "/*");
         cmd.add("-Djava.io.tmpdir=" + home.resolve("tmp"));
-        for (String p : new String[] {"java.base/java.lang", "java.base/java.lang.invoke", "java.base/java.lang.reflect", "java.base/java.io",
-                "java.base/java.net", "java.base/java.nio", "java.base/java.util", "java.base/java.util.concurrent",
-                "java.base/java.util.concurrent.atomic", "java.base/jdk.internal.ref", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
-                "java.base/sun.security.action", "java.base/sun.util.calendar", "java.security.jgss/sun.security.krb5"}) {
-            cmd.add("--add-opens=" + p + "=ALL-UNNAMED");
-        }
+        for (String p : dev.canopy.spark.SparkSessions.OPENED_PACKAGES) cmd.add("--add-opens=" + p + "=ALL-UNNAMED");
         cmd.addAll(mainAndArgs);
         Files.createDirectories(home.resolve("tmp"));
         Files.createDirectories(home.resolve("local"));

@@ -50,15 +50,16 @@ public final class SparkSessions {
         return out;
     }
 
-    /** The JVM options executors need on Java 17 (same list as the launcher's). */
-    static List<String> javaOptions() {
+    /** Packages Spark (Kryo, Netty, its unsafe helpers) needs opened on Java 17; the launcher passes the same list. */
+    public static final List<String> OPENED_PACKAGES = List.of("java.base/java.lang", "java.base/java.lang.invoke", "java.base/java.lang.reflect",
+            "java.base/java.io", "java.base/java.net", "java.base/java.nio", "java.base/java.util", "java.base/java.util.concurrent",
+            "java.base/java.util.concurrent.atomic", "java.base/jdk.internal.ref", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
+            "java.base/sun.security.action", "java.base/sun.util.calendar", "java.security.jgss/sun.security.krb5");
+
+    /** The JVM options executors need on Java 17. */
+    public static List<String> javaOptions() {
         List<String> o = new ArrayList<>();
-        for (String p : new String[] {"java.base/java.lang", "java.base/java.lang.invoke", "java.base/java.lang.reflect", "java.base/java.io",
-                "java.base/java.net", "java.base/java.nio", "java.base/java.util", "java.base/java.util.concurrent",
-                "java.base/java.util.concurrent.atomic", "java.base/jdk.internal.ref", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
-                "java.base/sun.security.action", "java.base/sun.util.calendar", "java.security.jgss/sun.security.krb5"}) {
-            o.add("--add-opens=" + p + "=ALL-UNNAMED");
-        }
+        for (String p : OPENED_PACKAGES) o.add("--add-opens=" + p + "=ALL-UNNAMED");
         o.add("-Djdk.reflect.useDirectMethodHandle=false");
         o.add("-Dio.netty.tryReflectionSetAccessible=true");
         o.add("-Dai.djl.offline=true");

@@ -102,29 +102,26 @@ public final class FileObjectStore implements ObjectStore {
 
     @Override
     public void put(String key, byte[] data) {
-        Path p = path(key);
-        try {
-            Files.createDirectories(p.getParent());
-            Path tmp = Files.createTempFile(p.getParent(), ".tmp-", ".part");
-            try {
-                Files.write(tmp, data);
-                Files.move(tmp, p, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        } catch (IOException e) {
-            throw translate(key, e);
-        }
+        writeAtomically(key, tmp -> Files.write(tmp, data));
     }
 
     @Override
     public void put(String key, Path file) {
+        writeAtomically(key, tmp -> Files.copy(file, tmp, StandardCopyOption.REPLACE_EXISTING));
+    }
+
+    private interface Filler {
+        void fill(Path tmp) throws IOException;
+    }
+
+    /** Fills a temporary sibling, then renames it over the target: readers see the old or the new object, never a part. */
+    private void writeAtomically(String key, Filler filler) {
         Path p = path(key);
         try {
             Files.createDirectories(p.getParent());
             Path tmp = Files.createTempFile(p.getParent(), ".tmp-", ".part");
             try {
-                Files.copy(file, tmp, StandardCopyOption.REPLACE_EXISTING);
+                filler.fill(tmp);
                 Files.move(tmp, p, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);
