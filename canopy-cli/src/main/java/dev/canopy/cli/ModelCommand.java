@@ -105,7 +105,7 @@ final class ModelCommand {
     }
 
     @Command(name = "import", mixinStandardHelpOptions = true,
-            description = "Register a model trained elsewhere: a TorchScript .pt file plus a JSON metadata file "
+            description = "Register a model trained elsewhere: a TorchScript .pt or ONNX .onnx file plus a JSON metadata file "
                     + "({\"classes\": [...], \"input_size\": N, \"mean\": [r,g,b], \"std\": [r,g,b]}).")
     static final class Import implements Callable<Integer> {
         @ParentCommand
@@ -114,7 +114,7 @@ final class ModelCommand {
         picocli.CommandLine.Model.CommandSpec spec;
         @Option(names = "--name", required = true, description = "Registry name")
         String name;
-        @Option(names = "--file", required = true, description = "TorchScript model file (.pt)")
+        @Option(names = "--file", required = true, description = "Model file: TorchScript (.pt) or ONNX (.onnx)")
         Path file;
         @Option(names = "--metadata", required = true, description = "JSON metadata: classes, input_size, optional mean/std")
         Path metadata;

@@ -13,7 +13,7 @@ import java.util.Set;
 
 /**
  * Brings a model trained elsewhere into the registry. The model file's extension decides the
- * format ({@code .pt}: TorchScript). A small JSON metadata file gives what the file cannot:
+ * format ({@code .pt}: TorchScript, run by DJL's libtorch; {@code .onnx}: ONNX, run by ONNX Runtime). A small JSON metadata file gives what the file cannot:
  * {@code classes} (output order), {@code input_size}, and optionally {@code mean}, {@code std},
  * {@code architecture}. The model is loaded and run once on a dummy batch before it is registered,
  * so a file that cannot run, or whose output does not match the class list, is refused at import.
@@ -26,11 +26,8 @@ public final class ModelImporter {
     public static String formatOf(Path file) {
         String n = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".torchscript")) return ModelCard.FORMAT_TORCHSCRIPT;
-        if (n.endsWith(".onnx")) {
-            throw new ModelException("model.onnx_unsupported", "ONNX import is not available in this build: " + file,
-                    "export the model to TorchScript (torch.jit.trace + torch.jit.save) and import the .pt file");
-        }
-        throw new ModelException("model.unknown_format", "cannot tell the format of " + file, "import a TorchScript .pt file");
+        if (n.endsWith(".onnx")) return ModelCard.FORMAT_ONNX;
+        throw new ModelException("model.unknown_format", "cannot tell the format of " + file, "import a TorchScript .pt or an ONNX .onnx file");
     }
 
     public static ModelCard readMetadata(Path metadata, String name, String format, Path modelFile) {
@@ -79,7 +76,8 @@ public final class ModelImporter {
         if (!Files.isRegularFile(metadata)) throw new ModelException("model.file_missing", "metadata file not found: " + metadata, "check the path");
         String format = formatOf(modelFile);
         ModelCard card = readMetadata(metadata, name, format, modelFile);
-        try (TileClassifier c = new TorchScriptClassifier(card, modelFile)) {
+        try (TileClassifier c = format.equals(ModelCard.FORMAT_ONNX) ? new OnnxClassifier(card, Files.readAllBytes(modelFile))
+                : new TorchScriptClassifier(card, modelFile)) {
             int s = card.inputSize();
             float[] probs = c.predict(new float[2 * 3 * s * s], 2); // checks the class count as well
             if (probs.length != 2 * card.classes().size()) {
@@ -88,6 +86,8 @@ public final class ModelImporter {
             }
         } catch (ModelException e) {
             throw e;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         } catch (RuntimeException e) {
             throw new ModelException("model.import_failed", "model " + modelFile + " does not run on a " + card.inputSize() + " px RGB batch: "
                     + e.getMessage(), "check input_size in " + metadata + " and that the model takes N x 3 x S x S floats", e);

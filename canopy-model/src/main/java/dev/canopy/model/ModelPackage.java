@@ -67,8 +67,9 @@ public final class ModelPackage {
         return switch (card.format()) {
             case ModelCard.FORMAT_DJL -> new BlockClassifier(card, weights());
             case ModelCard.FORMAT_TORCHSCRIPT -> new TorchScriptClassifier(card, local(cacheDir));
+            case ModelCard.FORMAT_ONNX -> new OnnxClassifier(card, weights());
             default -> throw new ModelException("model.unsupported_format", "this build cannot run '" + card.format() + "' models",
-                    "import the model as TorchScript (.pt)");
+                    "import the model as TorchScript (.pt) or ONNX (.onnx)");
         };
     }
 

@@ -1,0 +1,87 @@
+package dev.canopy.model;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.nio.FloatBuffer;
+import java.util.Map;
+
+/**
+ * An ONNX model made elsewhere, run by ONNX Runtime on the CPU. The graph must take one
+ * {@code N x 3 x S x S} float input and return {@code N x classes} logits (or probabilities: a
+ * softmax of probabilities keeps their order, so top classes agree; use logits for calibrated output).
+ */
+public final class OnnxClassifier implements TileClassifier {
+    private final ModelCard card;
+    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final OrtSession session;
+    private final String input;
+
+    public OnnxClassifier(ModelCard card, byte[] model) {
+        this.card = card;
+        try {
+            OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+            options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            this.session = env.createSession(model, options);
+            if (session.getNumInputs() != 1) {
+                session.close();
+                throw new ModelException("model.bad_onnx", "ONNX model '" + card.name() + "' has " + session.getNumInputs() + " inputs; Canopy needs exactly one image input",
+                        "export the model with a single N x 3 x S x S input");
+            }
+            this.input = session.getInputNames().iterator().next();
+        } catch (OrtException e) {
+            throw new ModelException("model.bad_onnx", "cannot load ONNX model '" + card.name() + "': " + e.getMessage(),
+                    "export it with torch.onnx.export (or another ONNX exporter) and check the file", e);
+        }
+    }
+
+    @Override
+    public ModelCard card() {
+        return card;
+    }
+
+    @Override
+    public float[] predict(float[] images, int n) {
+        int s = card.inputSize();
+        try (OnnxTensor x = OnnxTensor.createTensor(env, FloatBuffer.wrap(images), new long[] {n, 3, s, s});
+             OrtSession.Result r = session.run(Map.of(input, x))) {
+            Object value = r.get(0).getValue();
+            if (!(value instanceof float[][] out)) {
+                throw new ModelException("model.bad_onnx", "ONNX model '" + card.name() + "' returned " + value.getClass().getSimpleName()
+                        + ", not an N x classes float matrix", "make the first output the class logits");
+            }
+            int c = card.classes().size();
+            if (out.length != n || out[0].length != c) {
+                throw new ModelException("model.wrong_class_count", "model '" + card.name() + "' outputs " + out[0].length
+                        + " values per image but its metadata lists " + c + " classes", "fix the classes in the metadata file");
+            }
+            float[] probs = new float[n * c];
+            for (int i = 0; i < n; i++) softmax(out[i], probs, i * c);
+            return probs;
+        } catch (OrtException e) {
+            throw new ModelException("model.inference_failed", "ONNX model '" + card.name() + "' failed on a " + n + " x 3 x " + s + " x " + s
+                    + " batch: " + e.getMessage(), "check input_size in the model's metadata", e);
+        }
+    }
+
+    private static void softmax(float[] logits, float[] out, int offset) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : logits) max = Math.max(max, v);
+        double sum = 0;
+        for (int i = 0; i < logits.length; i++) {
+            out[offset + i] = (float) Math.exp(logits[i] - max);
+            sum += out[offset + i];
+        }
+        for (int i = 0; i < logits.length; i++) out[offset + i] /= (float) sum;
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new ModelException("model.close_failed", "closing ONNX session failed: " + e.getMessage(), null, e);
+        }
+    }
+}
