@@ -48,6 +48,8 @@ public final class Experiment implements TrialScheduler.TrialControl {
     private final Map<String, Trial> running = new HashMap<>();
     private boolean replaying;
     private int exploits;
+    /** Checkpoints no state refers to any more; deleted only after the state that forgot them is saved. */
+    private final List<String> obsolete = new ArrayList<>();
 
     private record Completion(Trial trial, String checkpoint, TrialResult result, Throwable error) { }
 
@@ -134,6 +136,8 @@ public final class Experiment implements TrialScheduler.TrialControl {
             }
             handle(done.take());
             save();
+            obsolete.forEach(this::deleteCheckpoint);
+            obsolete.clear();
         }
         state.status = "finished";
         save();
@@ -200,7 +204,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
         t.getResults().add(r);
         t.setSegmentsRun(t.getSegmentsRun() + 1);
         state.events.add(r);
-        if (previous != null && !previous.equals(t.getCheckpoint())) deleteCheckpoint(previous);
+        if (previous != null && !previous.equals(t.getCheckpoint())) obsolete.add(previous);
         Decision d = scheduler.onTrialResult(t, r);
         if (t.getStatus() == Trial.Status.STOPPED) return; // stopped by the scheduler through control while reporting
         if (r.iteration() >= maxT && d != Decision.STOP) {
@@ -235,7 +239,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
         target.setCheckpoint(store.uri(prefix).toString());
         target.setCheckpointIteration(source.getCheckpointIteration());
         target.setConfig(newConfig);
-        if (old != null) deleteCheckpoint(old);
+        if (old != null) obsolete.add(old);
         listener.onEvent(this, target, "exploit " + source.id());
     }
 

@@ -49,7 +49,8 @@ class ExperimentTest {
         try (FileObjectStore store = new FileObjectStore(tmp.resolve("exp"))) {
             AtomicInteger events = new AtomicInteger();
             Experiment first = experiment(store, new AshaScheduler(ACC, 9, 1, 3), 12, 9, (e, t, what) -> {
-                if (events.incrementAndGet() == 25) throw new IllegalStateException("driver killed");
+                // die in the middle of handling a result, after checkpoints moved on but before the state is saved
+                if (!what.equals("added") && events.incrementAndGet() == 15) throw new IllegalStateException("driver killed");
             }, false);
             try {
                 first.run();
@@ -64,6 +65,7 @@ class ExperimentTest {
             ExperimentState s = experiment(store, new AshaScheduler(ACC, 9, 1, 3), 12, 9, null, true).run();
             assertThat(s.status).isEqualTo("finished");
             assertThat(s.trials).hasSize(12).allMatch(Trial::isFinished);
+            assertThat(s.trials).noneMatch(t -> t.getStatus() == Trial.Status.ERROR);
             for (Trial t : s.trials) {
                 if (finishedBefore.containsKey(t.id())) assertThat(t.getSegmentsRun()).as(t.id()).isEqualTo(finishedBefore.get(t.id()));
                 List<Integer> its = t.getResults().stream().map(r -> r.iteration()).toList();
