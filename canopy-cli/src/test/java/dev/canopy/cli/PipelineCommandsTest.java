@@ -57,6 +57,9 @@ class PipelineCommandsTest {
         assertThat(infer.code()).as(infer.err()).isZero();
         assertThat(infer.out()).contains("120 (120 ok, 0 errors) in 3 shards", "est. cover");
         assertThat(out.resolve("_SUCCESS")).exists();
+        assertThat(cli("status", out.toString()).out()).contains("inference").contains("succeeded").contains("3 of 3 shards");
+        assertThat(cli("status", dir.toString()).out()).contains("tune experiment").contains("finished");
+        assertThat(cli("status", shared.resolve("nothing").toString()).code()).isEqualTo(2);
         MainTest.Result rerun = cli("infer", "--model", "tuned", "--survey", survey.toString(), "--out", out.toString());
         assertThat(rerun.code()).isEqualTo(2);
         assertThat(rerun.err()).contains("already wrote").contains("--overwrite");

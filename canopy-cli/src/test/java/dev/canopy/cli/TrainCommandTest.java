@@ -42,6 +42,7 @@ class TrainCommandTest {
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(2);
         assertThat(Files.readString(run.resolve("status.json"))).contains("finished");
         assertThat(run.resolve("checkpoints/epoch-0002/state.json")).exists();
+        assertThat(cli("status", run.toString()).out()).contains("training run").contains("finished at epoch 2 of 2");
 
         // a finished run resumed does no more epochs; starting over in the same folder is refused
         MainTest.Result again = cli("train", "--resume", run.toString(), "--no-register");
