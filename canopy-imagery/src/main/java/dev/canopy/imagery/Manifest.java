@@ -67,6 +67,13 @@ public final class Manifest {
         return index.classes();
     }
 
+    /** The part stored under {@code key}. */
+    public ManifestIndex.Part part(String key) {
+        return index.parts().stream().filter(p -> p.key().equals(key)).findFirst()
+                .orElseThrow(() -> new ManifestException("manifest.no_part", "manifest " + store.root() + " has no part " + key,
+                        "the manifest changed since the job was planned; plan the job again", null));
+    }
+
     /** Every row, in manifest order, read lazily. Close the stream to release the open part. */
     public Stream<ManifestRow> rows() {
         return index.parts().stream().flatMap(this::rows);

@@ -5,7 +5,7 @@ import dev.canopy.model.PredictorPool;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.storage.S3Settings;
-import dev.canopy.train.TileSource;
+import dev.canopy.imagery.TileSource;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;

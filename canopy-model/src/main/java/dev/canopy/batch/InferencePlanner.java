@@ -30,6 +30,6 @@ public final class InferencePlanner {
     public static String digest(List<ShardSpec> plan) {
         StringBuilder s = new StringBuilder();
         for (ShardSpec p : plan) s.append(p.index()).append(':').append(p.partKey()).append(':').append(p.skip()).append(':').append(p.count()).append(';');
-        return dev.canopy.train.TileClassifierTrainable.sha256(s.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return dev.canopy.api.Digests.sha256(s.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }

@@ -47,7 +47,7 @@ public final class NaiveShardTask {
         try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
              ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
             Manifest manifest = Manifest.open(survey);
-            ManifestIndex.Part part = manifest.index().parts().stream().filter(p -> p.key().equals(spec.partKey())).findFirst().orElseThrow();
+            ManifestIndex.Part part = manifest.part(spec.partKey());
             Path local = Files.createTempFile("canopy-naive-" + spec.index() + "-", ".parquet");
             try (Stream<ManifestRow> rows = manifest.rows(part).skip(spec.skip()).limit(spec.count());
                  PredictionShardWriter writer = new PredictionShardWriter(local, model.card().classes(), Map.of())) {

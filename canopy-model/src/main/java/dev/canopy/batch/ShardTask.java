@@ -49,8 +49,7 @@ public final class ShardTask {
                     job.maxInFlight(), job.maxInFlightBytes());
             Area area = job.areaWkt() == null ? null : Area.of(parseWkt(job.areaWkt()));
             Manifest manifest = Manifest.open(survey);
-            ManifestIndex.Part part = manifest.index().parts().stream().filter(p -> p.key().equals(spec.partKey())).findFirst()
-                    .orElseThrow(() -> new IllegalStateException("manifest part " + spec.partKey() + " vanished"));
+            ManifestIndex.Part part = manifest.part(spec.partKey());
             PipelineStats stats = new PipelineStats();
             Path local = Files.createTempFile("canopy-shard-" + spec.index() + "-", ".parquet");
             try {

@@ -5,7 +5,7 @@ import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.ManifestRow;
 import dev.canopy.model.PredictorPool;
 import dev.canopy.storage.StorageException;
-import dev.canopy.train.TileSource;
+import dev.canopy.imagery.TileSource;
 import java.net.URI;
 import java.util.ArrayDeque;
 import java.util.Iterator;

@@ -1,5 +1,7 @@
 package dev.canopy.train;
 
+import dev.canopy.imagery.TileSource;
+
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
@@ -14,6 +16,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.util.Pair;
 import dev.canopy.api.CodeVersion;
+import dev.canopy.api.Digests;
 import dev.canopy.api.train.Trainable;
 import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.Manifest;
@@ -35,12 +38,9 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -134,7 +134,7 @@ public final class TileClassifierTrainable implements Trainable {
         surveyStore = ObjectStores.open(ObjectStores.toUri(config.survey()), s3);
         Manifest manifest = Manifest.open(surveyStore);
         classes = manifest.classes();
-        datasetDigest = sha256(surveyStore.get(ManifestWriter.INDEX));
+        datasetDigest = Digests.sha256(surveyStore.get(ManifestWriter.INDEX));
         loadSamples(manifest);
         synchronized (GRADIENT_LOCK) { // the engine's random seed is global: seed and initialise as one step
             Engines.pytorch().setRandomSeed((int) config.seed());
@@ -312,7 +312,7 @@ public final class TileClassifierTrainable implements Trainable {
         ResumableAdam.State st = optimizer.exportState();
         byte[] opt = st.arrays().encode();
         CheckpointState state = new CheckpointState(iteration, config.architecture(), config.inputSize(), classes, config.toMap(),
-                history, st.names(), st.steps(), sha256(params), sha256(opt), CodeVersion.get(), Instant.now());
+                history, st.names(), st.steps(), Digests.sha256(params), Digests.sha256(opt), CodeVersion.get(), Instant.now());
         try (ObjectStore store = ObjectStores.open(location, s3)) {
             store.put(CHECKPOINT_PARAMS, params);
             store.put(CHECKPOINT_OPTIMIZER, opt);
@@ -338,7 +338,7 @@ public final class TileClassifierTrainable implements Trainable {
             }
             byte[] params = store.get(CHECKPOINT_PARAMS);
             byte[] opt = store.get(CHECKPOINT_OPTIMIZER);
-            if (!sha256(params).equals(st.paramsSha256()) || !sha256(opt).equals(st.optimizerSha256())) {
+            if (!Digests.sha256(params).equals(st.paramsSha256()) || !Digests.sha256(opt).equals(st.optimizerSha256())) {
                 throw new ModelException("train.corrupt_checkpoint", "checkpoint " + location + " is corrupt (its files do not match their digests)",
                         "resume from an earlier epoch's checkpoint or start again");
             }
@@ -379,14 +379,6 @@ public final class TileClassifierTrainable implements Trainable {
                 ImageDecoder.IMAGENET_STD, classes, metrics,
                 new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), datasetDigest, CodeVersion.get(), config.toMap(),
                         Instant.now(), "canopy train"));
-    }
-
-    public static String sha256(byte[] b) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.canopy.train;
 
+import dev.canopy.imagery.TileSource;
+
 import dev.canopy.imagery.ImageDecodeException;
 import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.storage.StorageException;

@@ -7,7 +7,7 @@ import dev.canopy.model.Json;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.model.PredictorPool;
 import dev.canopy.storage.S3Settings;
-import dev.canopy.train.TileSource;
+import dev.canopy.imagery.TileSource;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;

@@ -1,4 +1,4 @@
-package dev.canopy.train;
+package dev.canopy.imagery;
 
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
