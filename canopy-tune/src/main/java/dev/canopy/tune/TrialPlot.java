@@ -54,17 +54,23 @@ public final class TrialPlot {
                 T + ph / 2, T + ph / 2, esc(objective.metric())));
         for (Trial t : trials) {
             StringBuilder pts = new StringBuilder();
+            double lastX = Double.NaN, lastY = Double.NaN;
             for (TrialResult r : t.getResults()) {
                 Double v = r.metrics().get(objective.metric());
                 if (v == null || v.isNaN()) continue;
-                double x = L + pw * (r.iteration() - 1) / (double) Math.max(1, maxT - 1);
-                double y = T + ph - ph * (v - lo) / (hi - lo);
-                pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+                lastX = L + pw * (r.iteration() - 1) / (double) Math.max(1, maxT - 1);
+                lastY = T + ph - ph * (v - lo) / (hi - lo);
+                pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", lastX, lastY));
             }
             boolean isBest = t.id().equals(best);
             String color = isBest ? "#1a9641" : t.getStatus() == Trial.Status.STOPPED ? "#d7191c" : t.getStatus() == Trial.Status.ERROR ? "#888" : "#2b83ba";
             s.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-opacity=\"%s\" points=\"%s\"><title>%s %s</title></polyline>%n",
                     color, isBest ? "3" : "1.2", isBest ? "1" : "0.7", pts.toString().trim(), esc(t.id()), t.getStatus()));
+            // where each trial ended: trials stopped after one result are only this mark
+            if (!Double.isNaN(lastX)) {
+                s.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" fill=\"%s\" fill-opacity=\"0.8\"/>%n", lastX, lastY,
+                        isBest ? "4" : "2.5", color));
+            }
         }
         int ly = T + 10;
         for (String[] item : new String[][] {{"#1a9641", "best trial (" + best + ")"}, {"#2b83ba", "ran to max_t"}, {"#d7191c", "stopped early"}, {"#888", "failed"}}) {

@@ -37,7 +37,7 @@ class ExperimentTest {
             assertThat(best.getStatus()).isEqualTo(Trial.Status.COMPLETED);
             assertThat(s.trials.stream().filter(t -> t.getStatus() == Trial.Status.STOPPED)).isNotEmpty();
             String svg = TrialPlot.svg(s.trials, ACC, 9, "test");
-            assertThat(svg).startsWith("<svg").contains("stopped early").contains("compute saved");
+            assertThat(svg).startsWith("<svg").contains("stopped early").contains("compute saved").contains("<circle");
             assertThat(svg.split("<polyline").length - 1).isEqualTo(24);
             // only the latest checkpoint of each trial is kept
             assertThat(store.listAll("trials/" + best.id() + "/").filter(o -> o.key().endsWith("state.json")).count()).isEqualTo(1);
