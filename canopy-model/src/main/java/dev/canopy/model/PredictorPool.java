@@ -62,6 +62,7 @@ public final class PredictorPool implements AutoCloseable {
     private volatile boolean draining;
     private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
     private final BatchObserver observer;
+    private volatile double perImageNanos; // running average of model time per image, shared by replicas
 
     private PredictorPool(Builder b) {
         this.observer = b.observer;
@@ -167,17 +168,21 @@ public final class PredictorPool implements AutoCloseable {
     private void serve(TileClassifier model) {
         int plane = 3 * card.inputSize() * card.inputSize();
         List<Request> batch = new ArrayList<>(maxBatch);
+        Request carry = null; // taken from the queue but left out of the last batch: first in the next one
         while (!closed) {
             try {
-                Request first = queue.poll(100, TimeUnit.MILLISECONDS);
+                Request first = carry != null ? carry : queue.poll(100, TimeUnit.MILLISECONDS);
+                carry = null;
                 if (first == null) continue;
                 inFlight.incrementAndGet();
                 try {
-                    if (!expired(first)) batch.add(first);
-                    long deadline = System.nanoTime() + maxWaitNanos;
+                    if (hopeless(first, 1)) continue;
+                    batch.add(first);
+                    long earliest = first.deadlineNanos();
+                    long waitUntil = System.nanoTime() + maxWaitNanos;
                     boolean interrupted = false;
                     while (batch.size() < maxBatch) {
-                        long left = deadline - System.nanoTime();
+                        long left = waitUntil - System.nanoTime();
                         Request next;
                         try {
                             next = left <= 0 ? queue.poll() : queue.poll(left, TimeUnit.NANOSECONDS);
@@ -186,27 +191,41 @@ public final class PredictorPool implements AutoCloseable {
                             break;
                         }
                         if (next == null) break;
-                        if (!expired(next)) batch.add(next);
+                        if (hopeless(next, 1)) continue;
+                        // a bigger batch takes longer: stop growing it before it would miss someone's deadline
+                        long finish = System.nanoTime() + estimate(batch.size() + 1);
+                        if (finish > Math.min(earliest, next.deadlineNanos())) {
+                            carry = next;
+                            break;
+                        }
+                        batch.add(next);
+                        earliest = Math.min(earliest, next.deadlineNanos());
                     }
-                    if (!batch.isEmpty()) runBatch(model, batch, plane);
+                    runBatch(model, batch, plane);
                     if (interrupted) {
                         Thread.currentThread().interrupt();
                         return;
                     }
                 } finally {
                     inFlight.decrementAndGet();
+                    batch.clear();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
-            } finally {
-                batch.clear();
             }
         }
+        if (carry != null) carry.result().completeExceptionally(new RejectedExecutionException("pool closed"));
     }
 
-    private boolean expired(Request r) {
-        if (System.nanoTime() <= r.deadlineNanos()) return false;
+    /** Predicted model time of a batch of {@code n}, from the running average cost per image (0 until measured). */
+    private long estimate(int n) {
+        return (long) (perImageNanos * n);
+    }
+
+    /** True (and the request answered with {@link DeadlineExceeded}) if it cannot finish before its deadline. */
+    private boolean hopeless(Request r, int batchSize) {
+        if (System.nanoTime() + estimate(batchSize) <= r.deadlineNanos()) return false;
         r.result().completeExceptionally(new DeadlineExceeded());
         return true;
     }
@@ -233,6 +252,8 @@ public final class PredictorPool implements AutoCloseable {
                     busyNanos.addAndGet(System.nanoTime() - t0);
                 }
                 long modelNanos = System.nanoTime() - t0;
+                double cost = modelNanos / (double) batch.size();
+                perImageNanos = perImageNanos == 0 ? cost : 0.8 * perImageNanos + 0.2 * cost;
                 batches.incrementAndGet();
                 images.addAndGet(batch.size());
                 for (int i = 0; i < batch.size(); i++) {

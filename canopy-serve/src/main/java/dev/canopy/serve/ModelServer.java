@@ -52,12 +52,25 @@ public final class ModelServer implements AutoCloseable {
     private final TileSource source = new TileSource(null, S3Settings.fromEnvironment());
     private final List<String> preload;
     private volatile boolean ready;
+    /** Requests between admission and answer; beyond this the server refuses at once instead of queueing. */
+    private final java.util.concurrent.Semaphore admitted;
+    /** Decoding off the HTTP threads, bounded: a full queue is overload too. */
+    private final java.util.concurrent.ThreadPoolExecutor decoders;
 
     private ModelServer(ModelRegistry registry, ServeSettings settings, Clock clock, List<String> preload) {
         this.registry = registry;
         this.settings = settings;
         this.preload = List.copyOf(preload);
         this.cache = new ModelCache(registry, settings, clock, meters);
+        this.admitted = new java.util.concurrent.Semaphore(settings.queueCapacity());
+        int cores = Runtime.getRuntime().availableProcessors();
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        this.decoders = new java.util.concurrent.ThreadPoolExecutor(cores, cores, 30, TimeUnit.SECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(settings.queueCapacity()), r -> {
+                    Thread t = new Thread(r, "canopy-serve-decode-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = settings.maxBodyBytes();
@@ -118,8 +131,12 @@ public final class ModelServer implements AutoCloseable {
         ctx.json(Map.of("models", out));
     }
 
-    private void predict(Context ctx) throws Exception {
-        long deadline = System.nanoTime() + settings.requestTimeout().toNanos();
+    /**
+     * Admission, then asynchronous work: the HTTP thread returns at once, decoding runs on the bounded
+     * decode pool and prediction on the model's pool. The deadline counts from when the request arrived.
+     */
+    private void predict(Context ctx) {
+        long deadline = arrivalNanos(ctx) + settings.requestTimeout().toNanos();
         String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase();
         if (!type.equals("image/jpeg") && !type.equals("image/png") && !type.equals("application/json")) {
             throw new ApiError(415, "unsupported_media_type", "send an image/jpeg or image/png body, or application/json {\"uris\": [...]}, not '" + type + "'");
@@ -127,25 +144,50 @@ public final class ModelServer implements AutoCloseable {
         byte[] body = ctx.bodyAsBytes();
         if (body.length == 0) throw new ApiError(400, "empty_body", "the request body is empty");
         ModelCache.Served served = cache.get(ctx.pathParam("name"));
-        if (type.equals("application/json")) {
-            ctx.json(predictUris(served, body, deadline));
-            return;
-        }
-        float[] tensor;
+        if (!admitted.tryAcquire()) throw new ApiError(429, "overloaded", "too many requests in progress; retry shortly", "1");
+        CompletableFuture<Map<String, Object>> answer;
         try {
-            tensor = served.decoder().decode(body, "request body");
+            answer = type.equals("application/json") ? CompletableFuture.supplyAsync(() -> predictUris(served, body, deadline), decoders)
+                    : CompletableFuture.supplyAsync(() -> decode(served, body), decoders)
+                            .thenCompose(t -> submit(served.pool(), t, deadline))
+                            .thenApply(p -> {
+                                Map<String, Object> out = new LinkedHashMap<>();
+                                out.put("model", served.version().name());
+                                out.put("version", served.version().version());
+                                out.putAll(prediction(served, p));
+                                return out;
+                            });
+        } catch (RejectedExecutionException full) {
+            admitted.release();
+            throw new ApiError(429, "overloaded", "the decode queue is full; retry shortly", "1");
+        }
+        CompletableFuture<Map<String, Object>> bounded = answer.orTimeout(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        ctx.future(() -> bounded.handle((result, error) -> {
+            admitted.release();
+            if (error == null) ctx.json(result);
+            else writeError(ctx, toApiError(error));
+            return null;
+        }));
+    }
+
+    private static long arrivalNanos(Context ctx) {
+        long now = System.nanoTime();
+        if (ctx.req() instanceof org.eclipse.jetty.server.Request jetty && jetty.getTimeStamp() > 0) {
+            long waitedMillis = Math.max(0, System.currentTimeMillis() - jetty.getTimeStamp());
+            return now - waitedMillis * 1_000_000L;
+        }
+        return now;
+    }
+
+    private static float[] decode(ModelCache.Served served, byte[] body) {
+        try {
+            return served.decoder().decode(body, "request body");
         } catch (ImageDecodeException e) {
             throw new ApiError(400, "bad_image", e.getMessage());
         }
-        float[] p = await(submit(served.pool(), tensor, deadline), deadline);
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("model", served.version().name());
-        out.put("version", served.version().version());
-        out.putAll(prediction(served, p));
-        ctx.json(out);
     }
 
-    private Map<String, Object> predictUris(ModelCache.Served served, byte[] body, long deadline) throws Exception {
+    private Map<String, Object> predictUris(ModelCache.Served served, byte[] body, long deadline) {
         JsonNode req;
         try {
             req = Json.MAPPER.readTree(body);
@@ -193,24 +235,39 @@ public final class ModelServer implements AutoCloseable {
         try {
             return pool.trySubmit(tensor, deadline);
         } catch (RejectedExecutionException e) {
-            throw new ApiError(429, "overloaded", "the model's queue is full; retry shortly", "1");
+            return CompletableFuture.failedFuture(new ApiError(429, "overloaded", "the model's queue is full; retry shortly", "1"));
         }
     }
 
-    private float[] await(CompletableFuture<float[]> f, long deadline) throws InterruptedException {
+    private float[] await(CompletableFuture<float[]> f, long deadline) {
         try {
             return f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            throw new ApiError(503, "timeout", "no answer within " + settings.requestTimeout().toMillis() + " ms; retry shortly", "1");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause() instanceof java.util.concurrent.CompletionException && e.getCause().getCause() != null ? e.getCause().getCause() : e.getCause();
-            if (c instanceof ApiError a) throw a;
-            if (c instanceof PredictorPool.DeadlineExceeded) throw new ApiError(503, "timeout", "no answer within " + settings.requestTimeout().toMillis() + " ms", "1");
-            if (c instanceof ImageDecodeException) throw new ApiError(400, "bad_image", c.getMessage());
-            if (c instanceof dev.canopy.storage.StorageException.NotFound) throw new ApiError(404, "object_not_found", c.getMessage());
-            if (c instanceof CanopyException ce) throw new ApiError(400, ce.code(), ce.getMessage());
-            throw new ApiError(500, "prediction_failed", String.valueOf(c));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiError(503, "interrupted", "the server is stopping", "1");
+        } catch (TimeoutException | ExecutionException e) {
+            throw toApiError(e);
         }
+    }
+
+    /** Every failure of a prediction, as the status and code the client sees. */
+    private ApiError toApiError(Throwable e) {
+        Throwable c = e;
+        while ((c instanceof java.util.concurrent.CompletionException || c instanceof ExecutionException) && c.getCause() != null) c = c.getCause();
+        String late = "no answer within " + settings.requestTimeout().toMillis() + " ms; retry shortly";
+        if (c instanceof ApiError a) return a;
+        if (c instanceof TimeoutException || c instanceof PredictorPool.DeadlineExceeded) return new ApiError(503, "timeout", late, "1");
+        if (c instanceof RejectedExecutionException) return new ApiError(429, "overloaded", "the server is at capacity; retry shortly", "1");
+        if (c instanceof ImageDecodeException) return new ApiError(400, "bad_image", c.getMessage());
+        if (c instanceof dev.canopy.storage.StorageException.NotFound) return new ApiError(404, "object_not_found", c.getMessage());
+        if (c instanceof CanopyException ce) return new ApiError(400, ce.code(), ce.getMessage());
+        LOG.error("prediction failed", c);
+        return new ApiError(500, "prediction_failed", String.valueOf(c));
+    }
+
+    private static void writeError(Context ctx, ApiError e) {
+        if (e.retryAfterSeconds() != null) ctx.header("Retry-After", e.retryAfterSeconds());
+        ctx.status(e.status()).json(Map.of("code", e.code(), "message", e.getMessage()));
     }
 
     private static Map<String, Object> prediction(ModelCache.Served served, float[] p) {
@@ -228,10 +285,7 @@ public final class ModelServer implements AutoCloseable {
 
     /** The one place where failures become statuses. */
     private void mapErrors() {
-        app.exception(ApiError.class, (e, ctx) -> {
-            if (e.retryAfterSeconds() != null) ctx.header("Retry-After", e.retryAfterSeconds());
-            ctx.status(e.status()).json(Map.of("code", e.code(), "message", e.getMessage()));
-        });
+        app.exception(ApiError.class, (e, ctx) -> writeError(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> {
             String code = e.getStatus() == 413 ? "body_too_large" : "http_" + e.getStatus();
             String message = e.getStatus() == 413 ? "the body is larger than " + settings.maxBodyBytes() + " bytes" : e.getMessage();
@@ -255,6 +309,7 @@ public final class ModelServer implements AutoCloseable {
     @Override
     public void close() {
         app.stop();
+        decoders.shutdownNow();
         cache.close();
         source.close();
     }
