@@ -30,7 +30,7 @@ final class ServeCommand implements Callable<Integer> {
     int replicas;
     @Option(names = "--max-batch", defaultValue = "" + ServeSettings.DEFAULT_MAX_BATCH, description = "Largest batch (default: ${DEFAULT-VALUE})")
     int maxBatch;
-    @Option(names = "--max-wait-ms", defaultValue = "5", description = "Longest a request waits for a batch to fill (default: ${DEFAULT-VALUE})")
+    @Option(names = "--max-wait-ms", defaultValue = "0", description = "Extra wait for a batch to fill; 0: batch what queued while the model was busy (default: ${DEFAULT-VALUE})")
     long maxWaitMs;
     @Option(names = "--queue", defaultValue = "" + ServeSettings.DEFAULT_QUEUE_CAPACITY, description = "Queued images before 429 (default: ${DEFAULT-VALUE})")
     int queue;

@@ -9,7 +9,8 @@ public record ServeSettings(String host, int port, int replicas, int maxBatch, l
     public static final int DEFAULT_PORT = 8080;
     public static final int DEFAULT_REPLICAS = 1;
     public static final int DEFAULT_MAX_BATCH = 32;
-    public static final long DEFAULT_MAX_WAIT_MICROS = 5_000;
+    /** No timer by default: batches form from what queued while the model was busy, so a lone request never waits. */
+    public static final long DEFAULT_MAX_WAIT_MICROS = 0;
     public static final int DEFAULT_QUEUE_CAPACITY = 256;
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(2);
     public static final int DEFAULT_MAX_MODELS = 3;
