@@ -1,8 +1,6 @@
 package dev.canopy.imagery;
 
 import dev.canopy.api.BoundingBox;
-import dev.canopy.api.TileRef;
-import java.net.URI;
 import java.time.Instant;
 
 /**
@@ -10,8 +8,4 @@ import java.time.Instant;
  * {@code cover} holds one fraction per {@link LandCover} class, in enum order, summing to 1.
  */
 public record ManifestRow(String id, String uri, String key, long row, long col, BoundingBox bbox, byte[] footprintWkb,
-                          Instant captureTime, String dominantClass, int label, float[] cover) {
-    public TileRef tileRef() {
-        return new TileRef(id, URI.create(uri));
-    }
-}
+                          Instant captureTime, String dominantClass, int label, float[] cover) { }

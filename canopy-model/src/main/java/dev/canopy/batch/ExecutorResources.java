@@ -65,11 +65,6 @@ public final class ExecutorResources {
         return s;
     }
 
-    /** Pool statistics of this JVM (used by local-mode summaries and benchmarks). */
-    public static Map<String, PredictorPool> pools() {
-        return POOLS;
-    }
-
     /** Releases everything; later calls build afresh. For tests and benchmarks that switch models. */
     public static synchronized void reset() {
         POOLS.values().forEach(PredictorPool::close);

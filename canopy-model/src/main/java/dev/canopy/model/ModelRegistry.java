@@ -209,8 +209,4 @@ public final class ModelRegistry {
     public ObjectStore store() {
         return store;
     }
-
-    static String keyOf(String name, int v) {
-        return Keys.join(versionPrefix(name, v), ModelPackage.CARD);
-    }
 }

@@ -126,19 +126,4 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
             default -> learningRate;
         };
     }
-
-    public TrainConfig withEpochs(int e) {
-        return new TrainConfig(survey, architecture, inputSize, batchSize, e, learningRate, lrSchedule, weightDecay, seed, valPercent,
-                augment, classWeights, decodeThreads, maxTiles);
-    }
-
-    public TrainConfig withArchitecture(String arch, int input) {
-        return new TrainConfig(survey, arch, input, batchSize, epochs, learningRate, lrSchedule, weightDecay, seed, valPercent,
-                augment, classWeights, decodeThreads, maxTiles);
-    }
-
-    public TrainConfig withMaxTiles(int n) {
-        return new TrainConfig(survey, architecture, inputSize, batchSize, epochs, learningRate, lrSchedule, weightDecay, seed, valPercent,
-                augment, classWeights, decodeThreads, n);
-    }
 }

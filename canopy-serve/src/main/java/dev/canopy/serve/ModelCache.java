@@ -122,10 +122,6 @@ public final class ModelCache implements AutoCloseable {
         return new ArrayList<>(loaded.values());
     }
 
-    public synchronized boolean isLoaded(String ref) {
-        return loaded.containsKey(ref);
-    }
-
     @Override
     public synchronized void close() {
         loaded.values().forEach(s -> s.pool().close());
