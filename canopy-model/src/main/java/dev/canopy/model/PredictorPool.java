@@ -256,12 +256,12 @@ public final class PredictorPool implements AutoCloseable {
                 perImageNanos = perImageNanos == 0 ? cost : 0.8 * perImageNanos + 0.2 * cost;
                 batches.incrementAndGet();
                 images.addAndGet(batch.size());
+                observer.onBatch(batch.size(), waited, modelNanos); // before answering: metrics never lag the answers
                 for (int i = 0; i < batch.size(); i++) {
                     float[] p = new float[classes];
                     System.arraycopy(probs, i * classes, p, 0, classes);
                     batch.get(i).result().complete(p);
                 }
-                observer.onBatch(batch.size(), waited, modelNanos);
             }
         }
     }
