@@ -264,7 +264,6 @@ final class TuneCommand implements Callable<Integer> {
                 if (what.equals("added") || what.startsWith("exploit") || what.equals("retry")) return;
                 long used = e.trials().stream().mapToLong(Trial::getSegmentsRun).sum();
                 long notRun = e.trials().stream().filter(Trial::isFinished).mapToLong(x -> maxT - x.getSegmentsRun()).filter(x -> x > 0).sum();
-                bar.advance(0);
                 bar.setProgress(Math.min(budget, used + notRun));
                 long runningN = e.trials().stream().filter(x -> x.getStatus() == Trial.Status.RUNNING || x.getStatus() == Trial.Status.PENDING).count();
                 long stopped = e.trials().stream().filter(x -> x.getStatus() == Trial.Status.STOPPED).count();

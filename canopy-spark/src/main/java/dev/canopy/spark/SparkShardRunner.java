@@ -36,7 +36,6 @@ public final class SparkShardRunner implements ShardRunner {
             @Override
             public void onTaskEnd(SparkListenerTaskEnd end) {
                 if (!(end.reason() instanceof Success$)) return;
-                if (!group.equals(jsc.sc().getLocalProperty("spark.jobGroup.id")) && end.taskInfo() == null) return;
                 int partition = end.taskInfo().index();
                 if (partition >= 0 && partition < shards.size() && reported.add(partition)) onShardDone.accept(shards.get(partition));
             }
