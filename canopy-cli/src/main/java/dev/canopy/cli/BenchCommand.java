@@ -50,7 +50,7 @@ final class BenchCommand {
     }
 
     @Command(name = "train", mixinStandardHelpOptions = true,
-            description = "Train the small CNN on a fresh 2,000-tile survey (target: >= 90% validation accuracy in under 3 minutes).")
+            description = "Train the small CNN on a fresh 2,000-tile survey (target: >= 90%% validation accuracy in under 3 minutes).")
     static final class Train implements Callable<Integer> {
         @ParentCommand
         BenchCommand parent;

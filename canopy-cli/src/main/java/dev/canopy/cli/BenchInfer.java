@@ -203,10 +203,10 @@ final class BenchInfer implements Callable<Integer> {
             throws Exception {
         BatchInference.Options warm = BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(rowsPerShard).withMaxErrorFraction(1);
         BatchInference.Summary s = BatchInference.run(job, v.card(), null, warm, runner, ProgressListener.NONE);
-        double ips = s.rows() / s.seconds();
-        out.printf("  (%s) %,d tiles in %.1f s: %.0f img/s (per tile: fetch %.1f ms, decode %.1f ms, model wait %.1f ms; model busy %.0f%%)%n",
-                label.equals("canopy") ? "b" : "c", s.rows(), s.seconds(), ips, s.stageSeconds().get("fetch_latency_ms_mean"),
-                s.stageSeconds().get("decode_ms_mean"), s.stageSeconds().get("model_wait_ms_mean"), 100 * s.modelBusyFraction());
+        double ips = s.ok() / s.seconds(); // error rows are not throughput
+        out.printf("  (%s) %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n  %s", label.equals("canopy") ? "b" : "c", s.ok(), s.errors(),
+                s.seconds(), ips, InferCommand.stageLine(s));
+        if (s.errors() > 0) out.printf("  WARNING: %,d error rows (see %s); they are not counted as throughput%n", s.errors(), s.output());
         return ips;
     }
 }

@@ -16,7 +16,7 @@ import picocli.CommandLine.Spec;
 
 /** ASHA against running every configuration to the end, same configurations, one run. */
 @Command(name = "tune", mixinStandardHelpOptions = true,
-        description = "ASHA vs FIFO on the same sampled configurations: trial-epochs used and best accuracy (target: <= 20% of the epochs, within 1 point).")
+        description = "ASHA vs FIFO on the same sampled configurations: trial-epochs used and best accuracy (target: <= 20%% of the epochs, within 1 point).")
 final class BenchTune implements Callable<Integer> {
     @ParentCommand
     BenchCommand parent;

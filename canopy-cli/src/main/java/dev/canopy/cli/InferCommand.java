@@ -91,6 +91,8 @@ final class InferCommand implements Callable<Integer> {
 
     static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,
                                       String master) {
+        java.nio.file.Path log = main.jobLog(java.net.URI.create(job.outputRoot()), "infer");
+        main.progress().println("log " + log + " (Spark and library warnings go there)");
         SparkSession spark = SparkSessions.create(master, "canopy-infer", List.of());
         try {
             ShardRunner runner = new SparkShardRunner(spark);
@@ -100,14 +102,21 @@ final class InferCommand implements Callable<Integer> {
         }
     }
 
+    /** Mean time per tile in each stage, and how busy the decode threads and model replicas were. */
+    static String stageLine(BatchInference.Summary s) {
+        Map<String, Double> st = s.stageSeconds();
+        return String.format("stages      per tile: fetch %.1f ms (%.1f in flight on average), waiting for a decoder %.1f ms, decode %.1f ms, "
+                        + "model %.1f ms (queue + batch); decoders busy %.0f%%, model busy %.0f%%%n",
+                st.get("fetch_ms_mean"), st.get("fetches_in_flight_mean"), st.get("decode_queue_ms_mean"), st.get("decode_ms_mean"),
+                st.get("model_ms_mean"), 100 * st.get("decode_busy_fraction"), 100 * s.modelBusyFraction());
+    }
+
     static void print(PrintWriter out, BatchInference.Summary s) {
         out.printf("output      %s (GeoParquet shards under shards/, summary.json)%n", s.output());
         out.printf("model       %s%n", s.model());
         out.printf("tiles       %,d (%,d ok, %,d errors) in %d shards (%d already committed)%n", s.rows(), s.ok(), s.errors(), s.shards(), s.shardsSkipped());
         out.printf("speed       %.0f tiles/s over %.1f s, %.1f MB read, on %s%n", s.imagesPerSecond(), s.seconds(), s.bytesRead() / 1e6, s.runner());
-        out.printf("stages      fetch %.1f ms, decode %.1f ms, model wait %.1f ms per tile; model busy %.0f%%%n",
-                s.stageSeconds().get("fetch_latency_ms_mean"), s.stageSeconds().get("decode_ms_mean"), s.stageSeconds().get("model_wait_ms_mean"),
-                100 * s.modelBusyFraction());
+        out.print(stageLine(s));
         out.print("est. cover  ");
         for (Map.Entry<String, Double> e : s.estimatedCover().entrySet()) out.printf("%s %.1f%%  ", e.getKey(), 100 * e.getValue());
         out.println();

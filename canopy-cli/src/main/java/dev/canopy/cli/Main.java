@@ -30,6 +30,21 @@ public final class Main {
         return new dev.canopy.model.ModelRegistry(store, home().cache().resolve("models"), java.time.Clock.systemUTC());
     }
 
+    /**
+     * Attaches the log file of a job: {@code _logs/NAME-TIME.log} in the job's folder when it is
+     * local, else in the Canopy home's {@code logs/}. Returns the file.
+     */
+    Path jobLog(java.net.URI jobFolder, String name) {
+        String file = name + "-" + java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".log";
+        Path dir = "file".equals(jobFolder.getScheme()) ? Path.of(jobFolder).resolve("_logs") : home().logs();
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot create the log folder " + dir, e);
+        }
+        return JobLog.attach(dir.resolve(file));
+    }
+
     CanopyHome home() {
         return CanopyHome.resolve(home);
     }

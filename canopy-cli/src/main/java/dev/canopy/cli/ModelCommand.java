@@ -66,12 +66,12 @@ final class ModelCommand {
             if (ref.contains(":") || ref.contains("@")) {
                 ModelRegistry.Version v = r.resolve(ref);
                 out.printf("%s (stage %s, registered %s)%n", v.ref(), v.stage(), v.registeredAt());
-                out.println(dev.canopy.model.Json.MAPPER.writeValueAsString(v.card()));
+                out.println(dev.canopy.api.Json.MAPPER.writeValueAsString(v.card()));
                 return 0;
             }
             List<ModelRegistry.Version> vs = r.versions(ModelRegistry.checkName(ref));
             if (vs.isEmpty()) {
-                throw new dev.canopy.model.ModelException("registry.unknown_model", "no model named '" + ref + "'", "'canopy model list' shows what exists");
+                throw new dev.canopy.model.RegistryException(dev.canopy.model.RegistryException.Kind.UNKNOWN_MODEL, "no model named '" + ref + "'", "'canopy model list' shows what exists");
             }
             out.printf("%-8s %-11s %-12s %-10s %6s %8s %8s  %s%n", "VERSION", "STAGE", "FORMAT", "ARCH", "INPUT", "VAL_ACC", "MACRO_F1", "REGISTERED");
             for (ModelRegistry.Version v : vs) {

@@ -40,12 +40,17 @@ final class ServeCommand implements Callable<Integer> {
     int maxModels;
     @Option(names = "--refresh-s", defaultValue = "5", description = "How often a name is re-resolved in the registry (default: ${DEFAULT-VALUE})")
     long refreshS;
+    @Option(names = "--allow-uris", description = "Comma-separated URI prefixes the JSON form {\"uris\": [...]} may read, e.g. "
+            + "s3://bucket/surveys/,file:///data/ (default: none; such requests get 403)")
+    String allowUris;
 
     @Override
     public Integer call() throws Exception {
         ServeSettings st = ServeSettings.defaults().withHost(host).withPort(port).withReplicas(replicas).withMaxBatch(maxBatch)
                 .withMaxWaitMicros(maxWaitMs * 1000).withQueueCapacity(queue).withRequestTimeout(Duration.ofMillis(timeoutMs))
-                .withMaxModels(maxModels).withRefreshInterval(Duration.ofSeconds(refreshS));
+                .withMaxModels(maxModels).withRefreshInterval(Duration.ofSeconds(refreshS))
+                .withAllowUris(allowUris == null ? dev.canopy.storage.UriPolicy.none(ServeSettings.ALLOW_URIS_FLAG)
+                        : dev.canopy.storage.UriPolicy.parse(allowUris, "--allow-uris"));
         ModelServer server = ModelServer.start(main.registry(), st, Clock.systemUTC(), models);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -54,6 +59,7 @@ final class ServeCommand implements Callable<Integer> {
         }));
         var out = spec.commandLine().getOut();
         out.printf("serving %s on http://%s:%d (POST /v1/models/{name}/predict; /metrics; Ctrl-C to stop)%n", models, host, server.port());
+        out.printf("URIs readable by {\"uris\": [...]}: %s%n", st.allowUris().isEmpty() ? "none (--allow-uris to allow prefixes)" : st.allowUris().prefixes());
         out.flush();
         stopped.await();
         return 0;

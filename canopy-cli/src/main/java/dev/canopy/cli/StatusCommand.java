@@ -2,7 +2,7 @@ package dev.canopy.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.batch.BatchInference;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;

@@ -85,6 +85,7 @@ final class TrainCommand implements Callable<Integer> {
                     : main.home().runs().resolve("train-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))).toUri();
             trainingRun = TrainingRun.create(runUri, config, s3);
             out.printf("run %s (resume with: canopy train --resume %s)%n", runUri, runUri);
+            out.printf("log %s%n", main.jobLog(runUri, "train"));
         }
         ModelRegistry.Version v = trainAndRegister(main, out, trainingRun, noRegister ? null : name);
         if (v != null) out.printf("registered %s (stage %s)%n", v.ref(), v.stage());

@@ -1,7 +1,7 @@
 package dev.canopy.cli;
 
 import com.fasterxml.jackson.core.type.TypeReference;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.spark.SparkSessions;
 import dev.canopy.spark.SparkTrialExecutor;
@@ -256,12 +256,13 @@ final class TuneCommand implements Callable<Integer> {
         }
         ConsoleProgress bar = main.progress();
         try (ObjectStore store = ObjectStores.open(dirUri.toString())) {
+            out.printf("log %s%n", main.jobLog(dirUri, "tune"));
             out.printf("experiment %s: %s, %d samples, max_t %d, on %s (resume with: canopy tune --resume %s)%n", dirUri, s.get("scheduler"), samples,
                     maxT, executor.describe(), dirUri);
             long budget = (long) samples * maxT;
             bar.start("tune", budget);
             Experiment.Listener listener = (e, t, what) -> {
-                if (what.equals("added") || what.startsWith("exploit") || what.equals("retry")) return;
+                if (what == Experiment.Event.ADDED || what == Experiment.Event.EXPLOIT || what == Experiment.Event.RETRY) return;
                 long used = e.trials().stream().mapToLong(Trial::getSegmentsRun).sum();
                 long notRun = e.trials().stream().filter(Trial::isFinished).mapToLong(x -> maxT - x.getSegmentsRun()).filter(x -> x > 0).sum();
                 bar.setProgress(Math.min(budget, used + notRun));
@@ -269,8 +270,8 @@ final class TuneCommand implements Callable<Integer> {
                 long stopped = e.trials().stream().filter(x -> x.getStatus() == Trial.Status.STOPPED).count();
                 String best = Experiment.best(e.trials(), objective).map(b -> String.format("%.3f (%s)", b.lastMetric(objective.metric()), b.id())).orElse("-");
                 bar.message(String.format("running %d, stopped %d, best %s", runningN, stopped, best));
-                if (what.equals("stop") || what.equals("completed") || what.equals("error")) {
-                    bar.println(String.format("%s %-9s at epoch %d: %s %s", t.id(), what.equals("stop") ? "stopped" : what, t.iteration(), objective.metric(),
+                if (what.isEnd()) {
+                    bar.println(String.format("%s %-9s at epoch %d: %s %s", t.id(), what == Experiment.Event.STOP ? "stopped" : what.name().toLowerCase(java.util.Locale.ROOT), t.iteration(), objective.metric(),
                             t.lastMetric(objective.metric()) == null ? "-" : String.format("%.4f", t.lastMetric(objective.metric()))));
                 }
             };

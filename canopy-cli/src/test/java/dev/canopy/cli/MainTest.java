@@ -69,12 +69,44 @@ class MainTest {
         assertThat(bad.err()).contains("not closed");
     }
 
+    /** Every command's help renders without a picocli warning (an unescaped '%' in a description is one). */
     @Test
-    void demoRunsOnTheHomeFolder() {
+    void everyHelpRendersWithoutWarnings() {
+        java.io.PrintStream realErr = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true));
+        java.util.List<String> rendered = new java.util.ArrayList<>();
+        try {
+            java.util.Deque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(new picocli.CommandLine(new Main())));
+            while (!todo.isEmpty()) {
+                picocli.CommandLine c = todo.pop();
+                String usage = c.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF);
+                assertThat(usage).as(c.getCommandSpec().qualifiedName()).contains("Usage:");
+                rendered.add(c.getCommandSpec().qualifiedName());
+                todo.addAll(c.getSubcommands().values());
+            }
+        } finally {
+            System.setErr(realErr);
+        }
+        assertThat(rendered).contains("canopy bench tune", "canopy bench train", "canopy serve", "canopy infer");
+        assertThat(captured.toString()).as("warnings while rendering help").doesNotContain("WARN");
+    }
+
+    @Test
+    void demoRunsOnTheHomeFolder() throws Exception {
         Result r = run("--no-progress", "--home", tmp.resolve("home").toString(), "demo", "--tiles", "40");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("40 rows");
         assertThat(tmp.resolve("home/surveys/demo/manifest/_index.json")).exists();
+        // every stage left its product: an experiment, a registered model, and a finished inference job over all 40 tiles
+        assertThat(r.out()).contains("best configuration:").containsPattern("registered land-cover:\\d+").contains("Invasive weed cover");
+        assertThat(tmp.resolve("home/jobs/demo-infer/_SUCCESS")).exists();
+        com.fasterxml.jackson.databind.JsonNode summary = dev.canopy.api.Json.MAPPER.readTree(tmp.resolve("home/jobs/demo-infer/summary.json").toFile());
+        assertThat(summary.get("rows").asLong()).isEqualTo(40);
+        assertThat(summary.get("ok").asLong()).isEqualTo(40);
+        assertThat(summary.get("status").asText()).isEqualTo("succeeded");
+        double cover = summary.get("estimatedCover").get("invasive_weed").asDouble();
+        assertThat(cover).isBetween(0.0, 1.0);
         // re-running the demo replaces its own survey
         assertThat(run("--no-progress", "--home", tmp.resolve("home").toString(), "demo", "--tiles", "40").code()).isZero();
     }

@@ -47,10 +47,26 @@ class PipelineCommandsTest {
         assertThat(tune.out()).contains("trial-000", "cost", "best", "registered tuned:1");
         assertThat(dir.resolve("trials.svg")).exists();
         assertThat(dir.resolve("experiment.json")).exists();
-        // resuming a finished experiment redoes nothing
+        // resuming a finished experiment redoes nothing: no trial runs another segment, no checkpoint is written
+        com.fasterxml.jackson.databind.JsonNode before = dev.canopy.api.Json.MAPPER.readTree(dir.resolve("experiment.json").toFile());
+        java.util.Map<String, java.nio.file.attribute.FileTime> files = new java.util.TreeMap<>();
+        try (var w = Files.walk(dir.resolve("trials"))) {
+            for (Path f : (Iterable<Path>) w.filter(Files::isRegularFile)::iterator) files.put(f.toString(), Files.getLastModifiedTime(f));
+        }
         MainTest.Result again = cli("tune", "--resume", dir.toString(), "--no-register");
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(again.out()).contains("resuming");
+        com.fasterxml.jackson.databind.JsonNode after = dev.canopy.api.Json.MAPPER.readTree(dir.resolve("experiment.json").toFile());
+        assertThat(after.get("trials")).hasSize(3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(after.get("trials").get(i).get("segmentsRun")).isEqualTo(before.get("trials").get(i).get("segmentsRun"));
+            assertThat(after.get("trials").get(i).get("status")).isEqualTo(before.get("trials").get(i).get("status"));
+        }
+        java.util.Map<String, java.nio.file.attribute.FileTime> filesAfter = new java.util.TreeMap<>();
+        try (var w = Files.walk(dir.resolve("trials"))) {
+            for (Path f : (Iterable<Path>) w.filter(Files::isRegularFile)::iterator) filesAfter.put(f.toString(), Files.getLastModifiedTime(f));
+        }
+        assertThat(filesAfter).isEqualTo(files);
 
         Path out = shared.resolve("predictions");
         MainTest.Result infer = cli("infer", "--model", "tuned", "--survey", survey.toString(), "--out", out.toString(), "--rows-per-shard", "50");

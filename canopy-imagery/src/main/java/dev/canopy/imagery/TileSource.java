@@ -1,19 +1,53 @@
 package dev.canopy.imagery;
 
+import dev.canopy.storage.FileObjectStore;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.storage.S3Settings;
+import dev.canopy.storage.StorageException;
 import java.net.URI;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Fetches tile bytes by absolute URI, opening one store per folder and reusing it. Owns the
- * stores it opens (closed with this source); a store passed in is borrowed, not closed.
+ * Fetches tile bytes by absolute URI. It opens one store per S3 bucket and one for the local file
+ * system (never one per folder), keeps at most {@link #MAX_STORES} of them (least recently used
+ * goes, closed once its last fetch completes), and closes them with this source. A store passed in
+ * is borrowed, used for URIs under its root, and not closed.
+ *
+ * <p>This class does not decide which URIs may be read: callers that fetch on someone else's behalf
+ * check a {@link dev.canopy.storage.UriPolicy} first and use {@link #fetch(URI, long)}, which also
+ * refuses non-regular files and objects above a size cap.
  */
 public final class TileSource implements AutoCloseable {
-    private final Map<URI, ObjectStore> opened = new ConcurrentHashMap<>();
+    public static final int MAX_STORES = 32;
+
+    /** A store and the fetches using it, so that an evicted store is closed only when idle. */
+    private static final class Entry {
+        final ObjectStore store;
+        final AtomicInteger users = new AtomicInteger();
+        final AtomicBoolean closed = new AtomicBoolean();
+        volatile boolean evicted;
+
+        Entry(ObjectStore store) {
+            this.store = store;
+        }
+
+        void release() {
+            if (users.decrementAndGet() == 0 && evicted) closeOnce();
+        }
+
+        void closeOnce() {
+            if (closed.compareAndSet(false, true)) store.close();
+        }
+    }
+
+    private final Map<String, Entry> opened = new LinkedHashMap<>(16, 0.75f, true);
     private final ObjectStore borrowed;
     private final S3Settings s3;
 
@@ -29,26 +63,79 @@ public final class TileSource implements AutoCloseable {
      */
     static final long SIMULATED_LATENCY_MS = Long.getLong("canopy.bench.fetchLatencyMs", 0);
 
+    /** Fetches a URI the caller trusts (its own survey), whatever its size. */
     public CompletableFuture<byte[]> fetch(URI uri) {
-        CompletableFuture<byte[]> f = fetchNow(uri);
+        return delayed(fetchNow(uri, -1));
+    }
+
+    /** Fetches a regular file or object of at most {@code maxBytes}; anything else fails without being read. */
+    public CompletableFuture<byte[]> fetch(URI uri, long maxBytes) {
+        if (maxBytes < 0) throw new IllegalArgumentException("maxBytes must be >= 0");
+        return delayed(fetchNow(uri, maxBytes));
+    }
+
+    private static CompletableFuture<byte[]> delayed(CompletableFuture<byte[]> f) {
         if (SIMULATED_LATENCY_MS <= 0) return f;
         java.util.concurrent.Executor later = CompletableFuture.delayedExecutor(SIMULATED_LATENCY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
         return f.thenApplyAsync(b -> b, later);
     }
 
-    private CompletableFuture<byte[]> fetchNow(URI uri) {
+    private CompletableFuture<byte[]> fetchNow(URI uri, long maxBytes) {
         if (borrowed != null) {
             String key = ObjectStores.relativeKey(borrowed.root(), uri);
-            if (key != null) return borrowed.getAsync(key);
+            if (key != null) return maxBytes < 0 ? borrowed.getAsync(key) : borrowed.getAsync(key, maxBytes);
         }
-        URI parent = ObjectStores.parentOf(uri);
-        ObjectStore store = opened.computeIfAbsent(parent, p -> ObjectStores.open(p, s3));
-        return store.getAsync(ObjectStores.nameOf(uri));
+        String scheme = uri.getScheme();
+        String rootKey;
+        String key;
+        if ("s3".equals(scheme)) {
+            if (uri.getHost() == null) throw new StorageException("storage.bad_location", "s3 URI without a bucket: " + uri, "write s3://BUCKET/key", null);
+            rootKey = "s3://" + uri.getHost();
+            String path = uri.getPath() == null ? "" : uri.getPath();
+            key = path.startsWith("/") ? path.substring(1) : path;
+        } else if ("file".equals(scheme)) {
+            rootKey = "file:///";
+            String p = Path.of(uri).toAbsolutePath().normalize().toString();
+            key = p.startsWith("/") ? p.substring(1) : p;
+        } else {
+            throw new StorageException("storage.unsupported_scheme", "unsupported scheme in " + uri, "use file:// or s3:// URIs", null);
+        }
+        Entry e = acquire(rootKey);
+        try {
+            CompletableFuture<byte[]> f = maxBytes < 0 ? e.store.getAsync(key) : e.store.getAsync(key, maxBytes);
+            return f.whenComplete((b, err) -> e.release());
+        } catch (RuntimeException ex) {
+            e.release();
+            throw ex;
+        }
+    }
+
+    private synchronized Entry acquire(String rootKey) {
+        Entry e = opened.get(rootKey);
+        if (e == null) {
+            ObjectStore store = rootKey.startsWith("file:") ? new FileObjectStore(Path.of("/")) : ObjectStores.open(URI.create(rootKey), s3);
+            e = new Entry(store);
+            opened.put(rootKey, e);
+            Iterator<Entry> it = opened.values().iterator();
+            while (opened.size() > MAX_STORES) {
+                Entry old = it.next();
+                it.remove();
+                old.evicted = true;
+                if (old.users.get() == 0) old.closeOnce();
+            }
+        }
+        e.users.incrementAndGet(); // under the lock: an eviction now sees this user and leaves the store open
+        return e;
+    }
+
+    /** Stores open now (at most {@link #MAX_STORES}). */
+    public synchronized int openStores() {
+        return opened.size();
     }
 
     @Override
-    public void close() {
-        opened.values().forEach(ObjectStore::close);
+    public synchronized void close() {
+        opened.values().forEach(Entry::closeOnce);
         opened.clear();
     }
 }

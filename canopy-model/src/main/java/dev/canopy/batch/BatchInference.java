@@ -6,7 +6,7 @@ import dev.canopy.api.CanopyException;
 import dev.canopy.api.CodeVersion;
 import dev.canopy.api.ProgressListener;
 import dev.canopy.imagery.Manifest;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelCard;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;
@@ -45,15 +45,23 @@ public final class BatchInference {
     private BatchInference() { }
 
     /** Options with named defaults. */
-    public record Options(boolean overwrite, boolean resume, int rowsPerShard, double maxErrorFraction) {
+    /**
+     * Options with named defaults. The error limit is checked live across the whole job: once
+     * {@code errorCheckRows} rows are written, a job whose error fraction exceeds
+     * {@code maxErrorFraction} is cancelled at once (committed shards stay valid).
+     */
+    public record Options(boolean overwrite, boolean resume, int rowsPerShard, double maxErrorFraction, long errorCheckRows) {
+        public static final long DEFAULT_ERROR_CHECK_ROWS = 1_000;
+
         public static Options defaults() {
-            return new Options(false, false, InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, DEFAULT_MAX_ERROR_FRACTION);
+            return new Options(false, false, InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, DEFAULT_MAX_ERROR_FRACTION, DEFAULT_ERROR_CHECK_ROWS);
         }
 
-        public Options withOverwrite(boolean o) { return new Options(o, resume, rowsPerShard, maxErrorFraction); }
-        public Options withResume(boolean r) { return new Options(overwrite, r, rowsPerShard, maxErrorFraction); }
-        public Options withRowsPerShard(int n) { return new Options(overwrite, resume, n, maxErrorFraction); }
-        public Options withMaxErrorFraction(double f) { return new Options(overwrite, resume, rowsPerShard, f); }
+        public Options withOverwrite(boolean o) { return new Options(o, resume, rowsPerShard, maxErrorFraction, errorCheckRows); }
+        public Options withResume(boolean r) { return new Options(overwrite, r, rowsPerShard, maxErrorFraction, errorCheckRows); }
+        public Options withRowsPerShard(int n) { return new Options(overwrite, resume, n, maxErrorFraction, errorCheckRows); }
+        public Options withMaxErrorFraction(double f) { return new Options(overwrite, resume, rowsPerShard, f, errorCheckRows); }
+        public Options withErrorCheckRows(long n) { return new Options(overwrite, resume, rowsPerShard, maxErrorFraction, n); }
     }
 
     /** The outcome, also stored as {@code summary.json}. */
@@ -85,10 +93,39 @@ public final class BatchInference {
             progress.start("infer", plannedRows);
             progress.advance(doneRows);
             AtomicLong shardsDone = new AtomicLong();
-            List<ShardReport> ran = pending.isEmpty() ? List.of() : runner.run(pending, job, spec -> {
-                progress.advance(spec.count());
-                progress.message(shardsDone.incrementAndGet() + "/" + pending.size() + " shards");
-            });
+            AtomicLong shown = new AtomicLong(); // rows of this run already shown on the progress bar
+            java.util.concurrent.atomic.AtomicReference<String> stopped = new java.util.concurrent.atomic.AtomicReference<>();
+            ShardRunner.Listener listener = new ShardRunner.Listener() {
+                @Override
+                public void onShardDone(ShardSpec spec) {
+                    progress.message(shardsDone.incrementAndGet() + "/" + pending.size() + " shards");
+                }
+
+                @Override
+                public synchronized void onProgress(long rows, long errors) {
+                    long delta = rows - shown.get(); // rows of an area-filtered shard may be fewer than planned: never go back
+                    if (delta > 0) {
+                        progress.advance(delta);
+                        shown.addAndGet(delta);
+                    }
+                    if (errors > 0) progress.message(shardsDone.get() + "/" + pending.size() + " shards, " + errors + " errors");
+                    if (rows >= options.errorCheckRows() && errors > options.maxErrorFraction() * rows && stopped.get() == null) {
+                        stopped.set(String.format("%.1f%% of the first %d tiles failed (%d), above the limit of %.1f%%",
+                                100.0 * errors / rows, rows, errors, 100 * options.maxErrorFraction()));
+                        runner.cancel(stopped.get());
+                    }
+                }
+            };
+            List<ShardReport> ran;
+            try {
+                ran = pending.isEmpty() ? List.of() : runner.run(pending, job, listener);
+            } catch (ShardRunner.Cancelled c) {
+                progress.finish();
+                if (stopped.get() == null) throw c;
+                throw new CanopyException("infer.too_many_errors", "stopped early: " + stopped.get(),
+                        "fix the cause (credentials, URIs, image format) and run again with --resume: the " + shardsDone.get()
+                                + " shards already committed in " + job.outputRoot() + " stay valid", c);
+            }
             progress.finish();
 
             List<ShardReport> all = new ArrayList<>(ran);
@@ -99,13 +136,7 @@ public final class BatchInference {
             double seconds = (System.nanoTime() - t0) / 1e9;
             double errorFraction = total.rows() == 0 ? 0 : total.errors() / (double) total.rows();
             String status = errorFraction > options.maxErrorFraction() ? "failed_error_limit" : "succeeded";
-            // per tile: how long a fetch took (latency), how much CPU decoding took, how long it waited for the model
-            Map<String, Double> stages = new LinkedHashMap<>();
-            double n = Math.max(1, total.rows());
-            stages.put("fetch_latency_ms_mean", total.fetchNanos() / 1e6 / n);
-            stages.put("decode_ms_mean", total.decodeNanos() / 1e6 / n);
-            stages.put("model_wait_ms_mean", total.modelWaitNanos() / 1e6 / n);
-            stages.put("decode_cpu_seconds", total.decodeNanos() / 1e9);
+            Map<String, Double> stages = stages(total, seconds, job, ran);
             Map<String, Double> cover = new LinkedHashMap<>();
             Map<String, Long> byTop = new LinkedHashMap<>();
             for (int i = 0; i < card.classes().size(); i++) {
@@ -136,6 +167,27 @@ public final class BatchInference {
         }
     }
 
+    /**
+     * What each stage cost, per tile and as a share of the job: mean milliseconds a tile spent in
+     * each stage (fetch: request to bytes; decode queue: waiting for a decode thread; decode: CPU;
+     * model: submit to answer, batching queue included), the decode threads' busy fraction, and the
+     * mean number of fetches in flight.
+     */
+    static Map<String, Double> stages(PipelineStats.Snapshot total, double seconds, InferenceJobSpec job, List<ShardReport> ran) {
+        Map<String, Double> stages = new LinkedHashMap<>();
+        double n = Math.max(1, total.rows());
+        stages.put("fetch_ms_mean", total.fetchNanos() / 1e6 / n);
+        stages.put("decode_queue_ms_mean", total.decodeWaitNanos() / 1e6 / n);
+        stages.put("decode_ms_mean", total.decodeNanos() / 1e6 / n);
+        stages.put("model_ms_mean", total.modelWaitNanos() / 1e6 / n);
+        long jvms = Math.max(1, ran.stream().map(ShardReport::jvm).filter(java.util.Objects::nonNull).distinct().count());
+        double wall = Math.max(1e-9, seconds) * 1e9;
+        stages.put("decode_busy_fraction", total.decodeNanos() / (wall * job.decodeThreads() * jvms));
+        stages.put("fetches_in_flight_mean", total.fetchNanos() / wall);
+        stages.put("decode_cpu_seconds", total.decodeNanos() / 1e9);
+        return stages;
+    }
+
     /** Busy share of the model replicas over the job, from each JVM's cumulative pool counters. */
     static double busyFraction(List<ShardReport> reports, double seconds) {
         Map<String, long[]> byJvm = new LinkedHashMap<>();
@@ -159,7 +211,7 @@ public final class BatchInference {
         if (exists && options.overwrite()) {
             List<String> keys;
             try (var s = out.listAll("")) {
-                keys = s.map(ObjectInfo::key).collect(Collectors.toList());
+                keys = s.map(ObjectInfo::key).filter(k -> !k.startsWith("_logs/")).collect(Collectors.toList()); // the running command's log stays
             }
             keys.forEach(out::delete);
             exists = false;

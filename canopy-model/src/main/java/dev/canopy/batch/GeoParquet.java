@@ -2,7 +2,7 @@ package dev.canopy.batch;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 
 /** The {@code geo} file metadata of GeoParquet 1.1 for Canopy's prediction shards. */
 public final class GeoParquet {

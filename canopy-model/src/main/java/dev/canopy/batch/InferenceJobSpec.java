@@ -16,10 +16,30 @@ import java.io.Serializable;
  * @param maxWaitMicros   longest a replica waits to fill a batch
  * @param decodeThreads   decoding threads per executor JVM
  * @param maxInFlight     tiles in flight per task
- * @param maxInFlightBytes fetched bytes in flight per task
+ * @param maxInFlightBytes bytes in flight per task, from fetch to answer
+ * @param allowedUriPrefixes URI prefixes tiles may be read from ({@link dev.canopy.storage.UriPolicy});
+ *                        null when the job's owner runs it on their own data (the CLI)
  */
 public record InferenceJobSpec(String surveyRoot, String modelRoot, String modelPrefix, String modelRef, String areaWkt, String outputRoot,
-                               int replicas, int maxBatch, long maxWaitMicros, int decodeThreads, int maxInFlight, long maxInFlightBytes)
+                               int replicas, int maxBatch, long maxWaitMicros, int decodeThreads, int maxInFlight, long maxInFlightBytes,
+                               java.util.List<String> allowedUriPrefixes)
         implements Serializable {
     public static final int DEFAULT_ROWS_PER_SHARD = 50_000;
+
+    /** A job over the caller's own data: every tile URI of the manifest may be read. */
+    public InferenceJobSpec(String surveyRoot, String modelRoot, String modelPrefix, String modelRef, String areaWkt, String outputRoot,
+                            int replicas, int maxBatch, long maxWaitMicros, int decodeThreads, int maxInFlight, long maxInFlightBytes) {
+        this(surveyRoot, modelRoot, modelPrefix, modelRef, areaWkt, outputRoot, replicas, maxBatch, maxWaitMicros, decodeThreads, maxInFlight,
+                maxInFlightBytes, null);
+    }
+
+    public InferenceJobSpec {
+        allowedUriPrefixes = allowedUriPrefixes == null ? null : java.util.List.copyOf(allowedUriPrefixes);
+    }
+
+    /** Where tiles may be read from. */
+    public dev.canopy.storage.UriPolicy uriPolicy() {
+        return allowedUriPrefixes == null ? dev.canopy.storage.UriPolicy.trusted()
+                : dev.canopy.storage.UriPolicy.of(allowedUriPrefixes, "the job's allowed URI prefixes");
+    }
 }

@@ -1,17 +1,19 @@
 package dev.canopy.batch;
 
 import dev.canopy.imagery.ManifestRow;
+import dev.canopy.model.Classification;
 
 /**
- * The outcome for one tile: {@code status} {@code ok} with class probabilities, or {@code error}
- * with a message (missing object, corrupt image, model failure). Every input row yields exactly one.
+ * The outcome for one tile: {@code status} {@code ok} with the model's {@link Classification}, or
+ * {@code error} with a message (missing object, corrupt image, model failure). Every input row
+ * yields exactly one.
  */
-public record InferenceResult(ManifestRow row, String status, String error, float[] probabilities) {
+public record InferenceResult(ManifestRow row, String status, String error, Classification classification) {
     public static final String OK = "ok";
     public static final String ERROR = "error";
 
-    public static InferenceResult ok(ManifestRow row, float[] p) {
-        return new InferenceResult(row, OK, null, p);
+    public static InferenceResult ok(ManifestRow row, Classification c) {
+        return new InferenceResult(row, OK, null, c);
     }
 
     public static InferenceResult error(ManifestRow row, String message) {
@@ -20,11 +22,5 @@ public record InferenceResult(ManifestRow row, String status, String error, floa
 
     public boolean isOk() {
         return OK.equals(status);
-    }
-
-    public int topClass() {
-        int best = 0;
-        for (int i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
-        return best;
     }
 }

@@ -78,7 +78,7 @@ public final class NaiveShardTask {
                         for (int i = 0; i < good.size(); i++) {
                             float[] pi = new float[c];
                             System.arraycopy(p, i * c, pi, 0, c);
-                            results.add(InferenceResult.ok(good.get(i), pi));
+                            results.add(InferenceResult.ok(good.get(i), new dev.canopy.model.Classification(model.card().classes(), pi)));
                         }
                     }
                     for (InferenceResult r : results) {

@@ -10,6 +10,7 @@ public final class PipelineStats {
     final LongAdder errors = new LongAdder();
     final LongAdder bytesRead = new LongAdder();
     final LongAdder fetchNanos = new LongAdder();
+    final LongAdder decodeWaitNanos = new LongAdder();
     final LongAdder decodeNanos = new LongAdder();
     final LongAdder modelWaitNanos = new LongAdder();
     final LongAdder retries = new LongAdder();
@@ -26,11 +27,16 @@ public final class PipelineStats {
         topClassCounts[top]++;
     }
 
-    public record Snapshot(long rows, long ok, long errors, long bytesRead, long fetchNanos, long decodeNanos, long modelWaitNanos,
-                           long retries, double[] probabilitySums, long[] topClassCounts) implements Serializable {
+    /**
+     * Sums over the tiles of a run. Per tile: {@code fetchNanos} from request to bytes arriving,
+     * {@code decodeWaitNanos} waiting for a decode thread, {@code decodeNanos} decoding (CPU),
+     * {@code modelWaitNanos} from submit to the model's answer (batching queue plus the model).
+     */
+    public record Snapshot(long rows, long ok, long errors, long bytesRead, long fetchNanos, long decodeWaitNanos, long decodeNanos,
+                           long modelWaitNanos, long retries, double[] probabilitySums, long[] topClassCounts) implements Serializable {
         public Snapshot plus(Snapshot o) {
             return new Snapshot(rows + o.rows, ok + o.ok, errors + o.errors, bytesRead + o.bytesRead, fetchNanos + o.fetchNanos,
-                    decodeNanos + o.decodeNanos, modelWaitNanos + o.modelWaitNanos, retries + o.retries,
+                    decodeWaitNanos + o.decodeWaitNanos, decodeNanos + o.decodeNanos, modelWaitNanos + o.modelWaitNanos, retries + o.retries,
                     add(probabilitySums, o.probabilitySums), add(topClassCounts, o.topClassCounts));
         }
 
@@ -47,12 +53,13 @@ public final class PipelineStats {
         }
 
         public static Snapshot zero() {
-            return new Snapshot(0, 0, 0, 0, 0, 0, 0, 0, new double[0], new long[0]);
+            return new Snapshot(0, 0, 0, 0, 0, 0, 0, 0, 0, new double[0], new long[0]);
         }
     }
 
     public Snapshot snapshot() {
-        return new Snapshot(rows.sum(), ok.sum(), errors.sum(), bytesRead.sum(), fetchNanos.sum(), decodeNanos.sum(), modelWaitNanos.sum(),
+        return new Snapshot(rows.sum(), ok.sum(), errors.sum(), bytesRead.sum(), fetchNanos.sum(), decodeWaitNanos.sum(), decodeNanos.sum(),
+                modelWaitNanos.sum(),
                 retries.sum(), probabilitySums.clone(), topClassCounts.clone());
     }
 }

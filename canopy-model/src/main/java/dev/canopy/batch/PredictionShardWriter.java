@@ -1,6 +1,7 @@
 package dev.canopy.batch;
 
 import dev.canopy.api.BoundingBox;
+import dev.canopy.model.Classification;
 import dev.canopy.imagery.ManifestRow;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -72,9 +73,9 @@ public final class PredictionShardWriter implements AutoCloseable {
         Group g = factory.newGroup().append("id", row.id()).append("uri", row.uri()).append("status", r.status());
         if (r.error() != null) g.append("error", r.error());
         if (r.isOk()) {
-            int top = r.topClass();
-            g.append("top_class", classes.get(top)).append("top_probability", r.probabilities()[top]);
-            for (int i = 0; i < classes.size(); i++) g.append(PROB_PREFIX + classes.get(i), r.probabilities()[i]);
+            Classification c = r.classification();
+            g.append("top_class", c.topClass()).append("top_probability", c.topProbability());
+            for (int i = 0; i < classes.size(); i++) g.append(PROB_PREFIX + classes.get(i), c.probabilities()[i]);
         }
         g.append(GeoParquet.GEOMETRY_COLUMN, Binary.fromConstantByteArray(row.footprintWkb()));
         BoundingBox b = row.bbox();

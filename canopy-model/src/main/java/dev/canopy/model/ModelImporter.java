@@ -1,5 +1,6 @@
 package dev.canopy.model;
 
+import dev.canopy.api.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.api.CodeVersion;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package dev.canopy.model;
 
+import dev.canopy.api.Json;
 import dev.canopy.storage.Keys;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.StorageException;

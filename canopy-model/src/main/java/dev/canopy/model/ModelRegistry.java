@@ -1,5 +1,6 @@
 package dev.canopy.model;
 
+import dev.canopy.api.Json;
 import dev.canopy.storage.Keys;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;
@@ -56,7 +57,7 @@ public final class ModelRegistry {
 
     public static String checkName(String name) {
         if (name == null || !NAME.matcher(name).matches()) {
-            throw new ModelException("registry.bad_name", "invalid model name '" + name + "'",
+            throw new RegistryException(RegistryException.Kind.BAD_NAME, "invalid model name '" + name + "'",
                     "use 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
         return name;
@@ -70,7 +71,10 @@ public final class ModelRegistry {
     public Version register(String name, ModelCard card, byte[] weights) {
         checkName(name);
         int v = latestVersionNumber(name) + 1;
-        while (!store.putIfAbsent(versionPrefix(name, v) + "/.claim", Instant.now(clock).toString().getBytes())) {
+        // the claim names its writer, so a retried conditional PUT whose answer was lost still knows it won
+        byte[] claim = ("{\"writer\": \"" + java.util.UUID.randomUUID() + "\", \"at\": \"" + Instant.now(clock) + "\"}").getBytes(
+                java.nio.charset.StandardCharsets.UTF_8);
+        while (!store.putIfAbsent(versionPrefix(name, v) + "/.claim", claim)) {
             v++; // another writer took this number: try the next
         }
         ModelPackage.write(store, versionPrefix(name, v), card.withName(name), weights);
@@ -134,7 +138,7 @@ public final class ModelRegistry {
 
     public Version version(String name, int v) {
         if (!store.exists(versionPrefix(name, v) + "/" + ModelPackage.CARD)) {
-            throw new ModelException("registry.no_version", "model " + name + " has no version " + v,
+            throw new RegistryException(RegistryException.Kind.NO_VERSION, "model " + name + " has no version " + v,
                     "see 'canopy model show " + name + "' for its versions");
         }
         String stage = stagesByVersion(name).getOrDefault(v, "none");
@@ -145,12 +149,12 @@ public final class ModelRegistry {
     /** Resolves {@code NAME}, {@code NAME:VERSION} or {@code NAME@STAGE}; a bare name means production, else the latest. */
     public Version resolve(String ref) {
         Matcher m = REF.matcher(ref == null ? "" : ref.trim());
-        if (!m.matches()) throw new ModelException("registry.bad_ref", "invalid model reference '" + ref + "'", "write NAME, NAME:VERSION or NAME@STAGE");
+        if (!m.matches()) throw new RegistryException(RegistryException.Kind.BAD_REF, "invalid model reference '" + ref + "'", "write NAME, NAME:VERSION or NAME@STAGE");
         String name = checkName(m.group(1));
         if (m.group(2) != null) return version(name, Integer.parseInt(m.group(2)));
         if (m.group(3) != null) {
             String stage = checkStage(m.group(3));
-            StagePointer p = stagePointer(name, stage).orElseThrow(() -> new ModelException("registry.no_stage",
+            StagePointer p = stagePointer(name, stage).orElseThrow(() -> new RegistryException(RegistryException.Kind.NO_STAGE,
                     "no version of " + name + " is in stage " + stage, "promote one: canopy model promote " + name + ":VERSION " + stage));
             return version(name, p.version());
         }
@@ -158,7 +162,7 @@ public final class ModelRegistry {
         if (prod.isPresent()) return version(name, prod.get().version());
         List<Version> all = versions(name);
         if (all.isEmpty()) {
-            throw new ModelException("registry.unknown_model", "no model named '" + name + "' in the registry at " + store.root(),
+            throw new RegistryException(RegistryException.Kind.UNKNOWN_MODEL, "no model named '" + name + "' in the registry at " + store.root(),
                     "train one (canopy train) or import one (canopy model import); 'canopy model list' shows what exists");
         }
         return all.get(all.size() - 1);
@@ -166,7 +170,7 @@ public final class ModelRegistry {
 
     private static String checkStage(String stage) {
         String s = stage.toLowerCase(Locale.ROOT);
-        if (!STAGES.contains(s)) throw new ModelException("registry.bad_stage", "unknown stage '" + stage + "'", "use one of " + STAGES);
+        if (!STAGES.contains(s)) throw new RegistryException(RegistryException.Kind.BAD_STAGE, "unknown stage '" + stage + "'", "use one of " + STAGES);
         return s;
     }
 

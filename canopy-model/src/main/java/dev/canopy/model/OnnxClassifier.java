@@ -20,8 +20,8 @@ public final class OnnxClassifier implements TileClassifier {
 
     public OnnxClassifier(ModelCard card, byte[] model) {
         this.card = card;
-        try {
-            OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        // the session copies its options when created: the native options are freed right after
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
             this.session = env.createSession(model, options);
             if (session.getNumInputs() != 1) {

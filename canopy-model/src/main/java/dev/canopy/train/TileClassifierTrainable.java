@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.TrainingException;
 import dev.canopy.imagery.TileSource;
 
 import ai.djl.Device;
@@ -24,7 +25,7 @@ import dev.canopy.imagery.ManifestRow;
 import dev.canopy.imagery.ManifestWriter;
 import dev.canopy.model.Architecture;
 import dev.canopy.model.Engines;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelException;
 import dev.canopy.storage.ObjectStore;
@@ -153,7 +154,7 @@ public final class TileClassifierTrainable implements Trainable {
         }
         ImageDecoder decoder = new ImageDecoder(config.inputSize(), ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
         source = new TileSource(surveyStore, s3);
-        loader = new TileLoader(source, decoder, config.decodeThreads(), TileLoader.DEFAULT_CACHE_BYTES);
+        loader = new TileLoader(source, decoder, config.decodeThreads(), DecodedTileCache.shared(), surveyStore.root().toString());
         iteration = 0;
     }
 
@@ -167,7 +168,7 @@ public final class TileClassifierTrainable implements Trainable {
             while (it.hasNext() && (config.maxTiles() == 0 || n < config.maxTiles())) {
                 ManifestRow r = it.next();
                 if (r.label() < 0 || r.label() >= classes.size()) {
-                    throw new ModelException("train.wrong_class_count", "tile " + r.id() + " has label " + r.label() + " but the survey lists "
+                    throw new TrainingException("train.wrong_class_count", "tile " + r.id() + " has label " + r.label() + " but the survey lists "
                             + classes.size() + " classes", "regenerate the manifest");
                 }
                 Sample s = new Sample(r.id(), URI.create(r.uri()), r.label());
@@ -177,13 +178,13 @@ public final class TileClassifierTrainable implements Trainable {
             }
         }
         if (train.isEmpty() || val.isEmpty()) {
-            throw new ModelException("train.empty_survey", "survey " + config.survey() + " has " + (train.size() + val.size())
+            throw new TrainingException("train.empty_survey", "survey " + config.survey() + " has " + (train.size() + val.size())
                     + " usable tiles; training needs some for training and some for validation", "generate a larger survey (--tiles 200 or more)");
         }
         int present = 0;
         for (long c : perClass) if (c > 0) present++;
         if (present < 2) {
-            throw new ModelException("train.one_class", "every tile of " + config.survey() + " has the same class",
+            throw new TrainingException("train.one_class", "every tile of " + config.survey() + " has the same class",
                     "a classifier needs at least two classes; use a larger or more varied survey");
         }
         classWeights = new float[classes.size()];
@@ -328,18 +329,18 @@ public final class TileClassifierTrainable implements Trainable {
             try {
                 stateJson = store.get(CHECKPOINT_STATE);
             } catch (StorageException.NotFound e) {
-                throw new ModelException("train.no_checkpoint", "no checkpoint at " + location, "give a folder written by a training run", e);
+                throw new TrainingException("train.no_checkpoint", "no checkpoint at " + location, "give a folder written by a training run", e);
             }
             CheckpointState st = Json.read(stateJson, CheckpointState.class, "checkpoint " + location);
             if (!st.architecture().equals(config.architecture()) || st.inputSize() != config.inputSize() || !st.classes().equals(classes)) {
-                throw new ModelException("train.incompatible_checkpoint", "checkpoint " + location + " is for " + st.architecture() + " at "
+                throw new TrainingException("train.incompatible_checkpoint", "checkpoint " + location + " is for " + st.architecture() + " at "
                         + st.inputSize() + " px with " + st.classes().size() + " classes, but this run is " + config.architecture() + " at "
                         + config.inputSize() + " px with " + classes.size() + " classes", "resume with the configuration that wrote it");
             }
             byte[] params = store.get(CHECKPOINT_PARAMS);
             byte[] opt = store.get(CHECKPOINT_OPTIMIZER);
             if (!Digests.sha256(params).equals(st.paramsSha256()) || !Digests.sha256(opt).equals(st.optimizerSha256())) {
-                throw new ModelException("train.corrupt_checkpoint", "checkpoint " + location + " is corrupt (its files do not match their digests)",
+                throw new TrainingException("train.corrupt_checkpoint", "checkpoint " + location + " is corrupt (its files do not match their digests)",
                         "resume from an earlier epoch's checkpoint or start again");
             }
             loadParameters(params);
@@ -363,7 +364,7 @@ public final class TileClassifierTrainable implements Trainable {
                 loaded.get(i).getValue().getArray().copyTo(live.get(i).getValue().getArray());
             }
         } catch (IOException | ai.djl.MalformedModelException e) {
-            throw new ModelException("train.corrupt_checkpoint", "cannot read checkpoint parameters: " + e.getMessage(),
+            throw new TrainingException("train.corrupt_checkpoint", "cannot read checkpoint parameters: " + e.getMessage(),
                     "resume from an earlier checkpoint", e);
         }
     }

@@ -29,21 +29,24 @@ import org.slf4j.LoggerFactory;
  */
 public final class TileLoader implements AutoCloseable {
     public static final int PREFETCH_BATCHES = 3;
-    public static final long DEFAULT_CACHE_BYTES = 1L << 30;
     private static final Logger LOG = LoggerFactory.getLogger(TileLoader.class);
 
     private final TileSource source;
     private final ImageDecoder decoder;
     private final ExecutorService cpu;
-    private final Map<String, int[]> cache = new ConcurrentHashMap<>();
-    private final long cacheBudget;
-    private final AtomicLong cached = new AtomicLong();
+    private final DecodedTileCache cache;
+    private final String namespace;
     private final Map<String, String> skipped = new ConcurrentHashMap<>();
 
-    public TileLoader(TileSource source, ImageDecoder decoder, int threads, long cacheBudget) {
+    /**
+     * @param cache     decoded pixels between epochs, usually {@link DecodedTileCache#shared()}
+     * @param namespace what makes tile ids unique in that cache (the survey root); the input size is added
+     */
+    public TileLoader(TileSource source, ImageDecoder decoder, int threads, DecodedTileCache cache, String namespace) {
         this.source = source;
         this.decoder = decoder;
-        this.cacheBudget = cacheBudget;
+        this.cache = cache;
+        this.namespace = namespace + "|" + decoder.size() + "|";
         AtomicInteger n = new AtomicInteger();
         this.cpu = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "canopy-decode-" + n.incrementAndGet());
@@ -137,14 +140,12 @@ public final class TileLoader implements AutoCloseable {
 
     /** Decoded pixels of a sample, or null if it must be skipped. */
     private CompletableFuture<int[]> pixels(Sample s) {
-        int[] hit = cache.get(s.id());
+        int[] hit = cache.get(namespace + s.id());
         if (hit != null) return CompletableFuture.completedFuture(hit);
         if (skipped.containsKey(s.id())) return CompletableFuture.completedFuture(null);
         return source.fetch(s.uri()).thenApplyAsync(bytes -> {
             int[] px = decoder.decodePixels(bytes, s.uri().toString());
-            long bytesNeeded = 4L * px.length;
-            if (cached.addAndGet(bytesNeeded) <= cacheBudget) cache.put(s.id(), px);
-            else cached.addAndGet(-bytesNeeded);
+            cache.put(namespace + s.id(), px);
             return px;
         }, cpu).exceptionally(t -> {
             Throwable c = t.getCause() != null ? t.getCause() : t;
@@ -158,7 +159,6 @@ public final class TileLoader implements AutoCloseable {
 
     @Override
     public void close() {
-        cpu.shutdownNow();
-        cache.clear();
+        cpu.shutdownNow(); // the shared cache outlives this loader on purpose
     }
 }

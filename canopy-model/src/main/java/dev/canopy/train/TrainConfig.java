@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.TrainingException;
 import dev.canopy.model.Architecture;
 import dev.canopy.model.ModelException;
 import java.util.LinkedHashMap;
@@ -46,8 +47,8 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
                 true, true, Math.max(1, Runtime.getRuntime().availableProcessors()), 0);
     }
 
-    private static ModelException bad(String key, Object value, String fix) {
-        return new ModelException("train.bad_config", "invalid training setting " + key + "=" + value, fix);
+    private static TrainingException bad(String key, Object value, String fix) {
+        return new TrainingException("train.bad_config", "invalid training setting " + key + "=" + value, fix);
     }
 
     public Map<String, Object> toMap() {
@@ -76,7 +77,7 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         Map<String, Object> base = defaults(survey.toString()).toMap();
         for (String k : m.keySet()) {
             if (!base.containsKey(k)) {
-                throw new ModelException("train.unknown_setting", "unknown training setting '" + k + "'", "known settings: " + base.keySet());
+                throw new TrainingException("train.unknown_setting", "unknown training setting '" + k + "'", "known settings: " + base.keySet());
             }
         }
         Map<String, Object> v = new LinkedHashMap<>(base);

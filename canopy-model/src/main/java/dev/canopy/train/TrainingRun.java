@@ -1,8 +1,9 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.TrainingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.canopy.api.train.Trainable;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelException;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.ObjectStore;
@@ -53,7 +54,7 @@ public final class TrainingRun {
     public static TrainingRun create(URI runUri, TrainConfig config, S3Settings s3) {
         TrainingRun run = new TrainingRun(runUri, s3);
         if (run.runStore.exists("config.json")) {
-            throw new ModelException("train.run_exists", "a training run already exists at " + runUri, "resume it with --resume " + runUri + " or choose another --run");
+            throw new TrainingException("train.run_exists", "a training run already exists at " + runUri, "resume it with --resume " + runUri + " or choose another --run");
         }
         run.runStore.put("config.json", Json.write(config.toMap()));
         return run;
@@ -62,7 +63,7 @@ public final class TrainingRun {
     public static TrainingRun open(URI runUri, S3Settings s3) {
         TrainingRun run = new TrainingRun(runUri, s3);
         if (!run.runStore.exists("config.json")) {
-            throw new ModelException("train.no_run", "no training run at " + runUri, "give the folder printed by 'canopy train' when it started");
+            throw new TrainingException("train.no_run", "no training run at " + runUri, "give the folder printed by 'canopy train' when it started");
         }
         return run;
     }
@@ -72,7 +73,7 @@ public final class TrainingRun {
             Map<String, Object> m = Json.MAPPER.readValue(runStore.get("config.json"), new TypeReference<Map<String, Object>>() { });
             return TrainConfig.fromMap(m);
         } catch (IOException e) {
-            throw new ModelException("train.corrupt_run", "config.json of " + runUri + " is not valid: " + e.getMessage(), "start a new run", e);
+            throw new TrainingException("train.corrupt_run", "config.json of " + runUri + " is not valid: " + e.getMessage(), "start a new run", e);
         }
     }
 
@@ -83,7 +84,7 @@ public final class TrainingRun {
         } catch (StorageException.NotFound e) {
             return 0;
         } catch (IOException e) {
-            throw new ModelException("train.corrupt_run", "checkpoints/latest.json of " + runUri + " is not valid", "start a new run", e);
+            throw new TrainingException("train.corrupt_run", "checkpoints/latest.json of " + runUri + " is not valid", "start a new run", e);
         }
     }
 

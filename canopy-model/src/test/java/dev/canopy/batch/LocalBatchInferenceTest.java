@@ -71,4 +71,92 @@ class LocalBatchInferenceTest {
             assertThat(all.map(ManifestRow::id)).containsExactlyInAnyOrderElementsOf(ids);
         }
     }
+
+    static ModelRegistry.Version model(ModelRegistry registry) {
+        ModelCard card = new ModelCard("m", ModelCard.FORMAT_DJL, "small-cnn", 32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                LandCover.labels(), Map.of(), null);
+        return registry.register("m", card, Architecture.SMALL_CNN.initialWeights(5, 32, 1));
+    }
+
+    /**
+     * Every tile fails (as with bad credentials): the job stops once the first 1,000 rows show the error
+     * fraction is over the limit, instead of writing error rows for the whole survey; what was
+     * committed before stays.
+     */
+    @Test
+    void aJobWhoseTilesAllFailStopsAfterTheFirstThousandRows() throws Exception {
+        Path survey = tmp.resolve("survey");
+        try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore s = new FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(4000, 8, 3), s, ProgressListener.NONE);
+        }
+        try (var files = Files.list(survey.resolve("tiles"))) {
+            for (Path f : files.toList()) Files.delete(f);
+        }
+        ModelRegistry registry = new ModelRegistry(new FileObjectStore(tmp.resolve("reg")), tmp.resolve("cache"), Clock.systemUTC());
+        ModelRegistry.Version v = model(registry);
+        Path out = tmp.resolve("out");
+        InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
+                null, out.toUri().toString(), 1, 8, 0, 2, 16, 1 << 20);
+        long[] lastShown = {0};
+        ProgressListener progress = new ProgressListener() {
+            @Override public void start(String task, long total) { }
+            @Override public void advance(long n) { lastShown[0] += n; }
+            @Override public void message(String extra) { }
+            @Override public void finish() { }
+        };
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> BatchInference.run(job, v.card(), null,
+                        BatchInference.Options.defaults().withRowsPerShard(600), new LocalShardRunner(1), progress))
+                .isInstanceOf(dev.canopy.api.CanopyException.class).hasMessageContaining("stopped early")
+                .hasMessageContaining("of the first 1000 tiles failed")
+                .satisfies(e -> assertThat(((dev.canopy.api.CanopyException) e).fix()).contains("--resume"));
+        // shard 0 (600 rows) committed; shard 1 was cancelled at row 1,000; shards 2..6 never ran
+        try (var markers = Files.list(out.resolve("_committed"))) {
+            assertThat(markers.map(p -> p.getFileName().toString()).toList()).containsExactly("part-00000.json");
+        }
+        assertThat(out.resolve("shards/part-00000.parquet")).exists();
+        assertThat(out.resolve("shards/part-00001.parquet")).doesNotExist();
+        assertThat(lastShown[0]).isBetween(1000L, 1100L); // progress moved by rows, live, not by whole shards
+        assertThat(out.resolve("_SUCCESS")).doesNotExist();
+    }
+
+    /**
+     * The byte bound covers the whole path, fetch to answer: with a 300 KB budget the bytes in flight
+     * never exceed the budget plus one tile, while the count bound alone (256 tiles) would allow far more.
+     */
+    @Test
+    void bytesInFlightStayWithinTheBudgetFromFetchToAnswer() throws Exception {
+        Path survey = tmp.resolve("survey");
+        try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore s = new FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(300, 256, 3), s, ProgressListener.NONE);
+        }
+        long largest;
+        try (var files = Files.list(survey.resolve("tiles"))) {
+            largest = files.mapToLong(f -> f.toFile().length()).max().orElseThrow();
+        }
+        ModelRegistry registry = new ModelRegistry(new FileObjectStore(tmp.resolve("reg")), tmp.resolve("cache"), Clock.systemUTC());
+        ModelRegistry.Version v = model(registry);
+        long budget = 300_000;
+        int tensor = 3 * 32 * 32 * 4;
+        java.util.concurrent.ExecutorService decoders = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try (FileObjectStore s = new FileObjectStore(survey);
+             dev.canopy.imagery.TileSource source = new dev.canopy.imagery.TileSource(null, dev.canopy.storage.S3Settings.defaults());
+             dev.canopy.model.PredictorPool<float[], dev.canopy.model.Classification> pool = dev.canopy.model.PredictorPool.classifier(
+                     () -> registry.load(v.ref())).withMaxBatch(8).withMaxWait(0).build();
+             var rows = Manifest.open(s).rows()) {
+            TilePipeline pipeline = new TilePipeline(source, new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD), decoders,
+                    pool, TilePipeline.DEFAULT_MAX_IN_FLIGHT, budget);
+            PipelineStats stats = new PipelineStats();
+            var it = pipeline.run(rows.iterator(), stats);
+            int n = 0;
+            while (it.hasNext()) {
+                assertThat(it.next().isOk()).isTrue();
+                n++;
+            }
+            assertThat(n).isEqualTo(300);
+            assertThat(largest * 256).as("the count bound alone would allow this much").isGreaterThan(4 * budget);
+            assertThat(pipeline.peakBytesInFlight()).isPositive().isLessThanOrEqualTo(budget + Math.max(largest, tensor) * 2);
+        } finally {
+            decoders.shutdownNow();
+        }
+    }
 }

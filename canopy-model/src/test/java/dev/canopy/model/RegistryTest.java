@@ -1,5 +1,6 @@
 package dev.canopy.model;
 
+import dev.canopy.api.Json;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

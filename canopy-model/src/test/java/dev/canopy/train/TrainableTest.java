@@ -96,7 +96,7 @@ class TrainableTest {
         Files.write(ckpt.resolve("params.bin"), java.util.Arrays.copyOf(p, p.length / 2));
         try (TileClassifierTrainable t = new TileClassifierTrainable()) {
             t.setup(TinySurvey.config(survey, 1));
-            assertThatThrownBy(() -> t.restore(ckpt.toUri())).isInstanceOf(ModelException.class).hasMessageContaining("corrupt");
+            assertThatThrownBy(() -> t.restore(ckpt.toUri())).isInstanceOf(dev.canopy.api.train.TrainingException.class).hasMessageContaining("corrupt");
             assertThatThrownBy(() -> t.restore(tmp.resolve("nothing").toUri())).hasMessageContaining("no checkpoint");
         }
     }
@@ -115,7 +115,7 @@ class TrainableTest {
         }
         Path empty = TinySurvey.generate(tmp.resolve("one"), 1, 32, 1);
         try (TileClassifierTrainable t = new TileClassifierTrainable()) {
-            assertThatThrownBy(() -> t.setup(TinySurvey.config(empty, 1))).isInstanceOf(ModelException.class).hasMessageContaining("usable tiles");
+            assertThatThrownBy(() -> t.setup(TinySurvey.config(empty, 1))).isInstanceOf(dev.canopy.api.train.TrainingException.class).hasMessageContaining("usable tiles");
         }
         try (TileClassifierTrainable t = new TileClassifierTrainable()) {
             assertThatThrownBy(() -> t.setup(TinySurvey.config(tmp.resolve("missing"), 1))).hasMessageContaining("no survey manifest");

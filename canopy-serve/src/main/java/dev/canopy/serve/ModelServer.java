@@ -1,13 +1,13 @@
 package dev.canopy.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.canopy.api.CanopyException;
 import dev.canopy.imagery.ImageDecodeException;
-import dev.canopy.model.Json;
+import dev.canopy.imagery.TileSource;
+import dev.canopy.model.Classification;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.model.PredictorPool;
 import dev.canopy.storage.S3Settings;
-import dev.canopy.imagery.TileSource;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -20,18 +20,21 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * HTTP model serving. Handlers are thin: they validate at the edge, hand images to the model's
  * {@link PredictorPool} (which batches across connections) and shape the answer. Every failure is
- * an exception mapped to a status in one place ({@link #mapErrors}) with a JSON body {@code {code, message}}.
+ * an exception that {@link ApiError#of} turns into a status and an RFC 9457 problem body, in one
+ * place ({@link #mapErrors}).
  * <pre>
  *   POST /v1/models/{name}/predict   image/jpeg or image/png body, or {"uris": [...]} as application/json
  *   GET  /v1/models                  registered models and what is loaded
@@ -39,6 +42,14 @@ import org.slf4j.LoggerFactory;
  * </pre>
  * Overload is refused at once with 429 and {@code Retry-After} (the queue is bounded); a request that
  * cannot be answered within the timeout gets 503, so no request waits longer than the timeout.
+ *
+ * <p>The JSON form reads objects only under the operator's allowed prefixes
+ * ({@link ServeSettings#allowUris()}, none by default: 403), only regular files, and at most the body
+ * size limit per object. A URI outside the prefixes is refused before any I/O, so the answer never
+ * reveals whether it exists.
+ *
+ * <p>A request leases the model version it starts with ({@link ModelCache#acquire}) until it is
+ * answered, so a version swap under load answers every request (some from the old version).
  */
 public final class ModelServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelServer.class);
@@ -53,24 +64,23 @@ public final class ModelServer implements AutoCloseable {
     private final List<String> preload;
     private volatile boolean ready;
     /** Requests between admission and answer; beyond this the server refuses at once instead of queueing. */
-    private final java.util.concurrent.Semaphore admitted;
+    private final Semaphore admitted;
     /** Decoding off the HTTP threads, bounded: a full queue is overload too. */
-    private final java.util.concurrent.ThreadPoolExecutor decoders;
+    private final ThreadPoolExecutor decoders;
 
     private ModelServer(ModelRegistry registry, ServeSettings settings, Clock clock, List<String> preload) {
         this.registry = registry;
         this.settings = settings;
         this.preload = List.copyOf(preload);
         this.cache = new ModelCache(registry, settings, clock, meters);
-        this.admitted = new java.util.concurrent.Semaphore(settings.queueCapacity());
+        this.admitted = new Semaphore(settings.queueCapacity());
         int cores = Runtime.getRuntime().availableProcessors();
-        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-        this.decoders = new java.util.concurrent.ThreadPoolExecutor(cores, cores, 30, TimeUnit.SECONDS,
-                new java.util.concurrent.ArrayBlockingQueue<>(settings.queueCapacity()), r -> {
-                    Thread t = new Thread(r, "canopy-serve-decode-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+        AtomicInteger n = new AtomicInteger();
+        this.decoders = new ThreadPoolExecutor(cores, cores, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queueCapacity()), r -> {
+            Thread t = new Thread(r, "canopy-serve-decode-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = settings.maxBodyBytes();
@@ -84,7 +94,12 @@ public final class ModelServer implements AutoCloseable {
         ModelServer s = new ModelServer(registry, settings, clock, preload);
         s.app.start(settings.host(), settings.port());
         s.ready = s.preload.isEmpty();
-        for (String ref : s.preload) s.cache.get(ref); // fails loudly if a model cannot be served
+        try {
+            for (String ref : s.preload) s.cache.preload(ref); // fails loudly if a model cannot be served
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
         s.ready = true;
         return s;
     }
@@ -143,31 +158,47 @@ public final class ModelServer implements AutoCloseable {
         }
         byte[] body = ctx.bodyAsBytes();
         if (body.length == 0) throw new ApiError(400, "empty_body", "the request body is empty");
-        ModelCache.Served served = cache.get(ctx.pathParam("name"));
-        if (!admitted.tryAcquire()) throw new ApiError(429, "overloaded", "too many requests in progress; retry shortly", "1");
+        if (!admitted.tryAcquire()) throw ApiError.overloaded("too many requests in progress");
+        ModelCache.Served served;
+        try {
+            served = cache.acquire(ctx.pathParam("name"));
+        } catch (RuntimeException e) {
+            admitted.release();
+            throw e;
+        }
         CompletableFuture<Map<String, Object>> answer;
         try {
-            answer = type.equals("application/json") ? CompletableFuture.supplyAsync(() -> predictUris(served, body, deadline), decoders)
+            answer = type.equals("application/json") ? CompletableFuture.supplyAsync(() -> parseUris(body), decoders).thenCompose(u -> predictUris(served, u, deadline))
                     : CompletableFuture.supplyAsync(() -> decode(served, body), decoders)
                             .thenCompose(t -> submit(served.pool(), t, deadline))
-                            .thenApply(p -> {
-                                Map<String, Object> out = new LinkedHashMap<>();
-                                out.put("model", served.version().name());
-                                out.put("version", served.version().version());
-                                out.putAll(prediction(served, p));
+                            .thenApply(c -> {
+                                Map<String, Object> out = header(served);
+                                out.putAll(prediction(c));
                                 return out;
                             });
         } catch (RejectedExecutionException full) {
+            served.close();
             admitted.release();
-            throw new ApiError(429, "overloaded", "the decode queue is full; retry shortly", "1");
+            throw ApiError.overloaded("the decode queue is full");
         }
         CompletableFuture<Map<String, Object>> bounded = answer.orTimeout(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         ctx.future(() -> bounded.handle((result, error) -> {
-            admitted.release();
             if (error == null) ctx.json(result);
             else writeError(ctx, toApiError(error));
             return null;
         }));
+        // the lease and the admission slot are held until the work is really over (not just the deadline)
+        answer.whenComplete((r, e) -> {
+            served.close();
+            admitted.release();
+        });
+    }
+
+    private static Map<String, Object> header(ModelCache.Served served) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("model", served.version().name());
+        out.put("version", served.version().version());
+        return out;
     }
 
     private static long arrivalNanos(Context ctx) {
@@ -187,7 +218,8 @@ public final class ModelServer implements AutoCloseable {
         }
     }
 
-    private Map<String, Object> predictUris(ModelCache.Served served, byte[] body, long deadline) {
+    /** The URIs of a JSON request, each checked against the allowed prefixes before anything is read. */
+    private List<URI> parseUris(byte[] body) {
         JsonNode req;
         try {
             req = Json.MAPPER.readTree(body);
@@ -199,102 +231,89 @@ public final class ModelServer implements AutoCloseable {
         if (uris.size() > settings.maxUrisPerRequest()) {
             throw new ApiError(413, "too_many_uris", uris.size() + " URIs in one request; the limit is " + settings.maxUrisPerRequest());
         }
-        List<String> list = new ArrayList<>();
-        uris.forEach(u -> list.add(u.asText()));
-        List<CompletableFuture<float[]>> futures = new ArrayList<>();
-        for (String u : list) {
-            CompletableFuture<float[]> f;
-            try {
-                URI uri = URI.create(u);
-                f = source.fetch(uri).thenApply(bytes -> served.decoder().decode(bytes, u))
-                        .thenCompose(t -> submit(served.pool(), t, deadline));
-            } catch (IllegalArgumentException | CanopyException e) {
-                f = CompletableFuture.failedFuture(e);
-            }
-            futures.add(f);
+        if (settings.allowUris().isEmpty()) {
+            throw new ApiError(403, "uri_not_allowed", "this server reads no URIs: its operator has not allowed any prefix ("
+                    + ServeSettings.ALLOW_URIS_FLAG + "); send the image itself as the body instead");
         }
-        List<Map<String, Object>> preds = new ArrayList<>();
-        for (int i = 0; i < list.size(); i++) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("uri", list.get(i));
-            try {
-                float[] p = await(futures.get(i), deadline);
-                m.put("status", "ok");
-                m.putAll(prediction(served, p));
-            } catch (ApiError e) {
-                if (e.status() == 429 || e.status() == 503) throw e;
-                m.put("status", "error");
-                m.put("error", e.getMessage());
-            }
-            preds.add(m);
+        List<URI> list = new ArrayList<>();
+        for (JsonNode u : uris) {
+            if (!u.isTextual()) throw new ApiError(400, "bad_request", "every entry of \"uris\" must be a string");
+            list.add(settings.allowUris().check(u.asText())); // 403 for the whole request, before any I/O
         }
-        return Map.of("model", served.version().name(), "version", served.version().version(), "predictions", preds);
+        return list;
     }
 
-    private static CompletableFuture<float[]> submit(PredictorPool pool, float[] tensor, long deadline) {
+    private CompletableFuture<Map<String, Object>> predictUris(ModelCache.Served served, List<URI> uris, long deadline) {
+        List<CompletableFuture<Map<String, Object>>> items = new ArrayList<>();
+        for (URI u : uris) {
+            CompletableFuture<Classification> f;
+            try {
+                f = source.fetch(u, settings.maxBodyBytes())
+                        .thenApplyAsync(bytes -> served.decoder().decode(bytes, u.toString()), decoders)
+                        .thenCompose(t -> submit(served.pool(), t, deadline));
+            } catch (RuntimeException e) {
+                f = CompletableFuture.failedFuture(e);
+            }
+            items.add(f.handle((c, e) -> {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("uri", u.toString());
+                if (e == null) {
+                    m.put("status", "ok");
+                    m.putAll(prediction(c));
+                    return m;
+                }
+                ApiError a = toApiError(e);
+                if (a.status() == 429 || a.status() == 503) throw a; // overload and timeouts fail the whole request
+                m.put("status", "error");
+                m.put("code", a.code());
+                m.put("error", a.getMessage());
+                return m;
+            }));
+        }
+        return CompletableFuture.allOf(items.toArray(CompletableFuture[]::new)).thenApply(v -> {
+            Map<String, Object> out = header(served);
+            out.put("predictions", items.stream().map(CompletableFuture::join).toList());
+            return out;
+        });
+    }
+
+    private static CompletableFuture<Classification> submit(PredictorPool<float[], Classification> pool, float[] tensor, long deadline) {
         try {
             return pool.trySubmit(tensor, deadline);
         } catch (RejectedExecutionException e) {
-            return CompletableFuture.failedFuture(new ApiError(429, "overloaded", "the model's queue is full; retry shortly", "1"));
+            return CompletableFuture.failedFuture(ApiError.overloaded("the model's queue is full"));
         }
     }
 
-    private float[] await(CompletableFuture<float[]> f, long deadline) {
-        try {
-            return f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ApiError(503, "interrupted", "the server is stopping", "1");
-        } catch (TimeoutException | ExecutionException e) {
-            throw toApiError(e);
-        }
-    }
-
-    /** Every failure of a prediction, as the status and code the client sees. */
     private ApiError toApiError(Throwable e) {
-        Throwable c = e;
-        while ((c instanceof java.util.concurrent.CompletionException || c instanceof ExecutionException) && c.getCause() != null) c = c.getCause();
-        String late = "no answer within " + settings.requestTimeout().toMillis() + " ms; retry shortly";
-        if (c instanceof ApiError a) return a;
-        if (c instanceof TimeoutException || c instanceof PredictorPool.DeadlineExceeded) return new ApiError(503, "timeout", late, "1");
-        if (c instanceof RejectedExecutionException) return new ApiError(429, "overloaded", "the server is at capacity; retry shortly", "1");
-        if (c instanceof ImageDecodeException) return new ApiError(400, "bad_image", c.getMessage());
-        if (c instanceof dev.canopy.storage.StorageException.NotFound) return new ApiError(404, "object_not_found", c.getMessage());
-        if (c instanceof CanopyException ce) return new ApiError(400, ce.code(), ce.getMessage());
-        LOG.error("prediction failed", c);
-        return new ApiError(500, "prediction_failed", String.valueOf(c));
+        ApiError a = ApiError.of(e, settings.requestTimeout().toMillis());
+        if (a.status() >= 500 && !a.code().equals("timeout")) LOG.error("request failed", e);
+        return a;
     }
 
     private static void writeError(Context ctx, ApiError e) {
         if (e.retryAfterSeconds() != null) ctx.header("Retry-After", e.retryAfterSeconds());
-        ctx.status(e.status()).json(Map.of("code", e.code(), "message", e.getMessage()));
+        ctx.status(e.status()).contentType(ApiError.PROBLEM_JSON).result(Json.writeString(e.problem()));
     }
 
-    private static Map<String, Object> prediction(ModelCache.Served served, float[] p) {
-        List<String> classes = served.card().classes();
-        int top = 0;
-        for (int i = 1; i < p.length; i++) if (p[i] > p[top]) top = i;
-        Map<String, Object> probs = new LinkedHashMap<>();
-        for (int i = 0; i < p.length; i++) probs.put(classes.get(i), p[i]);
+    private static Map<String, Object> prediction(Classification c) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("top_class", classes.get(top));
-        m.put("top_probability", p[top]);
-        m.put("probabilities", probs);
+        m.put("top_class", c.topClass());
+        m.put("top_probability", c.topProbability());
+        m.put("probabilities", c.byClass());
         return m;
     }
 
     /** The one place where failures become statuses. */
     private void mapErrors() {
-        app.exception(ApiError.class, (e, ctx) -> writeError(ctx, e));
         app.exception(HttpResponseException.class, (e, ctx) -> {
             String code = e.getStatus() == 413 ? "body_too_large" : "http_" + e.getStatus();
             String message = e.getStatus() == 413 ? "the body is larger than " + settings.maxBodyBytes() + " bytes" : e.getMessage();
-            ctx.status(e.getStatus()).json(Map.of("code", code, "message", message));
+            writeError(ctx, new ApiError(e.getStatus(), code, message));
         });
-        app.exception(CanopyException.class, (e, ctx) -> ctx.status(400).json(Map.of("code", e.code(), "message", e.getMessage())));
-        app.exception(Exception.class, (e, ctx) -> {
-            LOG.error("unexpected error on {}", ctx.path(), e);
-            ctx.status(500).json(Map.of("code", "internal", "message", String.valueOf(e)));
+        app.exception(Exception.class, (e, ctx) -> writeError(ctx, toApiError(e)));
+        app.error(404, ctx -> {
+            if (ctx.result() == null || ctx.result().isEmpty()) writeError(ctx, new ApiError(404, "not_found", "no route " + ctx.method() + " " + ctx.path()));
         });
     }
 

@@ -1,10 +1,15 @@
 package dev.canopy.serve;
 
+import dev.canopy.storage.UriPolicy;
 import java.time.Duration;
 
-/** Server settings with named defaults; {@code withX} returns a changed copy (Parquet-builder style). */
+/**
+ * Server settings with named defaults. {@code allowUris}: the URI prefixes the JSON form may read
+ * (default none: it answers 403).
+ * Settings with named defaults; {@code withX} returns a changed copy (Parquet-builder style). */
 public record ServeSettings(String host, int port, int replicas, int maxBatch, long maxWaitMicros, int queueCapacity, Duration requestTimeout,
-                            int maxModels, long maxBodyBytes, int maxUrisPerRequest, Duration refreshInterval, String defaultStage) {
+                            int maxModels, long maxBodyBytes, int maxUrisPerRequest, Duration refreshInterval, String defaultStage,
+                            UriPolicy allowUris) {
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final int DEFAULT_REPLICAS = 1;
@@ -18,19 +23,24 @@ public record ServeSettings(String host, int port, int replicas, int maxBatch, l
     public static final int DEFAULT_MAX_URIS = 256;
     public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(5);
 
+    /** The option that sets {@link #allowUris()}, named in refusals. */
+    public static final String ALLOW_URIS_FLAG = "canopy serve --allow-uris s3://bucket/prefix/,file:///data/";
+
     public static ServeSettings defaults() {
         return new ServeSettings(DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REPLICAS, DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MICROS, DEFAULT_QUEUE_CAPACITY,
-                DEFAULT_TIMEOUT, DEFAULT_MAX_MODELS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_URIS, DEFAULT_REFRESH, "production");
+                DEFAULT_TIMEOUT, DEFAULT_MAX_MODELS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_URIS, DEFAULT_REFRESH, "production",
+                UriPolicy.none(ALLOW_URIS_FLAG));
     }
 
-    public ServeSettings withPort(int p) { return new ServeSettings(host, p, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withHost(String h) { return new ServeSettings(h, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withReplicas(int r) { return new ServeSettings(host, port, r, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withMaxBatch(int b) { return new ServeSettings(host, port, replicas, b, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withMaxWaitMicros(long w) { return new ServeSettings(host, port, replicas, maxBatch, w, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withQueueCapacity(int q) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, q, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withRequestTimeout(Duration t) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, t, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withMaxModels(int m) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, m, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withMaxBodyBytes(long b) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, b, maxUrisPerRequest, refreshInterval, defaultStage); }
-    public ServeSettings withRefreshInterval(Duration d) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, d, defaultStage); }
+    public ServeSettings withPort(int p) { return new ServeSettings(host, p, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withHost(String h) { return new ServeSettings(h, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withReplicas(int r) { return new ServeSettings(host, port, r, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withMaxBatch(int b) { return new ServeSettings(host, port, replicas, b, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withMaxWaitMicros(long w) { return new ServeSettings(host, port, replicas, maxBatch, w, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withQueueCapacity(int q) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, q, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withRequestTimeout(Duration t) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, t, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withMaxModels(int m) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, m, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withMaxBodyBytes(long b) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, b, maxUrisPerRequest, refreshInterval, defaultStage, allowUris); }
+    public ServeSettings withRefreshInterval(Duration d) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, d, defaultStage, allowUris); }
+    public ServeSettings withAllowUris(UriPolicy p) { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, p); }
 }

@@ -9,10 +9,11 @@ import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
+import dev.canopy.storage.UriPolicy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -77,7 +78,8 @@ class ModelServerTest {
 
     @Test
     void predictsImagesAndUrisAndReportsMetrics() throws Exception {
-        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0), Clock.systemUTC(), List.of("weeds"))) {
+        ServeSettings st = ServeSettings.defaults().withPort(0).withAllowUris(UriPolicy.of(List.of(survey.toUri().toString()), "--allow-uris"));
+        try (ModelServer s = ModelServer.start(registry, st, Clock.systemUTC(), List.of("weeds"))) {
             HttpResponse<String> r = post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg);
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
             JsonNode j = Json.MAPPER.readTree(r.body());
@@ -91,6 +93,7 @@ class ModelServerTest {
             JsonNode batch = Json.MAPPER.readTree(post(s, "/v1/models/weeds/predict", "application/json", uris.getBytes()).body());
             assertThat(batch.get("predictions").get(0).get("status").asText()).isEqualTo("ok");
             assertThat(batch.get("predictions").get(1).get("status").asText()).isEqualTo("error");
+            assertThat(batch.get("predictions").get(1).get("code").asText()).isEqualTo("object_not_found");
 
             assertThat(get(s, "/healthz").statusCode()).isEqualTo(200);
             assertThat(get(s, "/readyz").body()).contains("weeds:1");
@@ -107,6 +110,9 @@ class ModelServerTest {
             HttpResponse<String> garbage = post(s, "/v1/models/weeds/predict", "image/jpeg", "not an image".getBytes());
             assertThat(garbage.statusCode()).isEqualTo(400);
             assertThat(Json.MAPPER.readTree(garbage.body()).get("code").asText()).isEqualTo("bad_image");
+            assertThat(garbage.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("application/problem+json"));
+            assertThat(Json.MAPPER.readTree(garbage.body()).get("status").asInt()).isEqualTo(400);
+            assertThat(Json.MAPPER.readTree(garbage.body()).get("type").asText()).isEqualTo("urn:canopy:problem:bad_image");
             HttpResponse<String> type = post(s, "/v1/models/weeds/predict", "text/plain", "hello".getBytes());
             assertThat(type.statusCode()).isEqualTo(415);
             assertThat(type.body()).contains("unsupported_media_type");
@@ -148,25 +154,54 @@ class ModelServerTest {
         }
     }
 
+    /**
+     * A steady load runs across a promotion: every request gets 200, some are answered by v1 and some
+     * by v2, and v1's pool closes only after its last answer.
+     */
     @Test
-    void promotionSwitchesVersionWithoutDroppingRequests() throws Exception {
+    void aVersionSwapUnderSteadyLoadLosesNothing() throws Exception {
         ModelRegistry.Version v1 = register("swap", Architecture.SMALL_CNN, 32, 5);
         registry.promote("swap", v1.version(), "production");
         ManualClock clock = new ManualClock();
-        ServeSettings st = ServeSettings.defaults().withPort(0).withRefreshInterval(Duration.ofSeconds(5));
+        ServeSettings st = ServeSettings.defaults().withPort(0).withRefreshInterval(Duration.ofSeconds(5)).withRequestTimeout(Duration.ofSeconds(20));
         try (ModelServer s = ModelServer.start(registry, st, clock, List.of("swap"))) {
-            assertThat(Json.MAPPER.readTree(post(s, "/v1/models/swap/predict", "image/jpeg", jpeg).body()).get("version").asInt()).isEqualTo(1);
+            ModelCache.Served first = s.cache().loaded().get(0);
+            assertThat(first.version().version()).isEqualTo(1);
             ModelRegistry.Version v2 = register("swap", Architecture.SMALL_CNN, 32, 6);
             registry.promote("swap", v2.version(), "production");
-            // requests keep flowing while the clock passes the refresh interval and the version swaps
-            List<CompletableFuture<HttpResponse<String>>> fs = new ArrayList<>();
-            for (int i = 0; i < 30; i++) {
-                if (i == 10) clock.now = clock.now.plusSeconds(6);
-                fs.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models/swap/predict"))
-                        .header("Content-Type", "image/jpeg").POST(HttpRequest.BodyPublishers.ofByteArray(jpeg)).build(), HttpResponse.BodyHandlers.ofString()));
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.ConcurrentLinkedQueue<HttpResponse<String>> answers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < 4; c++) {
+                Thread t = new Thread(() -> {
+                    while (!stop.get()) {
+                        try {
+                            answers.add(post(s, "/v1/models/swap/predict", "image/jpeg", jpeg));
+                        } catch (Exception e) {
+                            throw new RuntimeException(e);
+                        }
+                    }
+                });
+                t.start();
+                clients.add(t);
             }
-            for (CompletableFuture<HttpResponse<String>> f : fs) assertThat(f.get().statusCode()).as(f.get().body()).isEqualTo(200);
-            assertThat(Json.MAPPER.readTree(post(s, "/v1/models/swap/predict", "image/jpeg", jpeg).body()).get("version").asInt()).isEqualTo(2);
+            org.awaitility.Awaitility.await().until(() -> answers.size() >= 20);
+            clock.now = clock.now.plusSeconds(6); // the next request sees the entry stale and starts loading v2
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60))
+                    .until(() -> answers.stream().anyMatch(r -> r.body().contains("\"version\":2")));
+            int before = answers.size();
+            org.awaitility.Awaitility.await().until(() -> answers.size() >= before + 20);
+            stop.set(true);
+            for (Thread t : clients) t.join();
+            for (HttpResponse<String> r : answers) assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            long byV1 = answers.stream().filter(r -> r.body().contains("\"version\":1")).count();
+            long byV2 = answers.stream().filter(r -> r.body().contains("\"version\":2")).count();
+            assertThat(byV1).isPositive();
+            assertThat(byV2).isPositive();
+            assertThat(byV1 + byV2).isEqualTo(answers.size());
+            assertThat(first.isRetired()).isTrue();
+            org.awaitility.Awaitility.await().until(() -> first.pool().isClosed());
+            assertThat(first.pool().stats().images()).isEqualTo(byV1); // every answer v1 computed reached a client
         }
     }
 }

@@ -19,11 +19,16 @@ public final class NaiveSparkShardRunner implements ShardRunner {
     }
 
     @Override
-    public List<ShardReport> run(List<ShardSpec> shards, InferenceJobSpec job, Consumer<ShardSpec> onShardDone) {
+    public List<ShardReport> run(List<ShardSpec> shards, InferenceJobSpec job, Listener listener) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<ShardReport> out = jsc.parallelize(shards, shards.size()).map(spec -> NaiveShardTask.run(spec, job)).collect();
-        shards.forEach(onShardDone);
+        shards.forEach(listener::onShardDone);
         return out;
+    }
+
+    @Override
+    public void cancel(String reason) {
+        spark.sparkContext().cancelAllJobs();
     }
 
     @Override

@@ -25,7 +25,7 @@ public final class SparkSessions {
                 // a lost executor's tasks are re-run at once rather than after the default 60 s
                 .config("spark.network.timeout", "30s")
                 .config("spark.network.timeoutInterval", "10s")
-                .config("spark.executor.heartbeatInterval", "3s");
+                .config("spark.executor.heartbeatInterval", "1s");
         List<String> jars = new ArrayList<>(extraJars == null ? List.of() : extraJars);
         if (master != null && !master.startsWith("local")) {
             jars.addAll(canopyJars());
@@ -33,11 +33,27 @@ public final class SparkSessions {
         }
         if (!jars.isEmpty()) b.config("spark.jars", String.join(",", jars));
         // executors reach the same object store as the driver
-        for (String k : new String[] {"CANOPY_S3_ENDPOINT", "CANOPY_S3_PATH_STYLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
-            String v = System.getenv(k);
-            if (v != null) b.config("spark.executorEnv." + k, v);
-        }
+        executorEnvironment(System.getenv(), System.getProperties()).forEach((k, v) -> b.config("spark.executorEnv." + k, v));
         return b.getOrCreate();
+    }
+
+    /** AWS variables executors need for the same credentials as the driver (temporary ones included), and libtorch's. */
+    static final List<String> FORWARDED = List.of("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+            "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+            "PYTORCH_VERSION", "PYTORCH_FLAVOR", "TORCH_CPP_LOG_LEVEL");
+
+    /**
+     * What the driver forwards to executors: the AWS variables above and every {@code CANOPY_S3_*}
+     * variable, with {@code CANOPY_S3_*} system properties of the driver winning (as in
+     * {@link dev.canopy.storage.S3Settings#fromEnvironment()}).
+     */
+    static java.util.Map<String, String> executorEnvironment(java.util.Map<String, String> env, java.util.Properties props) {
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        env.forEach((k, v) -> {
+            if (v != null && (k.startsWith("CANOPY_S3_") || FORWARDED.contains(k))) out.put(k, v);
+        });
+        for (String k : props.stringPropertyNames()) if (k.startsWith("CANOPY_S3_")) out.put(k, props.getProperty(k));
+        return out;
     }
 
     /** Jars of Canopy's own modules on this JVM's class path. */

@@ -13,7 +13,7 @@ import dev.canopy.imagery.Area;
 import dev.canopy.imagery.AreaSelection;
 import dev.canopy.imagery.Manifest;
 import dev.canopy.imagery.SurveySpec;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;

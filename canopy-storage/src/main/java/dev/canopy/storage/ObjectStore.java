@@ -42,6 +42,13 @@ public interface ObjectStore extends AutoCloseable {
      */
     CompletableFuture<byte[]> getAsync(String key);
 
+    /**
+     * Like {@link #getAsync(String)} but refuses, without reading it into memory, an object larger than
+     * {@code maxBytes} ({@link StorageException.TooLarge}) or one that is not a regular file
+     * ({@link StorageException.NotRegular}). For objects named by someone else (a request, a manifest row).
+     */
+    CompletableFuture<byte[]> getAsync(String key, long maxBytes);
+
     /** Streams {@code length} bytes from {@code offset} ({@code length < 0}: to the end). Caller closes. */
     InputStream openStream(String key, long offset, long length);
 
@@ -56,8 +63,14 @@ public interface ObjectStore extends AutoCloseable {
     void put(String key, Path file);
 
     /**
-     * Writes only if no object has the key; returns false (and writes nothing) when one exists.
-     * This is the primitive that lets concurrent writers agree (registry versions, job claims).
+     * Writes only if no object has the key; returns false (and writes nothing) when another writer's
+     * object exists. This is the primitive that lets concurrent writers agree (registry versions, job
+     * claims).
+     *
+     * <p>Writers make {@code data} unique (a random token in it): when the key exists, the store reads
+     * it back and answers true if it holds exactly {@code data}. So a request that succeeded but whose
+     * answer was lost, and was retried (by the SDK or the caller) into "precondition failed", still
+     * reports that this writer won.
      */
     boolean putIfAbsent(String key, byte[] data);
 

@@ -99,6 +99,24 @@ public final class S3ObjectStore implements ObjectStore {
                 });
     }
 
+    /** A ranged GET of at most {@code maxBytes + 1} bytes: one more than allowed proves the object too large. */
+    @Override
+    public CompletableFuture<byte[]> getAsync(String key, long maxBytes) {
+        String k = fullKey(key);
+        return client.getObject(GetObjectRequest.builder().bucket(bucket).key(k).range("bytes=0-" + maxBytes).build(), AsyncResponseTransformer.toBytes())
+                .thenApply(r -> {
+                    byte[] b = r.asByteArray();
+                    if (b.length > maxBytes) throw new StorageException.TooLarge(root + "/" + key, maxBytes);
+                    return b;
+                })
+                .exceptionally(t -> {
+                    Throwable c = t;
+                    while (c instanceof CompletionException && c.getCause() != null) c = c.getCause();
+                    if (c instanceof S3Exception s3 && s3.statusCode() == 416) return new byte[0]; // an empty object has no byte 0
+                    throw translate(key, t);
+                });
+    }
+
     @Override
     public InputStream openStream(String key, long offset, long length) {
         GetObjectRequest.Builder req = GetObjectRequest.builder().bucket(bucket).key(fullKey(key));
@@ -126,11 +144,20 @@ public final class S3ObjectStore implements ObjectStore {
             return true;
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
-            if (c instanceof S3Exception s3 && (s3.statusCode() == 412 || s3.statusCode() == 409)) return false;
+            if (c instanceof S3Exception s3 && (s3.statusCode() == 412 || s3.statusCode() == 409)) return holds(key, data);
             throw translate(key, c);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StorageException.Transient(uri(key).toString(), e);
+        }
+    }
+
+    /** True if the object at {@code key} is exactly {@code data}: our own earlier write. */
+    private boolean holds(String key, byte[] data) {
+        try {
+            return java.util.Arrays.equals(get(key), data);
+        } catch (StorageException.NotFound gone) {
+            return false; // deleted since: someone else's object was there
         }
     }
 

@@ -45,6 +45,20 @@ public class StorageException extends CanopyException {
         }
     }
 
+    /** An object bigger than the reader's cap: refused before it is read into memory. */
+    public static final class TooLarge extends StorageException {
+        public TooLarge(String uri, long limit) {
+            super("storage.too_large", "object larger than " + limit + " bytes: " + uri, "send smaller objects or raise the size limit", null);
+        }
+    }
+
+    /** Not a regular file (a device, a folder, a pipe): never read. */
+    public static final class NotRegular extends StorageException {
+        public NotRegular(String uri) {
+            super("storage.not_regular", "not a regular file: " + uri, "point at an image file", null);
+        }
+    }
+
     static String describe(Throwable t) {
         if (t == null) return "unknown";
         String m = t.getMessage();

@@ -120,6 +120,19 @@ abstract class ObjectStoreContract {
         assertThat(s.putIfAbsent("claims/one", new byte[1])).isFalse();
     }
 
+    /**
+     * A writer whose conditional PUT succeeded but whose answer was lost retries and gets "exists":
+     * it must still learn that it won, by recognising its own unique content.
+     */
+    @Test
+    void aRetriedPutIfAbsentRecognisesItsOwnWrite() {
+        ObjectStore s = store();
+        byte[] mine = ("writer-" + java.util.UUID.randomUUID()).getBytes();
+        assertThat(s.putIfAbsent("claims/retried", mine)).isTrue();
+        assertThat(s.putIfAbsent("claims/retried", mine.clone())).as("the same writer retrying").isTrue();
+        assertThat(s.putIfAbsent("claims/retried", ("writer-" + java.util.UUID.randomUUID()).getBytes())).as("another writer").isFalse();
+    }
+
     @Test
     void manyConcurrentAsyncGets() {
         ObjectStore s = store();

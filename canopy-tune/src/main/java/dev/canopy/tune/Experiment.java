@@ -2,7 +2,7 @@ package dev.canopy.tune;
 
 import dev.canopy.api.tune.Decision;
 import dev.canopy.api.tune.TrialResult;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.storage.Keys;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;
@@ -31,7 +31,17 @@ public final class Experiment implements TrialScheduler.TrialControl {
 
     /** Receives progress; called on the experiment's thread. */
     public interface Listener {
-        void onEvent(Experiment e, Trial trial, String what);
+        void onEvent(Experiment e, Trial trial, Event what);
+    }
+
+    /** What happened to a trial. */
+    public enum Event {
+        ADDED, CONTINUE, PAUSE, STOP, COMPLETED, ERROR, RETRY, EXPLOIT;
+
+        /** The trial ended (stopped early, completed, or failed for good). */
+        public boolean isEnd() {
+            return this == STOP || this == COMPLETED || this == ERROR;
+        }
     }
 
     private final ObjectStore store;
@@ -163,7 +173,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
         Trial t = new Trial(String.format("trial-%03d", index), index, config);
         state.trials.add(t);
         scheduler.onTrialAdd(t);
-        listener.onEvent(this, t, "added");
+        listener.onEvent(this, t, Event.ADDED);
         return t;
     }
 
@@ -184,16 +194,16 @@ public final class Experiment implements TrialScheduler.TrialControl {
             t.setFailures(t.getFailures() + 1);
             t.setError(cause.getMessage());
             LOG.warn("trial {} failed ({} of {} allowed): {}", t.id(), t.getFailures(), maxFailures, cause.toString());
-            if (cause instanceof dev.canopy.api.CanopyException ce && ce.code().startsWith("train.")) {
+            if (cause instanceof dev.canopy.api.train.TrainingException) {
                 t.setFailures(maxFailures + 1); // bad configuration: retrying cannot help
             }
             if (t.getFailures() > maxFailures) {
                 t.setStatus(Trial.Status.ERROR);
                 scheduler.onTrialError(t);
-                listener.onEvent(this, t, "error");
+                listener.onEvent(this, t, Event.ERROR);
             } else {
                 t.setStatus(Trial.Status.PENDING);
-                listener.onEvent(this, t, "retry");
+                listener.onEvent(this, t, Event.RETRY);
             }
             return;
         }
@@ -210,7 +220,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
         if (r.iteration() >= maxT && d != Decision.STOP) {
             t.setStatus(Trial.Status.COMPLETED);
             scheduler.onTrialComplete(t);
-            listener.onEvent(this, t, "completed");
+            listener.onEvent(this, t, Event.COMPLETED);
             return;
         }
         switch (d) {
@@ -218,7 +228,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
             case PAUSE -> t.setStatus(Trial.Status.PAUSED);
             case STOP -> t.setStatus(Trial.Status.STOPPED);
         }
-        listener.onEvent(this, t, d.name().toLowerCase());
+        listener.onEvent(this, t, Event.valueOf(d.name()));
     }
 
     @Override
@@ -240,14 +250,14 @@ public final class Experiment implements TrialScheduler.TrialControl {
         target.setCheckpointIteration(source.getCheckpointIteration());
         target.setConfig(newConfig);
         if (old != null) obsolete.add(old);
-        listener.onEvent(this, target, "exploit " + source.id());
+        listener.onEvent(this, target, Event.EXPLOIT);
     }
 
     @Override
     public void stop(Trial trial) {
         if (replaying) return;
         trial.setStatus(Trial.Status.STOPPED);
-        listener.onEvent(this, trial, "stop");
+        listener.onEvent(this, trial, Event.STOP);
     }
 
     private void deleteCheckpoint(String uri) {

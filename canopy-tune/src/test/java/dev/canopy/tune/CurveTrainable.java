@@ -1,7 +1,7 @@
 package dev.canopy.tune;
 
 import dev.canopy.api.train.Trainable;
-import dev.canopy.model.Json;
+import dev.canopy.api.Json;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.storage.S3Settings;

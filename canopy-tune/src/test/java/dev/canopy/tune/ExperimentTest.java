@@ -50,7 +50,7 @@ class ExperimentTest {
             AtomicInteger events = new AtomicInteger();
             Experiment first = experiment(store, new AshaScheduler(ACC, 9, 1, 3), 12, 9, (e, t, what) -> {
                 // die in the middle of handling a result, after checkpoints moved on but before the state is saved
-                if (!what.equals("added") && events.incrementAndGet() == 15) throw new IllegalStateException("driver killed");
+                if (what != Experiment.Event.ADDED && events.incrementAndGet() == 15) throw new IllegalStateException("driver killed");
             }, false);
             try {
                 first.run();

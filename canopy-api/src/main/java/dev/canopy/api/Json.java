@@ -1,4 +1,4 @@
-package dev.canopy.model;
+package dev.canopy.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -8,7 +8,7 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
-/** The one JSON mapper of model packages, checkpoints and the registry. */
+/** The one JSON mapper of Canopy: model packages, checkpoints, the registry, experiments, job records. */
 public final class Json {
     public static final ObjectMapper MAPPER = new ObjectMapper()
             .registerModule(new JavaTimeModule())
@@ -27,11 +27,15 @@ public final class Json {
         }
     }
 
+    public static String writeString(Object o) {
+        return new String(write(o), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     public static <T> T read(byte[] json, Class<T> type, String what) {
         try {
             return MAPPER.readValue(json, type);
         } catch (IOException e) {
-            throw new ModelException("model.corrupt_json", what + " is not valid: " + e.getMessage(), "rewrite or remove it", e);
+            throw new CanopyException("model.corrupt_json", what + " is not valid: " + e.getMessage(), "rewrite or remove it", e);
         }
     }
 }
