@@ -13,7 +13,7 @@ import dev.canopy.model.Architecture;
 import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.model.TileClassifier;
-import dev.canopy.spark.NaiveSparkShardRunner;
+import dev.canopy.bench.NaiveSparkShardRunner;
 import dev.canopy.spark.SparkSessions;
 import dev.canopy.spark.SparkShardRunner;
 import dev.canopy.storage.FileObjectStore;
@@ -119,6 +119,7 @@ final class BenchInfer implements Callable<Integer> {
                 double naive = timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
                 rows.add(new Row(arch.id(), ceiling[0], (int) ceiling[1], canopy, naive));
                 ExecutorResources.reset();
+                dev.canopy.bench.NaiveShardTask.reset();
             }
         } finally {
             spark.stop();

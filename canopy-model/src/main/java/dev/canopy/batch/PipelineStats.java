@@ -17,6 +17,17 @@ public final class PipelineStats {
     private double[] probabilitySums = new double[0];
     private long[] topClassCounts = new long[0];
 
+    /** Counts one written row (for shard writers outside the pipeline, e.g. benchmark baselines). */
+    public void recordRow(boolean ok) {
+        rows.increment();
+        (ok ? this.ok : errors).increment();
+    }
+
+    /** Counts bytes read from the store. */
+    public void recordBytes(long n) {
+        bytesRead.add(n);
+    }
+
     /** Adds one successful tile's probabilities (called by the consuming thread only). */
     void addProbabilities(float[] p, int top) {
         if (probabilitySums.length < p.length) {

@@ -87,7 +87,7 @@ class LocalBatchInferenceTest {
     void aJobWhoseTilesAllFailStopsAfterTheFirstThousandRows() throws Exception {
         Path survey = tmp.resolve("survey");
         try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore s = new FileObjectStore(survey)) {
-            g.generate(SurveySpec.of(4000, 8, 3), s, ProgressListener.NONE);
+            g.generate(SurveySpec.of(4000, 16, 3), s, ProgressListener.NONE);
         }
         try (var files = Files.list(survey.resolve("tiles"))) {
             for (Path f : files.toList()) Files.delete(f);

@@ -1,12 +1,10 @@
-package dev.canopy.spark;
+package dev.canopy.bench;
 
 import dev.canopy.batch.InferenceJobSpec;
-import dev.canopy.batch.NaiveShardTask;
 import dev.canopy.batch.ShardReport;
 import dev.canopy.batch.ShardRunner;
 import dev.canopy.batch.ShardSpec;
 import java.util.List;
-import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 
