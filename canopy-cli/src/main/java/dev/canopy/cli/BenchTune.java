@@ -40,26 +40,19 @@ final class BenchTune implements Callable<Integer> {
         try (FileObjectStore store = new FileObjectStore(survey)) {
             if (!store.exists("survey.json")) SurveyRuns.generate(SurveySpec.of(tiles, 64, 13), store, true, Runtime.getRuntime().availableProcessors(), parent.main.progress());
         }
-        Map<String, TuneCommand.Result> results = new LinkedHashMap<>();
+        Map<String, dev.canopy.tune.Tuning.Stage> results = new LinkedHashMap<>();
         Map<String, Double> seconds = new LinkedHashMap<>();
         for (String scheduler : new String[] {"asha", "fifo"}) {
-            Map<String, Object> s = TuneCommand.defaults(survey.toUri().toString(), """
+            dev.canopy.tune.TuneSettings s = dev.canopy.tune.TuneSettings.defaults(survey.toUri().toString(), """
                     learning_rate: {loguniform: [0.0001, 0.1]}
                     weight_decay: {loguniform: [0.00001, 0.01]}
                     batch_size: {choice: [16, 32, 64]}
                     lr_schedule: {choice: [cosine, constant]}
-                    """);
-            s.put("scheduler", scheduler);
-            s.put("samples", samples);
-            s.put("max_t", maxT);
-            s.put("reduction_factor", reductionFactor);
-            s.put("input_size", 32);
-            s.put("seed", 5L);
-            s.put("max_failures", 1);
-            s.put("no_register", true);
+                    """).withScheduler(scheduler).withSamples(samples).withMaxT(maxT).withReductionFactor(reductionFactor).withInputSize(32)
+                    .withSeed(5L).withMaxFailures(1).withNoRegister(true);
             long t0 = System.nanoTime();
             results.put(scheduler, TuneCommand.run(parent.main, s, bench.resolve("tune-" + scheduler + "-" + System.currentTimeMillis()).toString(),
-                    false, false, out));
+                    false, out));
             seconds.put(scheduler, (System.nanoTime() - t0) / 1e9);
         }
         Objective acc = new Objective("val_accuracy", true);

@@ -39,16 +39,11 @@ final class DemoCommand implements Callable<Integer> {
 
     /** A short ASHA search on a subset of the survey; returns the best configuration found. */
     private java.util.Map<String, Object> tune(CanopyHome home, java.nio.file.Path survey, java.io.PrintWriter out) {
-        java.util.Map<String, Object> s = TuneCommand.defaults(survey.toUri().toString(), DEMO_SPACE);
-        s.put("samples", tuneSamples);
-        s.put("max_t", 3);
-        s.put("max_tiles", 300);
-        s.put("seed", seed);
-        s.put("max_failures", 1);
-        s.put("no_register", true);
+        dev.canopy.tune.TuneSettings s = dev.canopy.tune.TuneSettings.defaults(survey.toUri().toString(), DEMO_SPACE).withSamples(tuneSamples)
+                .withMaxT(3).withMaxTiles(300).withSeed(seed).withMaxFailures(1).withNoRegister(true);
         try {
             java.nio.file.Path dir = home.dir("tune").resolve("demo-" + System.currentTimeMillis());
-            TuneCommand.Result r = TuneCommand.run(main, s, dir.toString(), false, false, out);
+            dev.canopy.tune.Tuning.Stage r = TuneCommand.run(main, s, dir.toString(), false, out);
             java.util.Map<String, Object> best = new java.util.LinkedHashMap<>(r.best().config());
             out.printf("best configuration: %s%n", best);
             return best;

@@ -1,11 +1,7 @@
 package dev.canopy.cli;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import dev.canopy.api.Json;
-import dev.canopy.model.ModelRegistry;
 import dev.canopy.spark.SparkSessions;
 import dev.canopy.spark.SparkTrialExecutor;
-import dev.canopy.storage.FileObjectStore;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.train.TileClassifierTrainable;
@@ -23,6 +19,8 @@ import dev.canopy.tune.TrialExecutor;
 import dev.canopy.tune.TrialPlot;
 import dev.canopy.tune.TrialScheduler;
 import dev.canopy.tune.TuneException;
+import dev.canopy.tune.TuneSettings;
+import dev.canopy.tune.Tuning;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -31,8 +29,6 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -108,156 +104,82 @@ final class TuneCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Map<String, Object> settings;
+        TuneSettings settings;
         if (resume != null) {
             try (ObjectStore s = ObjectStores.open(resume)) {
-                settings = Experiment.load(s).spec;
+                settings = TuneSettings.fromMap(Experiment.load(s).spec);
             }
+            if (noRegister) settings = settings.withNoRegister(true);
             out.printf("resuming experiment %s%n", ObjectStores.toUri(resume));
         } else {
             if (survey == null || space == null) throw new UsageException("--survey and --space are required (or --resume DIR)", "see canopy tune --help");
             if (!Files.isRegularFile(space)) throw new UsageException("search space file not found: " + space, "give a YAML or JSON file");
             settings = settings();
         }
-        Result r = run(main, settings, resume != null ? resume : dir, resume != null, dryRun, out);
-        if (r == null) return 0;
-        if (Boolean.TRUE.equals(settings.get("refine"))) {
-            List<Map<String, Object>> top = r.state().trials.stream().filter(t -> t.lastMetric(metric(settings)) != null)
-                    .sorted(Comparator.comparingDouble((Trial t) -> score(settings, t)).reversed()).limit(((Number) settings.get("refine_top")).intValue())
-                    .map(Trial::config).toList();
-            SearchSpace narrowed = SearchSpace.parse((String) settings.get("space")).narrow(top);
-            Map<String, Object> second = new LinkedHashMap<>(settings);
-            second.put("space", Json.MAPPER.writeValueAsString(spaceToJson(narrowed)));
-            second.put("refine", false);
-            second.put("seed", ((Number) settings.get("seed")).longValue() + 1);
-            out.printf("%nrefining around the top %d configurations: %s%n", top.size(), second.get("space"));
-            Result r2 = run(main, second, r.dir() + "/stage-2", false, false, out);
-            if (r2 != null && score(settings, r2.best()) > score(settings, r.best())) r = r2;
+        if (dryRun) {
+            plan(settings, out);
+            return 0;
         }
-        if (!Boolean.TRUE.equals(settings.get("no_register")) && r.best() != null) register(main, settings, r, out);
+        String dirArg = resume != null ? resume : dir;
+        Tuning.Outcome o = Tuning.run(settings, dirArg, resume != null, (st, d, resuming) -> run(main, st, d, resuming, out), registrar(main));
+        if (o.registered() != null) out.printf("registered %s (best trial %s)%n", o.registered(), o.winner().best().id());
         return 0;
     }
 
-    record Result(ExperimentState state, Trial best, String dir) { }
-
-    private Map<String, Object> settings() throws Exception {
-        Map<String, Object> s = defaults(ObjectStores.toUri(survey).toString(), Files.readString(space, StandardCharsets.UTF_8));
-        SearchSpace.parse((String) s.get("space")); // fail fast on a bad space
-        s.put("scheduler", scheduler);
-        s.put("searcher", searcher);
-        s.put("samples", samples);
-        s.put("max_t", maxT);
-        s.put("grace_period", gracePeriod);
-        s.put("reduction_factor", reductionFactor);
-        s.put("perturbation_interval", perturbationInterval);
-        s.put("metric", metric);
-        s.put("mode", mode);
-        s.put("model", model);
-        if (inputSize != null) s.put("input_size", inputSize);
-        s.put("max_tiles", maxTiles);
-        s.put("seed", seed);
-        s.put("concurrency", concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency);
-        s.put("gpus_per_trial", gpusPerTrial);
-        s.put("max_failures", maxFailures);
-        s.put("executor", executor);
-        if (master != null) s.put("master", master);
-        s.put("refine", refine);
-        s.put("refine_top", refineTop);
-        s.put("name", name);
-        s.put("no_register", noRegister);
-        return s;
+    private TuneSettings settings() throws Exception {
+        return new TuneSettings(ObjectStores.toUri(survey).toString(), Files.readString(space, StandardCharsets.UTF_8), scheduler, searcher, samples,
+                maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed,
+                concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency, gpusPerTrial, maxFailures, executor, master, refine,
+                refineTop, name, noRegister);
     }
 
-    /** Every experiment setting with its default; callers (demo, bench) override what they need. */
-    static Map<String, Object> defaults(String surveyUri, String spaceText) {
-        Map<String, Object> s = new LinkedHashMap<>();
-        s.put("survey", surveyUri);
-        s.put("space", spaceText);
-        s.put("scheduler", "asha");
-        s.put("searcher", "random");
-        s.put("samples", 16);
-        s.put("max_t", 8);
-        s.put("grace_period", 1);
-        s.put("reduction_factor", 3.0);
-        s.put("perturbation_interval", 2);
-        s.put("metric", "val_accuracy");
-        s.put("mode", "max");
-        s.put("model", "small-cnn");
-        s.put("max_tiles", 0);
-        s.put("seed", 42L);
-        s.put("concurrency", Runtime.getRuntime().availableProcessors());
-        s.put("gpus_per_trial", 0);
-        s.put("max_failures", 2);
-        s.put("executor", "local");
-        s.put("refine", false);
-        s.put("refine_top", 3);
-        s.put("name", "land-cover");
-        s.put("no_register", false);
-        return s;
+    /** Restores the best trial's checkpoint into a trainable and registers it as a model version. */
+    static Tuning.Registrar registrar(Main main) {
+        return (name, best, trialSettings) -> {
+            try (TileClassifierTrainable t = new TileClassifierTrainable()) {
+                t.setup(trialSettings);
+                t.restore(URI.create(best.getCheckpoint()));
+                return TrainingRun.register(main.registry(), name, t).ref();
+            }
+        };
     }
 
-    static String metric(Map<String, Object> s) {
-        return (String) s.get("metric");
+    static void plan(TuneSettings s, PrintWriter out) {
+        TrialScheduler scheduler = Schedulers.create(s.scheduler(), s.objective(), s.schedulerOptions(), s.samples(), s.searchSpace());
+        out.println(scheduler.describePlan(s.samples()));
+        out.printf("searcher %s over %s; %d trials at most %d at a time; metric %s (%s)%n", s.searcher(), s.searchSpace().params().keySet(),
+                s.samples(), s.concurrency(), s.metric(), s.mode());
     }
 
-    static double score(Map<String, Object> s, Trial t) {
-        Double v = t.lastMetric(metric(s));
-        if (v == null) return Double.NEGATIVE_INFINITY;
-        return "min".equals(s.get("mode")) ? -v : v;
-    }
-
-    /** The trainable settings every trial shares; a trial's configuration is laid over them. */
-    static Map<String, Object> base(Map<String, Object> s) {
-        Map<String, Object> b = new LinkedHashMap<>();
-        b.put("survey", s.get("survey"));
-        b.put("model", s.get("model"));
-        if (s.containsKey("input_size")) b.put("input_size", s.get("input_size"));
-        b.put("epochs", s.get("max_t"));
-        b.put("max_tiles", s.get("max_tiles"));
-        b.put("seed", s.get("seed"));
-        b.put("decode_threads", 1);
-        return b;
-    }
-
-    static Result run(Main main, Map<String, Object> s, String dirArg, boolean resuming, boolean dryRun, PrintWriter out) throws Exception {
-        SearchSpace space = SearchSpace.parse((String) s.get("space"));
-        Objective objective = Objective.of(metric(s), (String) s.get("mode"));
-        int samples = ((Number) s.get("samples")).intValue();
-        int maxT = ((Number) s.get("max_t")).intValue();
-        Schedulers.Options o = new Schedulers.Options(maxT, ((Number) s.get("grace_period")).intValue(), ((Number) s.get("reduction_factor")).doubleValue(),
-                ((Number) s.get("perturbation_interval")).intValue(), 0.25, 0.25, ((Number) s.get("seed")).longValue());
-        TrialScheduler scheduler = Schedulers.create((String) s.get("scheduler"), objective, o, samples, space);
-        var searcher = Schedulers.searcher((String) s.get("searcher"), space, ((Number) s.get("seed")).longValue(), objective);
-        if (dryRun) {
-            out.println(scheduler.describePlan(samples));
-            out.printf("searcher %s over %s; %d trials at most %d at a time; metric %s (%s)%n", s.get("searcher"), space.params().keySet(), samples,
-                    ((Number) s.get("concurrency")).intValue(), metric(s), s.get("mode"));
-            return null;
-        }
+    /** Runs one stage of an experiment with progress on the console; its folder defaults to one under the Canopy home. */
+    static Tuning.Stage run(Main main, TuneSettings s, String dirArg, boolean resuming, PrintWriter out) throws Exception {
+        SearchSpace space = s.searchSpace();
+        Objective objective = s.objective();
+        int samples = s.samples();
+        int maxT = s.maxT();
+        TrialScheduler scheduler = Schedulers.create(s.scheduler(), objective, s.schedulerOptions(), samples, space);
+        var searcher = Schedulers.searcher(s.searcher(), space, s.seed(), objective);
         // a bad parameter name fails here, before any trial starts
-        Map<String, Object> probe = new LinkedHashMap<>(base(s));
-        probe.putAll(space.sample(new java.util.Random(0)));
-        TrainConfig.fromMap(probe);
+        TrainConfig.fromMap(s.trialSettings(space.sample(new java.util.Random(0))));
 
         URI dirUri = dirArg != null ? ObjectStores.toUri(dirArg)
                 : main.home().dir("tune").resolve("tune-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))).toUri();
-        TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), base(s));
-        int concurrency = ((Number) s.get("concurrency")).intValue();
+        TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), s.trainableBase());
         SparkSession spark = null;
         TrialExecutor executor;
-        if ("spark".equals(s.get("executor"))) {
-            spark = SparkSessions.create((String) s.get("master"), "canopy-tune", List.of());
-            executor = new SparkTrialExecutor(spark, factory, concurrency);
-        } else if ("local".equals(s.get("executor"))) {
-            int gpus = ((Number) s.get("gpus_per_trial")).intValue();
-            executor = new LocalTrialExecutor(factory, new TrialExecutor.Resources(concurrency, gpus * concurrency), new TrialExecutor.Resources(1, gpus));
+        if ("spark".equals(s.executor())) {
+            spark = SparkSessions.create(s.master(), "canopy-tune", List.of());
+            executor = new SparkTrialExecutor(spark, factory, s.concurrency());
+        } else if ("local".equals(s.executor())) {
+            executor = new LocalTrialExecutor(factory, new TrialExecutor.Resources(s.concurrency(), s.gpusPerTrial() * s.concurrency()),
+                    new TrialExecutor.Resources(1, s.gpusPerTrial()));
         } else {
-            throw new TuneException("unknown executor '" + s.get("executor") + "'", "use --executor local or --executor spark");
+            throw new TuneException("unknown executor '" + s.executor() + "'", "use --executor local or --executor spark");
         }
         ConsoleProgress bar = main.progress();
         try (ObjectStore store = ObjectStores.open(dirUri.toString())) {
             out.printf("log %s%n", main.jobLog(dirUri, "tune"));
-            out.printf("experiment %s: %s, %d samples, max_t %d, on %s (resume with: canopy tune --resume %s)%n", dirUri, s.get("scheduler"), samples,
+            out.printf("experiment %s: %s, %d samples, max_t %d, on %s (resume with: canopy tune --resume %s)%n", dirUri, s.scheduler(), samples,
                     maxT, executor.describe(), dirUri);
             long budget = (long) samples * maxT;
             bar.start("tune", budget);
@@ -275,17 +197,16 @@ final class TuneCommand implements Callable<Integer> {
                             t.lastMetric(objective.metric()) == null ? "-" : String.format("%.4f", t.lastMetric(objective.metric()))));
                 }
             };
-            Experiment exp = resuming ? Experiment.resume(store, searcher, scheduler, executor, samples, maxT, ((Number) s.get("max_failures")).intValue(),
-                    metric(s), listener)
-                    : Experiment.create(store, s, searcher, scheduler, executor, samples, maxT, ((Number) s.get("max_failures")).intValue(), metric(s), listener);
+            Experiment exp = resuming ? Experiment.resume(store, searcher, scheduler, executor, samples, maxT, s.maxFailures(), s.metric(), listener)
+                    : Experiment.create(store, s.toMap(), searcher, scheduler, executor, samples, maxT, s.maxFailures(), s.metric(), listener);
             ExperimentState state = exp.run();
             bar.finish();
-            String svg = TrialPlot.svg(state.trials, objective, maxT, "canopy tune: " + s.get("scheduler") + ", " + samples + " trials");
+            String svg = TrialPlot.svg(state.trials, objective, maxT, "canopy tune: " + s.scheduler() + ", " + samples + " trials");
             store.put("trials.svg", svg.getBytes(StandardCharsets.UTF_8));
             report(out, state, objective, maxT, space);
             out.printf("plot     %s%n", store.uri("trials.svg"));
             Trial best = Experiment.best(state.trials, objective).orElse(null);
-            return new Result(state, best, dirUri.toString());
+            return new Tuning.Stage(state, best, dirUri.toString());
         } finally {
             executor.close();
             if (spark != null) spark.stop();
@@ -308,37 +229,5 @@ final class TuneCommand implements Callable<Integer> {
         out.printf("%ncost     %d trial-epochs used of %d to run every trial to max_t: %.1f%% saved%n", c.used(), c.full(), c.savedPercent());
         Experiment.best(state.trials, objective).ifPresent(b -> out.printf("best     %s %s %.4f with %s%n", b.id(), objective.metric(),
                 b.lastMetric(objective.metric()), b.config()));
-    }
-
-    static void register(Main main, Map<String, Object> s, Result r, PrintWriter out) {
-        TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), base(s));
-        try (TileClassifierTrainable t = new TileClassifierTrainable()) {
-            t.setup(factory.merge(r.best().config()));
-            t.restore(URI.create(r.best().getCheckpoint()));
-            ModelRegistry.Version v = TrainingRun.register(main.registry(), (String) s.get("name"), t);
-            out.printf("registered %s (best trial %s)%n", v.ref(), r.best().id());
-        }
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Object spaceToJson(SearchSpace space) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        space.params().forEach((k, d) -> m.put(k, domainToJson(d)));
-        return m;
-    }
-
-    private static Object domainToJson(dev.canopy.tune.Domain d) {
-        if (d instanceof dev.canopy.tune.Domain.Uniform u) return Map.of("uniform", List.of(u.low(), u.high()));
-        if (d instanceof dev.canopy.tune.Domain.LogUniform l) return Map.of("loguniform", List.of(l.low(), l.high()));
-        if (d instanceof dev.canopy.tune.Domain.IntRange r) return Map.of("qrandint", List.of(r.low(), r.high(), r.q()));
-        if (d instanceof dev.canopy.tune.Domain.Choice c) return Map.of("choice", c.values().stream().map(v -> v instanceof dev.canopy.tune.Domain.Group g ? domainToJson(g) : v).toList());
-        if (d instanceof dev.canopy.tune.Domain.Grid g) return Map.of("grid_search", g.values());
-        if (d instanceof dev.canopy.tune.Domain.Constant c) return c.value();
-        if (d instanceof dev.canopy.tune.Domain.Group g) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            g.children().forEach((k, v) -> m.put(k, domainToJson(v)));
-            return m;
-        }
-        throw new IllegalStateException(d.toString());
     }
 }

@@ -1,8 +1,5 @@
 package dev.canopy.train;
 
-import dev.canopy.api.train.TrainingException;
-import dev.canopy.imagery.TileSource;
-
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
@@ -13,25 +10,19 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.util.Pair;
 import dev.canopy.api.CodeVersion;
-import dev.canopy.api.Digests;
 import dev.canopy.api.train.Trainable;
+import dev.canopy.api.train.TrainingException;
 import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.Manifest;
-import dev.canopy.imagery.ManifestRow;
-import dev.canopy.imagery.ManifestWriter;
+import dev.canopy.imagery.TileSource;
 import dev.canopy.model.Architecture;
 import dev.canopy.model.Engines;
-import dev.canopy.api.Json;
 import dev.canopy.model.ModelCard;
-import dev.canopy.model.ModelException;
 import dev.canopy.storage.ObjectStore;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.storage.S3Settings;
-import dev.canopy.storage.StorageException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -42,12 +33,9 @@ import java.net.URI;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
-import java.util.stream.Stream;
 
 /**
  * Trains a tile classifier on a survey, one epoch per {@link #step()}. Deterministic for a seed:
@@ -55,33 +43,23 @@ import java.util.stream.Stream;
  * epoch), and the optimiser state travels with checkpoints, so a run restored from epoch k's
  * checkpoint continues exactly as the uninterrupted run would have.
  *
+ * <p>The parts: {@link SurveySamples} (what to learn from), {@link TileLoader} (batches),
+ * {@link EpochLoop} (one epoch, one validation pass) and {@link Checkpoint} (the saved format). This
+ * class wires them and owns the model and optimiser.
+ *
  * <p>One thread drives an instance. Owns native memory, threads and stores: close it.
  */
 public final class TileClassifierTrainable implements Trainable {
-    public static final String CHECKPOINT_STATE = "state.json";
-    public static final String CHECKPOINT_PARAMS = "params.bin";
-    public static final String CHECKPOINT_OPTIMIZER = "optimizer.bin";
-
-    /**
-     * DJL's PyTorch engine allows one gradient collector per process at a time, so concurrent
-     * trainables (tuning trials on one JVM) take turns for forward+backward+update; data loading
-     * still overlaps. libtorch already spreads one step over all cores.
-     */
-    private static final Object GRADIENT_LOCK = new Object();
-
     private final S3Settings s3;
     private TrainConfig config;
-    private List<String> classes;
-    private List<Sample> train;
-    private List<Sample> val;
-    private float[] classWeights;
-    private String datasetDigest;
+    private SurveySamples samples;
     private ObjectStore surveyStore;
     private TileSource source;
     private TileLoader loader;
     private Model model;
     private Trainer trainer;
     private ResumableAdam optimizer;
+    private EpochLoop loop;
     private int iteration;
     private final List<Map<String, Double>> history = new ArrayList<>();
     private ProgressSink progress = ProgressSink.NONE;
@@ -110,7 +88,7 @@ public final class TileClassifierTrainable implements Trainable {
     }
 
     public List<String> classes() {
-        return classes;
+        return samples.classes();
     }
 
     public List<Map<String, Double>> history() {
@@ -118,11 +96,11 @@ public final class TileClassifierTrainable implements Trainable {
     }
 
     public int trainSize() {
-        return train.size();
+        return samples.train().size();
     }
 
     public int valSize() {
-        return val.size();
+        return samples.val().size();
     }
 
     public Map<String, String> skippedTiles() {
@@ -133,21 +111,18 @@ public final class TileClassifierTrainable implements Trainable {
     public void setup(Map<String, Object> settings) {
         config = TrainConfig.fromMap(settings);
         surveyStore = ObjectStores.open(ObjectStores.toUri(config.survey()), s3);
-        Manifest manifest = Manifest.open(surveyStore);
-        classes = manifest.classes();
-        datasetDigest = Digests.sha256(surveyStore.get(ManifestWriter.INDEX));
-        loadSamples(manifest);
-        synchronized (GRADIENT_LOCK) { // the engine's random seed is global: seed and initialise as one step
+        samples = SurveySamples.load(surveyStore, config);
+        synchronized (EpochLoop.GRADIENT_LOCK) { // the engine's random seed is global: seed and initialise as one step
             Engines.pytorch().setRandomSeed((int) config.seed());
-            Block block = Architecture.of(config.architecture()).build(classes.size());
+            Block block = Architecture.of(config.architecture()).build(samples.classes().size());
             Map<String, String> idToName = new HashMap<>();
             for (Pair<String, Parameter> p : block.getParameters()) idToName.put(p.getValue().getId(), p.getKey());
             model = Model.newInstance("canopy-" + config.architecture(), Device.cpu(), "PyTorch");
             model.setBlock(block);
-            int batchesPerEpoch = (train.size() + config.batchSize() - 1) / config.batchSize();
+            int batchesPerEpoch = (samples.train().size() + config.batchSize() - 1) / config.batchSize();
             int totalUpdates = batchesPerEpoch * config.epochs();
             optimizer = new ResumableAdam(t -> config.learningRateAt(t, totalUpdates), (float) config.weightDecay(), idToName, model.getNDManager());
-            NDArray weights = model.getNDManager().create(classWeights);
+            NDArray weights = model.getNDManager().create(samples.classWeights());
             trainer = model.newTrainer(new DefaultTrainingConfig(new WeightedCrossEntropy(weights))
                     .optOptimizer(optimizer).optDevices(new Device[] {Device.cpu()}));
             trainer.initialize(new Shape(1, 3, config.inputSize(), config.inputSize()));
@@ -155,43 +130,8 @@ public final class TileClassifierTrainable implements Trainable {
         ImageDecoder decoder = new ImageDecoder(config.inputSize(), ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
         source = new TileSource(surveyStore, s3);
         loader = new TileLoader(source, decoder, config.decodeThreads(), DecodedTileCache.shared(), surveyStore.root().toString());
+        loop = new EpochLoop(trainer, loader, config.inputSize(), config.batchSize(), samples.classes());
         iteration = 0;
-    }
-
-    private void loadSamples(Manifest manifest) {
-        train = new ArrayList<>();
-        val = new ArrayList<>();
-        long[] perClass = new long[classes.size()];
-        try (Stream<ManifestRow> rows = manifest.rows()) {
-            Iterator<ManifestRow> it = rows.iterator();
-            int n = 0;
-            while (it.hasNext() && (config.maxTiles() == 0 || n < config.maxTiles())) {
-                ManifestRow r = it.next();
-                if (r.label() < 0 || r.label() >= classes.size()) {
-                    throw new TrainingException("train.wrong_class_count", "tile " + r.id() + " has label " + r.label() + " but the survey lists "
-                            + classes.size() + " classes", "regenerate the manifest");
-                }
-                Sample s = new Sample(r.id(), URI.create(r.uri()), r.label());
-                (Split.isValidation(r.id(), config.valPercent()) ? val : train).add(s);
-                perClass[r.label()]++;
-                n++;
-            }
-        }
-        if (train.isEmpty() || val.isEmpty()) {
-            throw new TrainingException("train.empty_survey", "survey " + config.survey() + " has " + (train.size() + val.size())
-                    + " usable tiles; training needs some for training and some for validation", "generate a larger survey (--tiles 200 or more)");
-        }
-        int present = 0;
-        for (long c : perClass) if (c > 0) present++;
-        if (present < 2) {
-            throw new TrainingException("train.one_class", "every tile of " + config.survey() + " has the same class",
-                    "a classifier needs at least two classes; use a larger or more varied survey");
-        }
-        classWeights = new float[classes.size()];
-        long total = train.size() + val.size();
-        for (int c = 0; c < classes.size(); c++) {
-            classWeights[c] = !config.classWeights() || perClass[c] == 0 ? 1f : (float) (total / (double) (present * perClass[c]));
-        }
     }
 
     @Override
@@ -199,71 +139,14 @@ public final class TileClassifierTrainable implements Trainable {
         if (trainer == null) throw new IllegalStateException("setup() first");
         int epoch = iteration + 1;
         long t0 = System.nanoTime();
-        int[] order = shuffled(train.size(), new SplittableRandom(config.seed() * 1_000_003L + epoch));
-        Long augSeed = config.augment() ? config.seed() * 7_919L + epoch : null;
-        int s = config.inputSize();
-        double lossSum = 0;
-        long seen = 0;
-        Confusion trainConf = new Confusion(classes.size());
-        for (Iterator<TileLoader.Batch> it = loader.batches(train, order, config.batchSize(), augSeed); it.hasNext(); ) {
-            TileLoader.Batch b = it.next();
-            try (NDManager batch = trainer.getManager().newSubManager()) {
-                NDArray x = batch.create(b.x(), new Shape(b.n(), 3, s, s));
-                NDArray y = batch.create(b.y());
-                synchronized (GRADIENT_LOCK) {
-                    try (GradientCollector gc = trainer.newGradientCollector()) {
-                        NDArray logits = trainer.forward(new NDList(x)).singletonOrThrow();
-                        NDArray loss = trainer.getLoss().evaluate(new NDList(y), new NDList(logits));
-                        gc.backward(loss);
-                        lossSum += loss.getFloat() * b.n();
-                        long[] pred = logits.argMax(1).toLongArray();
-                        for (int i = 0; i < b.n(); i++) trainConf.add(b.y()[i], (int) pred[i]);
-                    }
-                    trainer.step();
-                }
-            }
-            seen += b.n();
-            progress.batch("train", seen, train.size(), lossSum / seen);
-        }
-        double trainSeconds = (System.nanoTime() - t0) / 1e9;
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        metrics.put("epoch", (double) epoch);
-        metrics.put("train_loss", seen == 0 ? Double.NaN : lossSum / seen);
-        metrics.put("train_accuracy", trainConf.accuracy());
-        metrics.putAll(validate());
-        metrics.put("images_per_second", seen / trainSeconds);
+        Map<String, Double> metrics = new LinkedHashMap<>(loop.train(samples.train(), epoch, config.seed(), config.augment(), progress::batch));
+        metrics.putAll(loop.validate(samples.val(), progress::batch));
         metrics.put("epoch_seconds", (System.nanoTime() - t0) / 1e9);
         metrics.put("learning_rate", config.learningRateAt(Math.max(1, optimizer.globalStep()), Math.max(1, optimizer.globalStep())));
         metrics.put("skipped_tiles", (double) loader.skipped().size());
         iteration = epoch;
         history.add(metrics);
         return new StepResult(epoch, metrics);
-    }
-
-    private Map<String, Double> validate() {
-        int[] order = new int[val.size()];
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        Confusion conf = new Confusion(classes.size());
-        double lossSum = 0;
-        long seen = 0;
-        int s = config.inputSize();
-        for (Iterator<TileLoader.Batch> it = loader.batches(val, order, config.batchSize(), null); it.hasNext(); ) {
-            TileLoader.Batch b = it.next();
-            try (NDManager batch = trainer.getManager().newSubManager()) {
-                NDArray x = batch.create(b.x(), new Shape(b.n(), 3, s, s));
-                NDArray y = batch.create(b.y());
-                NDArray logits = trainer.evaluate(new NDList(x)).singletonOrThrow();
-                lossSum += trainer.getLoss().evaluate(new NDList(y), new NDList(logits)).getFloat() * b.n();
-                long[] pred = logits.argMax(1).toLongArray();
-                for (int i = 0; i < b.n(); i++) conf.add(b.y()[i], (int) pred[i]);
-            }
-            seen += b.n();
-            progress.batch("validate", seen, val.size(), lossSum / seen);
-        }
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("val_loss", seen == 0 ? Double.NaN : lossSum / seen);
-        m.putAll(conf.metrics("val", classes));
-        return m;
     }
 
     /** Class probabilities for already normalised CHW images, in evaluation mode. */
@@ -275,27 +158,10 @@ public final class TileClassifierTrainable implements Trainable {
         }
     }
 
-    private static int[] shuffled(int n, SplittableRandom rng) {
-        int[] a = new int[n];
-        for (int i = 0; i < n; i++) a[i] = i;
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-        }
-        return a;
-    }
-
     @Override
     public int iteration() {
         return iteration;
     }
-
-    /** The checkpoint's description, written last so a checkpoint without it is incomplete. */
-    record CheckpointState(int iteration, String architecture, int inputSize, List<String> classes, Map<String, Object> config,
-                           List<Map<String, Double>> history, List<String> optimizerNames, List<Integer> optimizerSteps,
-                           String paramsSha256, String optimizerSha256, String codeVersion, Instant savedAt) { }
 
     public byte[] parameterBytes() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -309,52 +175,32 @@ public final class TileClassifierTrainable implements Trainable {
 
     @Override
     public void save(URI location) {
-        byte[] params = parameterBytes();
         ResumableAdam.State st = optimizer.exportState();
-        byte[] opt = st.arrays().encode();
-        CheckpointState state = new CheckpointState(iteration, config.architecture(), config.inputSize(), classes, config.toMap(),
-                history, st.names(), st.steps(), Digests.sha256(params), Digests.sha256(opt), CodeVersion.get(), Instant.now());
-        try (ObjectStore store = ObjectStores.open(location, s3)) {
-            store.put(CHECKPOINT_PARAMS, params);
-            store.put(CHECKPOINT_OPTIMIZER, opt);
-            store.put(CHECKPOINT_STATE, Json.write(state));
-        }
+        Checkpoint.write(location, s3, iteration, config.architecture(), config.inputSize(), samples.classes(), config.toMap(), history,
+                parameterBytes(), st.names(), st.steps(), st.arrays().encode());
     }
 
     @Override
     public void restore(URI location) {
         if (trainer == null) throw new IllegalStateException("setup() first");
-        try (ObjectStore store = ObjectStores.open(location, s3)) {
-            byte[] stateJson;
-            try {
-                stateJson = store.get(CHECKPOINT_STATE);
-            } catch (StorageException.NotFound e) {
-                throw new TrainingException("train.no_checkpoint", "no checkpoint at " + location, "give a folder written by a training run", e);
-            }
-            CheckpointState st = Json.read(stateJson, CheckpointState.class, "checkpoint " + location);
-            if (!st.architecture().equals(config.architecture()) || st.inputSize() != config.inputSize() || !st.classes().equals(classes)) {
-                throw new TrainingException("train.incompatible_checkpoint", "checkpoint " + location + " is for " + st.architecture() + " at "
-                        + st.inputSize() + " px with " + st.classes().size() + " classes, but this run is " + config.architecture() + " at "
-                        + config.inputSize() + " px with " + classes.size() + " classes", "resume with the configuration that wrote it");
-            }
-            byte[] params = store.get(CHECKPOINT_PARAMS);
-            byte[] opt = store.get(CHECKPOINT_OPTIMIZER);
-            if (!Digests.sha256(params).equals(st.paramsSha256()) || !Digests.sha256(opt).equals(st.optimizerSha256())) {
-                throw new TrainingException("train.corrupt_checkpoint", "checkpoint " + location + " is corrupt (its files do not match their digests)",
-                        "resume from an earlier epoch's checkpoint or start again");
-            }
-            loadParameters(params);
-            NDList arrays = NDList.decode(model.getNDManager(), opt);
-            optimizer.importState(new ResumableAdam.State(st.optimizerNames(), st.optimizerSteps(), arrays));
-            iteration = st.iteration();
-            history.clear();
-            history.addAll(st.history());
+        Checkpoint.Loaded c = Checkpoint.read(location, s3);
+        Checkpoint.State st = c.state();
+        if (!st.architecture().equals(config.architecture()) || st.inputSize() != config.inputSize() || !st.classes().equals(samples.classes())) {
+            throw new TrainingException("train.incompatible_checkpoint", "checkpoint " + location + " is for " + st.architecture() + " at "
+                    + st.inputSize() + " px with " + st.classes().size() + " classes, but this run is " + config.architecture() + " at "
+                    + config.inputSize() + " px with " + samples.classes().size() + " classes", "resume with the configuration that wrote it");
         }
+        loadParameters(c.params());
+        NDList arrays = NDList.decode(model.getNDManager(), c.optimizer());
+        optimizer.importState(new ResumableAdam.State(st.optimizerNames(), st.optimizerSteps(), arrays));
+        iteration = st.iteration();
+        history.clear();
+        history.addAll(st.history());
     }
 
     /** Copies saved values into the live parameters, keeping the arrays the trainer tracks gradients for. */
     private void loadParameters(byte[] params) {
-        Block fresh = Architecture.of(config.architecture()).build(classes.size());
+        Block fresh = Architecture.of(config.architecture()).build(samples.classes().size());
         try (NDManager tmp = model.getNDManager().newSubManager()) {
             fresh.initialize(tmp, DataType.FLOAT32, new Shape(1, 3, config.inputSize(), config.inputSize()));
             fresh.loadParameters(tmp, new DataInputStream(new ByteArrayInputStream(params)));
@@ -377,8 +223,8 @@ public final class TileClassifierTrainable implements Trainable {
             if (k.startsWith("val_") || k.equals("epoch")) metrics.put(k, v);
         });
         return new ModelCard(name, ModelCard.FORMAT_DJL, config.architecture(), config.inputSize(), ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, classes, metrics,
-                new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), datasetDigest, CodeVersion.get(), config.toMap(),
+                ImageDecoder.IMAGENET_STD, samples.classes(), metrics,
+                new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), samples.datasetDigest(), CodeVersion.get(), config.toMap(),
                         Instant.now(), "canopy train"));
     }
 

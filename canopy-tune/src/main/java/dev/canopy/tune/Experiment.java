@@ -3,6 +3,7 @@ package dev.canopy.tune;
 import dev.canopy.api.tune.Decision;
 import dev.canopy.api.tune.TrialResult;
 import dev.canopy.api.Json;
+import dev.canopy.api.train.Trainable;
 import dev.canopy.storage.Keys;
 import dev.canopy.storage.ObjectInfo;
 import dev.canopy.storage.ObjectStore;
@@ -242,8 +243,8 @@ public final class Experiment implements TrialScheduler.TrialControl {
         try (var s = store.listAll(fromKey + "/")) {
             keys = s.map(ObjectInfo::key).toList();
         }
-        // state.json last, as a checkpoint is written
-        keys.stream().sorted(Comparator.comparing((String k) -> k.endsWith("state.json"))).forEach(k ->
+        // the marker last, as a checkpoint is written (Trainable's checkpoint contract)
+        keys.stream().sorted(Comparator.comparing((String k) -> k.endsWith("/" + Trainable.CHECKPOINT_MARKER))).forEach(k ->
                 store.put(prefix + k.substring(fromKey.length()), store.get(k)));
         String old = target.getCheckpoint();
         target.setCheckpoint(store.uri(prefix).toString());

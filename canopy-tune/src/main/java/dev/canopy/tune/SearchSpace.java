@@ -211,16 +211,45 @@ public final class SearchSpace {
                 long nhi = Math.min(r.inclusive() ? r.high() : r.high() - 1, hi + pad);
                 out.put(k, new Domain.IntRange(nlo, nhi, r.q(), true));
             } else if (d instanceof Domain.Choice c && c.values().stream().noneMatch(v -> v instanceof Domain.Group)) {
-                List<Object> kept = c.values().stream().filter(seen::contains).toList();
+                List<Object> kept = c.values().stream().filter(v -> seen.stream().anyMatch(x -> same(v, x))).toList();
                 out.put(k, new Domain.Choice(kept.isEmpty() ? c.values() : kept));
             } else if (d instanceof Domain.Grid g) {
-                List<Object> kept = g.values().stream().filter(seen::contains).toList();
+                List<Object> kept = g.values().stream().filter(v -> seen.stream().anyMatch(x -> same(v, x))).toList();
                 out.put(k, new Domain.Grid(kept.isEmpty() ? g.values() : kept));
             } else {
                 out.put(k, d);
             }
         }
         return new SearchSpace(out);
+    }
+
+    /** This space as JSON text that {@link #parse} reads back to an equal space. */
+    public String toJson() {
+        return dev.canopy.api.Json.writeString(toJson(new Domain.Group(params)));
+    }
+
+    private static Object toJson(Domain d) {
+        if (d instanceof Domain.Uniform u) return Map.of("uniform", List.of(u.low(), u.high()));
+        if (d instanceof Domain.LogUniform l) return Map.of("loguniform", List.of(l.low(), l.high()));
+        if (d instanceof Domain.IntRange r) return Map.of("qrandint", List.of(r.low(), r.high(), r.q()));
+        if (d instanceof Domain.Choice c) return Map.of("choice", c.values().stream().map(v -> v instanceof Domain.Group g ? toJson(g) : v).toList());
+        if (d instanceof Domain.Grid g) return Map.of("grid_search", g.values());
+        if (d instanceof Domain.Constant c) return c.value();
+        if (d instanceof Domain.Group g) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            g.children().forEach((k, v) -> m.put(k, toJson(v)));
+            return m;
+        }
+        throw new IllegalStateException("unknown domain " + d);
+    }
+
+    /** Equal values, numbers by value (a configuration read back from JSON holds 16 as an Integer, the space as a Long). */
+    static boolean same(Object a, Object b) {
+        if (a instanceof Number x && b instanceof Number y) {
+            return (x instanceof Double || x instanceof Float || y instanceof Double || y instanceof Float)
+                    ? x.doubleValue() == y.doubleValue() : x.longValue() == y.longValue();
+        }
+        return java.util.Objects.equals(a, b);
     }
 
     private static double[] span(List<Object> values, double oldRange) {

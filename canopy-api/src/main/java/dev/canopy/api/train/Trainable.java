@@ -15,6 +15,13 @@ import java.util.Map;
  * <p>Threading: one thread drives an instance; instances are independent.
  */
 public interface Trainable extends AutoCloseable {
+    /**
+     * A checkpoint is a folder of files whose last-written file is this marker: a folder without it
+     * is incomplete. Whoever copies a checkpoint (PBT's exploit) copies the marker last, and needs to
+     * know nothing else about the files.
+     */
+    String CHECKPOINT_MARKER = "state.json";
+
     /** Builds the model and data from a config. Unknown or invalid keys are errors, never ignored. */
     void setup(Map<String, Object> config);
 
