@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
 
 /** Peak memory of batch inference over manifests of growing size (images reused with --distinct). */
 @Command(name = "infer-memory", mixinStandardHelpOptions = true,
-        description = "Peak heap and resident memory of batch inference for manifests of 10,000 and 1,000,000 rows (reusing 500 distinct 64 px images).")
+        description = {"Peak heap and resident memory of batch inference for manifests of 10,000 and 1,000,000 rows (reusing 500 distinct 64 px images).",
+                "Large tiles: CANOPY_JAVA_OPTS=-Xmx512m canopy bench infer-memory --rows 2000 --tile-size 4096 --distinct 8"})
 final class BenchInferMemory implements Callable<Integer> {
     @ParentCommand
     BenchCommand parent;
@@ -42,8 +43,10 @@ final class BenchInferMemory implements Callable<Integer> {
 
     @Option(names = "--rows", defaultValue = "10000,1000000", split = ",", description = "Manifest sizes (default: ${DEFAULT-VALUE})")
     List<Long> rows;
-    @Option(names = "--distinct", defaultValue = "500")
+    @Option(names = "--distinct", defaultValue = "500", description = "Distinct images the manifest rows reuse (default: ${DEFAULT-VALUE})")
     long distinct;
+    @Option(names = "--tile-size", defaultValue = "64", description = "Tile size in pixels, up to 4096 (default: ${DEFAULT-VALUE})")
+    int tileSize;
 
     @Override
     public Integer call() throws Exception {
@@ -57,11 +60,11 @@ final class BenchInferMemory implements Callable<Integer> {
         SparkSession spark = SparkSessions.create(null, "canopy-bench-memory", List.of());
         try {
             for (long n : rows) {
-                Path survey = bench.resolve("memory-survey-" + n);
+                Path survey = bench.resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
                 try (FileObjectStore s = new FileObjectStore(survey)) {
                     if (!s.exists("survey.json")) {
-                        out.printf("generating a %,d-row manifest over %d distinct images%n", n, distinct);
-                        SurveyRuns.generate(SurveySpec.of(n, 64, 4).withDistinct(distinct), s, true, Runtime.getRuntime().availableProcessors(),
+                        out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);
+                        SurveyRuns.generate(SurveySpec.of(n, tileSize, 4).withDistinct(distinct), s, true, Runtime.getRuntime().availableProcessors(),
                                 parent.main.progress());
                     }
                 }
@@ -79,8 +82,9 @@ final class BenchInferMemory implements Callable<Integer> {
                 sampler.shutdownNow();
                 long peakHeap = ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
                         .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-                String line = String.format("%,12d rows: %,d ok in %.0f s (%.0f/s); max live heap after GC %,d MB (peak incl. garbage %,d MB); resident %s",
-                        s.rows(), s.ok(), s.seconds(), s.imagesPerSecond(), maxLive.get() >> 20, peakHeap >> 20, residentMb());
+                String line = String.format("%,12d rows of %d px: %,d ok, %,d errors in %.0f s (%.0f/s); max live heap after GC %,d MB "
+                                + "(peak incl. garbage %,d MB) of a %,d MB heap; resident %s", s.rows(), tileSize, s.ok(), s.errors(), s.seconds(),
+                        s.ok() / Math.max(1e-9, s.seconds()), maxLive.get() >> 20, peakHeap >> 20, Runtime.getRuntime().maxMemory() >> 20, residentMb());
                 out.println(line);
                 lines.add(line);
             }

@@ -57,11 +57,17 @@ final class InferCommand implements Callable<Integer> {
     long maxWaitMs;
     @Option(names = "--decode-threads", description = "Decoding threads per executor (default: cores)")
     Integer decodeThreads;
-    @Option(names = "--rows-per-shard", defaultValue = "" + InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, description = "Rows per output shard (default: ${DEFAULT-VALUE})")
-    int rowsPerShard;
+    @Option(names = "--rows-per-shard", description = "Rows per output shard (default: sized so that a shard takes about a minute, "
+            + "from a short calibration run; a resumed job keeps its recorded plan)")
+    Integer rowsPerShard;
     @Option(names = "--max-error-fraction", defaultValue = "" + BatchInference.DEFAULT_MAX_ERROR_FRACTION,
             description = "Fail the job if more tiles than this fail (default: ${DEFAULT-VALUE})")
     double maxErrorFraction;
+    @Option(names = "--dry-run", description = "Print the plan (tiles, shards, bytes, estimated time here and on --workers machines) "
+            + "after a short calibration run; predicts and writes nothing")
+    boolean dryRun;
+    @Option(names = "--workers", defaultValue = "8", description = "Cluster size for the --dry-run estimate (default: ${DEFAULT-VALUE})")
+    int workers;
     @Option(names = "--overwrite", description = "Replace an earlier job's output")
     boolean overwrite;
     @Option(names = "--resume", description = "Continue an interrupted job, skipping committed shards")
@@ -83,7 +89,12 @@ final class InferCommand implements Callable<Integer> {
                 decodeThreads == null ? Runtime.getRuntime().availableProcessors() : decodeThreads, TilePipeline.DEFAULT_MAX_IN_FLIGHT,
                 TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
         BatchInference.Options options = BatchInference.Options.defaults().withOverwrite(overwrite).withResume(resume)
-                .withRowsPerShard(rowsPerShard).withMaxErrorFraction(maxErrorFraction);
+                .withRowsPerShard(rowsPerShard == null ? 0 : rowsPerShard).withMaxErrorFraction(maxErrorFraction);
+        if (dryRun) {
+            printPlan(spec.commandLine().getOut(), BatchInference.plan(job, a == null ? null : a.bbox(), options, Runtime.getRuntime().availableProcessors()),
+                    workers);
+            return 0;
+        }
         BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, master);
         print(spec.commandLine().getOut(), s);
         return 0;
@@ -100,6 +111,27 @@ final class InferCommand implements Callable<Integer> {
         } finally {
             spark.stop();
         }
+    }
+
+    static void printPlan(PrintWriter out, BatchInference.Plan p, int workers) {
+        out.printf("tiles       %,d selected of %,d in the survey%n", p.tilesSelected(), p.tilesInSurvey());
+        out.printf("shards      %,d of up to %,d rows (about %s each here)%n", p.shards(), p.rowsPerShard(),
+                p.calibration().tilesPerSecond() > 0 ? duration(p.rowsPerShard() / (p.calibration().tilesPerSecond()
+                        / Runtime.getRuntime().availableProcessors())) : "?");
+        out.printf("read        %.1f MB (%.1f KB per tile)%n", p.bytesToRead() / 1e6, p.calibration().meanBytes() / 1e3);
+        out.printf("calibrated  %.0f tiles/s on this machine (%d cores), from %,d tiles in %.1f s%n", p.calibration().tilesPerSecond(),
+                Runtime.getRuntime().availableProcessors(), p.calibration().tiles(), p.calibration().seconds());
+        out.printf("estimate    %s on this machine, %s on %d workers like it%n", duration(p.secondsHere()), duration(p.secondsOn(workers)), workers);
+        out.printf("output      %s%s%n", p.output(), p.outputExists() ? " (a job is already there: --resume or --overwrite)" : "");
+        out.println("nothing was predicted or written (dry run)");
+    }
+
+    static String duration(double seconds) {
+        if (Double.isNaN(seconds) || Double.isInfinite(seconds)) return "?";
+        long s = Math.round(seconds);
+        if (s < 120) return s + " s";
+        if (s < 7200) return String.format("%d min %02d s", s / 60, s % 60);
+        return String.format("%d h %02d min", s / 3600, s / 60 % 60);
     }
 
     /** Mean time per tile in each stage, and how busy the decode threads and model replicas were. */

@@ -53,6 +53,9 @@ final class StatusCommand implements Callable<Integer> {
                     BatchInference.Summary sum = BatchInference.readSummary(s);
                     out.printf("inference %s: %s; %,d tiles (%,d ok, %,d errors), %d of %d shards committed%n", s.root(), sum.status(), sum.rows(),
                             sum.ok(), sum.errors(), committed, job.path("shards").asInt());
+                } else if (s.exists(dev.canopy.batch.JobProgress.FILE)) {
+                    out.println(live(s.root().toString(), Json.MAPPER.readValue(s.get(dev.canopy.batch.JobProgress.FILE), dev.canopy.batch.JobProgress.class),
+                            committed, java.time.Instant.now()));
                 } else {
                     out.printf("inference %s: running or interrupted; %d of %d shards committed (continue with --resume)%n", s.root(), committed,
                             job.path("shards").asInt());
@@ -61,5 +64,20 @@ final class StatusCommand implements Callable<Integer> {
             }
             throw new UsageException("no job found at " + s.root(), "give a folder printed by canopy train, tune or infer");
         }
+    }
+
+    /** How long without an update before a running job's driver is presumed gone. */
+    static final java.time.Duration STALE = java.time.Duration.ofSeconds(30);
+
+    /** One line from a job's live progress: tiles, rate, ETA, and whether its driver still updates it. */
+    static String live(String root, dev.canopy.batch.JobProgress p, long committed, java.time.Instant now) {
+        long age = java.time.Duration.between(p.updatedAt(), now).toSeconds();
+        String pct = p.tilesPlanned() > 0 ? String.format(" (%.1f%%)", 100.0 * p.tilesDone() / p.tilesPlanned()) : "";
+        String eta = p.etaSeconds() == null ? "" : ", ETA " + InferCommand.duration(p.etaSeconds());
+        String state = p.stage().equals("running") && age > STALE.toSeconds()
+                ? "interrupted? (no update for " + age + " s: continue with --resume)" : p.stage();
+        return String.format("inference %s: %s; %,d of %,d tiles%s, %,d errors, %.0f tiles/s%s; %d of %d shards committed; updated %d s ago%s", root,
+                state, p.tilesDone(), p.tilesPlanned(), pct, p.errors(), p.tilesPerSecond(), eta, committed, p.shards(), age,
+                p.message() == null ? "" : "; " + p.message());
     }
 }

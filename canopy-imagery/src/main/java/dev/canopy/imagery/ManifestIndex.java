@@ -25,6 +25,24 @@ public record ManifestIndex(int formatVersion, String crs, List<String> classes,
         }
     }
 
+    /**
+     * An index of {@code totalRows} rows whose parts repeat this index's parts, cycling (the last one
+     * cut to fit). For scale tests and benchmarks: planning and running over a 100-million-row
+     * manifest without writing 100 million rows. Tiles repeat, so ids repeat too.
+     */
+    public ManifestIndex repeated(long totalRows) {
+        if (parts.isEmpty()) throw new IllegalStateException("an empty manifest cannot be repeated");
+        java.util.List<Part> out = new java.util.ArrayList<>();
+        long first = 0;
+        for (int i = 0; first < totalRows; i = (i + 1) % parts.size()) {
+            Part p = parts.get(i);
+            long n = Math.min(p.rows(), totalRows - first);
+            out.add(new Part(p.key(), first, n, p.minLon(), p.minLat(), p.maxLon(), p.maxLat()));
+            first += n;
+        }
+        return new ManifestIndex(formatVersion, crs, classes, totalRows, out);
+    }
+
     public byte[] toJson() {
         try {
             return JSON.writeValueAsBytes(this);

@@ -43,11 +43,16 @@ public final class TileSource implements AutoCloseable {
         }
 
         void closeOnce() {
-            if (closed.compareAndSet(false, true)) store.close();
+            if (!closed.compareAndSet(false, true)) return;
+            // closing an S3 client waits for its event loop: never on the thread that completes a fetch
+            Thread t = new Thread(store::close, "canopy-store-close");
+            t.setDaemon(true);
+            t.start();
         }
     }
 
     private final Map<String, Entry> opened = new LinkedHashMap<>(16, 0.75f, true);
+    private boolean sourceClosed;
     private final ObjectStore borrowed;
     private final S3Settings s3;
 
@@ -111,6 +116,7 @@ public final class TileSource implements AutoCloseable {
     }
 
     private synchronized Entry acquire(String rootKey) {
+        if (sourceClosed) throw new IllegalStateException("tile source is closed");
         Entry e = opened.get(rootKey);
         if (e == null) {
             ObjectStore store = rootKey.startsWith("file:") ? new FileObjectStore(Path.of("/")) : ObjectStores.open(URI.create(rootKey), s3);
@@ -135,6 +141,7 @@ public final class TileSource implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        sourceClosed = true;
         opened.values().forEach(Entry::closeOnce);
         opened.clear();
     }

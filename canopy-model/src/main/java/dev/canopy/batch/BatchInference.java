@@ -53,8 +53,9 @@ public final class BatchInference {
     public record Options(boolean overwrite, boolean resume, int rowsPerShard, double maxErrorFraction, long errorCheckRows) {
         public static final long DEFAULT_ERROR_CHECK_ROWS = 1_000;
 
+        /** Rows per shard 0: sized by time from a calibration run. */
         public static Options defaults() {
-            return new Options(false, false, InferenceJobSpec.DEFAULT_ROWS_PER_SHARD, DEFAULT_MAX_ERROR_FRACTION, DEFAULT_ERROR_CHECK_ROWS);
+            return new Options(false, false, 0, DEFAULT_MAX_ERROR_FRACTION, DEFAULT_ERROR_CHECK_ROWS);
         }
 
         public Options withOverwrite(boolean o) { return new Options(o, resume, rowsPerShard, maxErrorFraction, errorCheckRows); }
@@ -72,14 +73,41 @@ public final class BatchInference {
 
     public static Summary run(InferenceJobSpec job, ModelCard card, BoundingBox areaBox, Options options, ShardRunner runner,
                               ProgressListener progress) {
+        return run(job, card, areaBox, options, runner, progress, java.time.Clock.systemUTC());
+    }
+
+    /**
+     * Runs (or resumes) a job. Rows per shard: as given, or ({@code rowsPerShard == 0}) sized by time
+     * from a short {@link Calibration} so that a shard takes about a minute; a resumed job keeps the
+     * plan recorded in {@code _job.json} before its first shard ran. {@code progress.json} is kept
+     * current about once a second throughout.
+     */
+    public static Summary run(InferenceJobSpec job, ModelCard card, BoundingBox areaBox, Options options, ShardRunner runner,
+                              ProgressListener progress, java.time.Clock clock) {
         S3Settings s3 = S3Settings.fromEnvironment();
         long t0 = System.nanoTime();
+        Instant startedAt = clock.instant();
         try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
-             ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
+             ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3);
+             ProgressFile progressFile = new ProgressFile(out, 1_000)) {
             Manifest manifest = Manifest.open(survey);
-            List<ShardSpec> plan = InferencePlanner.plan(manifest, areaBox, options.rowsPerShard());
+            Integer recorded = options.resume() ? recordedRowsPerShard(out) : null;
+            Calibration calibration = null;
+            int rowsPerShard;
+            if (options.rowsPerShard() > 0) {
+                rowsPerShard = options.rowsPerShard(); // a resume with another value is refused below: the plan differs
+            } else if (recorded != null) {
+                rowsPerShard = recorded;
+            } else {
+                progressFile.update(new JobProgress("calibrating", 0, 0, 0, 0, null, 0, 0, startedAt, clock.instant(), "measuring this machine's rate"));
+                progress.message("calibrating");
+                calibration = Calibration.measure(job, manifest, InferencePlanner.plan(manifest, areaBox, Integer.MAX_VALUE), Calibration.DEFAULT_TILES,
+                        Calibration.DEFAULT_TIME);
+                rowsPerShard = calibration.rowsPerShard(runner.parallelism(), Calibration.SHARD_TARGET);
+            }
+            List<ShardSpec> plan = InferencePlanner.plan(manifest, areaBox, rowsPerShard);
             String digest = InferencePlanner.digest(plan);
-            prepareOutput(out, job, options, digest, plan.size());
+            prepareOutput(out, job, options, digest, plan.size(), rowsPerShard, calibration);
 
             Set<Integer> committed = new HashSet<>();
             if (options.resume()) {
@@ -92,28 +120,46 @@ public final class BatchInference {
             long doneRows = plannedRows - pending.stream().mapToLong(ShardSpec::count).sum();
             progress.start("infer", plannedRows);
             progress.advance(doneRows);
-            AtomicLong shardsDone = new AtomicLong();
+            AtomicLong shardsDone = new AtomicLong(committed.size());
             AtomicLong shown = new AtomicLong(); // rows of this run already shown on the progress bar
+            long runStart = System.nanoTime();
             java.util.concurrent.atomic.AtomicReference<String> stopped = new java.util.concurrent.atomic.AtomicReference<>();
+            progressFile.update(new JobProgress("running", plannedRows, doneRows, 0, 0, null, committed.size(), plan.size(), startedAt, clock.instant(), null));
             ShardRunner.Listener listener = new ShardRunner.Listener() {
+                private long rows;
+                private long errors;
+
                 @Override
-                public void onShardDone(ShardSpec spec) {
-                    progress.message(shardsDone.incrementAndGet() + "/" + pending.size() + " shards");
+                public synchronized void onShardDone(ShardSpec spec) {
+                    progress.message(shardsDone.incrementAndGet() + "/" + plan.size() + " shards");
+                    publish();
                 }
 
                 @Override
                 public synchronized void onProgress(long rows, long errors) {
+                    this.rows = rows;
+                    this.errors = errors;
                     long delta = rows - shown.get(); // rows of an area-filtered shard may be fewer than planned: never go back
                     if (delta > 0) {
                         progress.advance(delta);
                         shown.addAndGet(delta);
                     }
-                    if (errors > 0) progress.message(shardsDone.get() + "/" + pending.size() + " shards, " + errors + " errors");
+                    if (errors > 0) progress.message(shardsDone.get() + "/" + plan.size() + " shards, " + errors + " errors");
+                    publish();
                     if (rows >= options.errorCheckRows() && errors > options.maxErrorFraction() * rows && stopped.get() == null) {
                         stopped.set(String.format("%.1f%% of the first %d tiles failed (%d), above the limit of %.1f%%",
                                 100.0 * errors / rows, rows, errors, 100 * options.maxErrorFraction()));
                         runner.cancel(stopped.get());
                     }
+                }
+
+                private void publish() {
+                    double secs = (System.nanoTime() - runStart) / 1e9;
+                    double rate = secs > 0 ? rows / secs : 0;
+                    long done = doneRows + rows;
+                    Double eta = rate > 0 ? Math.max(0, plannedRows - done) / rate : null;
+                    progressFile.update(new JobProgress("running", plannedRows, done, errors, rate, eta, (int) shardsDone.get(), plan.size(),
+                            startedAt, clock.instant(), null));
                 }
             };
             List<ShardReport> ran;
@@ -121,10 +167,18 @@ public final class BatchInference {
                 ran = pending.isEmpty() ? List.of() : runner.run(pending, job, listener);
             } catch (ShardRunner.Cancelled c) {
                 progress.finish();
+                JobProgress last = progressFile.latest();
+                progressFile.update(new JobProgress("stopped", plannedRows, last == null ? 0 : last.tilesDone(), last == null ? 0 : last.errors(), 0, null,
+                        (int) shardsDone.get(), plan.size(), startedAt, clock.instant(), stopped.get() == null ? c.getMessage() : stopped.get()));
                 if (stopped.get() == null) throw c;
                 throw new CanopyException("infer.too_many_errors", "stopped early: " + stopped.get(),
                         "fix the cause (credentials, URIs, image format) and run again with --resume: the " + shardsDone.get()
                                 + " shards already committed in " + job.outputRoot() + " stay valid", c);
+            } catch (RuntimeException e) {
+                JobProgress last = progressFile.latest();
+                progressFile.update(new JobProgress("failed", plannedRows, last == null ? 0 : last.tilesDone(), last == null ? 0 : last.errors(), 0, null,
+                        (int) shardsDone.get(), plan.size(), startedAt, clock.instant(), e.toString()));
+                throw e;
             }
             progress.finish();
 
@@ -136,6 +190,8 @@ public final class BatchInference {
             double seconds = (System.nanoTime() - t0) / 1e9;
             double errorFraction = total.rows() == 0 ? 0 : total.errors() / (double) total.rows();
             String status = errorFraction > options.maxErrorFraction() ? "failed_error_limit" : "succeeded";
+            progressFile.update(new JobProgress(status.equals("succeeded") ? "succeeded" : "failed", plannedRows, total.rows(), total.errors(),
+                    total.rows() / Math.max(1e-9, seconds), 0.0, plan.size(), plan.size(), startedAt, clock.instant(), null));
             Map<String, Double> stages = stages(total, seconds, job, ran);
             Map<String, Double> cover = new LinkedHashMap<>();
             Map<String, Long> byTop = new LinkedHashMap<>();
@@ -188,6 +244,48 @@ public final class BatchInference {
         return stages;
     }
 
+    /**
+     * What a job would do, without predicting anything but a short calibration sample and without
+     * writing anything: tiles selected (exact: rows of the parts the area touches are read and
+     * filtered), shards, bytes to read, and time estimates from the calibrated rate.
+     */
+    public record Plan(long tilesInSurvey, long tilesSelected, int shards, int rowsPerShard, Calibration calibration, double bytesToRead,
+                       double secondsHere, String output, boolean outputExists) {
+        /** Seconds on {@code workers} machines like this one. */
+        public double secondsOn(int workers) {
+            return secondsHere / Math.max(1, workers);
+        }
+    }
+
+    public static Plan plan(InferenceJobSpec job, BoundingBox areaBox, Options options, int parallelism) {
+        S3Settings s3 = S3Settings.fromEnvironment();
+        try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
+             ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
+            Manifest manifest = Manifest.open(survey);
+            dev.canopy.imagery.Area area = job.area();
+            long selected = 0;
+            for (dev.canopy.imagery.ManifestIndex.Part p : manifest.index().parts()) {
+                if (areaBox != null && !areaBox.intersects(p.bbox())) continue;
+                if (area == null) {
+                    selected += p.rows();
+                } else {
+                    try (var rows = manifest.rows(p)) {
+                        selected += rows.filter(r -> area.intersects(r.bbox())).count();
+                    }
+                }
+            }
+            Calibration c = Calibration.measure(job, manifest, InferencePlanner.plan(manifest, areaBox, Integer.MAX_VALUE), Calibration.DEFAULT_TILES,
+                    Calibration.DEFAULT_TIME);
+            Integer recorded = options.resume() ? recordedRowsPerShard(out) : null;
+            int rowsPerShard = options.rowsPerShard() > 0 ? options.rowsPerShard()
+                    : recorded != null ? recorded : c.rowsPerShard(parallelism, Calibration.SHARD_TARGET);
+            int shards = InferencePlanner.plan(manifest, areaBox, rowsPerShard).size();
+            double seconds = c.tilesPerSecond() > 0 ? selected / c.tilesPerSecond() : Double.NaN;
+            return new Plan(manifest.rowCount(), selected, shards, rowsPerShard, c, selected * c.meanBytes(), seconds, job.outputRoot(),
+                    out.exists(JOB));
+        }
+    }
+
     /** Busy share of the model replicas over the job, from each JVM's cumulative pool counters. */
     static double busyFraction(List<ShardReport> reports, double seconds) {
         Map<String, long[]> byJvm = new LinkedHashMap<>();
@@ -206,12 +304,25 @@ public final class BatchInference {
         return busy / capacity;
     }
 
-    private static void prepareOutput(ObjectStore out, InferenceJobSpec job, Options options, String digest, int shards) {
+    /** The rows per shard a job recorded before its first shard, or null (no job, or one from before this was recorded). */
+    private static Integer recordedRowsPerShard(ObjectStore out) {
+        if (!out.exists(JOB)) return null;
+        try {
+            JsonNode j = Json.MAPPER.readTree(out.get(JOB));
+            return j.has("rowsPerShard") ? j.get("rowsPerShard").asInt() : null;
+        } catch (IOException e) {
+            throw new CanopyException("infer.corrupt_job", "cannot read " + out.uri(JOB), "use --overwrite", e);
+        }
+    }
+
+    private static void prepareOutput(ObjectStore out, InferenceJobSpec job, Options options, String digest, int shards, int rowsPerShard,
+                                      Calibration calibration) {
         boolean exists = out.exists(JOB);
         if (exists && options.overwrite()) {
             List<String> keys;
             try (var s = out.listAll("")) {
-                keys = s.map(ObjectInfo::key).filter(k -> !k.startsWith("_logs/")).collect(Collectors.toList()); // the running command's log stays
+                keys = s.map(ObjectInfo::key).filter(k -> !k.startsWith("_logs/") && !k.equals(JobProgress.FILE))
+                        .collect(Collectors.toList()); // the running command's log and live progress stay
             }
             keys.forEach(out::delete);
             exists = false;
@@ -239,6 +350,8 @@ public final class BatchInference {
         j.put("job", job);
         j.put("planDigest", digest);
         j.put("shards", shards);
+        j.put("rowsPerShard", rowsPerShard);
+        if (calibration != null) j.put("calibration", calibration);
         j.put("createdAt", Instant.now().toString());
         out.put(JOB, Json.write(j));
     }

@@ -35,7 +35,7 @@ public final class ExecutorResources {
 
     private static final Map<String, Lease<PredictorPool<float[], Classification>>> POOLS = new LinkedHashMap<>(8, 0.75f, true);
     private static final Map<Integer, ExecutorService> DECODERS = new ConcurrentHashMap<>();
-    private static volatile TileSource source;
+    private static final Map<S3Settings, TileSource> SOURCES = new ConcurrentHashMap<>();
 
     private ExecutorResources() { }
 
@@ -55,29 +55,31 @@ public final class ExecutorResources {
         String key = job.modelRoot() + "|" + job.modelPrefix() + "|" + job.replicas() + "|" + job.maxBatch() + "|" + job.maxWaitMicros();
         while (true) {
             Lease<PredictorPool<float[], Classification>> lease;
+            List<Lease<PredictorPool<float[], Classification>>> leaving = new ArrayList<>();
             synchronized (POOLS) {
-                evictIdle();
+                evictIdle(leaving);
                 lease = POOLS.get(key);
                 if (lease == null || lease.isRetired()) {
                     lease = new Lease<>(load(job)); // loading under the lock: tasks of one executor want the same model
                     POOLS.put(key, lease);
                     List<String> keys = new ArrayList<>(POOLS.keySet());
                     for (int i = 0; POOLS.size() > MAX_MODELS && i < keys.size(); i++) {
-                        if (!keys.get(i).equals(key)) POOLS.remove(keys.get(i)).retire();
+                        if (!keys.get(i).equals(key)) leaving.add(POOLS.remove(keys.get(i)));
                     }
                 }
             }
+            leaving.forEach(Lease::retire); // closing a pool waits for its replicas: not under the lock
             if (lease.acquire()) return new Held(lease);
         }
     }
 
-    private static void evictIdle() {
+    private static void evictIdle(List<Lease<PredictorPool<float[], Classification>>> leaving) {
         long now = System.nanoTime();
         for (Iterator<Lease<PredictorPool<float[], Classification>>> it = POOLS.values().iterator(); it.hasNext(); ) {
             Lease<PredictorPool<float[], Classification>> l = it.next();
             if (l.users() == 0 && now - l.lastUsedNanos() > IDLE_TIMEOUT.toNanos()) {
                 it.remove();
-                l.retire();
+                leaving.add(l);
             }
         }
     }
@@ -87,12 +89,24 @@ public final class ExecutorResources {
         try {
             ModelPackage pkg = ModelPackage.open(store, job.modelPrefix());
             Path cache = Files.createTempDirectory("canopy-model-cache");
-            return PredictorPool.classifier(() -> pkg.load(cache)).withReplicas(job.replicas()).withMaxBatch(job.maxBatch())
-                    .withMaxWait(job.maxWaitMicros()).withQueueCapacity(Math.max(64, job.maxBatch() * job.replicas() * 4)).build();
+            try {
+                return PredictorPool.classifier(() -> pkg.load(cache)).withReplicas(job.replicas()).withMaxBatch(job.maxBatch())
+                        .withMaxWait(job.maxWaitMicros()).withQueueCapacity(Math.max(64, job.maxBatch() * job.replicas() * 4)).build();
+            } finally {
+                deleteTree(cache); // every replica has read its weights into memory
+            }
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         } finally {
             store.close();
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException ignored) {
+            // a temporary folder left behind is harmless
         }
     }
 
@@ -114,15 +128,17 @@ public final class ExecutorResources {
         });
     }
 
+    /**
+     * The tile source for these S3 settings (one per distinct settings: a JVM whose settings change,
+     * as in tests, never reads with stale ones).
+     */
+    public static TileSource source(S3Settings s3) {
+        return SOURCES.computeIfAbsent(s3, k -> new TileSource(null, k));
+    }
+
+    /** The tile source for the settings of the environment now. */
     public static TileSource source() {
-        TileSource s = source;
-        if (s == null) {
-            synchronized (ExecutorResources.class) {
-                if (source == null) source = new TileSource(null, S3Settings.fromEnvironment());
-                s = source;
-            }
-        }
-        return s;
+        return source(S3Settings.fromEnvironment());
     }
 
     /** Releases everything; later calls build afresh. For tests and benchmarks that switch models. */
@@ -133,9 +149,7 @@ public final class ExecutorResources {
         }
         DECODERS.values().forEach(ExecutorService::shutdownNow);
         DECODERS.clear();
-        synchronized (ExecutorResources.class) {
-            if (source != null) source.close();
-            source = null;
-        }
+        SOURCES.values().forEach(TileSource::close);
+        SOURCES.clear();
     }
 }

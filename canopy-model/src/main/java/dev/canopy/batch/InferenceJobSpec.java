@@ -37,6 +37,16 @@ public record InferenceJobSpec(String surveyRoot, String modelRoot, String model
         allowedUriPrefixes = allowedUriPrefixes == null ? null : java.util.List.copyOf(allowedUriPrefixes);
     }
 
+    /** The area rows must intersect, or null for all rows. */
+    public dev.canopy.imagery.Area area() {
+        if (areaWkt == null) return null;
+        try {
+            return dev.canopy.imagery.Area.of(new org.locationtech.jts.io.WKTReader().read(areaWkt));
+        } catch (org.locationtech.jts.io.ParseException e) {
+            throw new IllegalArgumentException("bad area WKT in the job: " + e.getMessage(), e);
+        }
+    }
+
     /** Where tiles may be read from. */
     public dev.canopy.storage.UriPolicy uriPolicy() {
         return allowedUriPrefixes == null ? dev.canopy.storage.UriPolicy.trusted()

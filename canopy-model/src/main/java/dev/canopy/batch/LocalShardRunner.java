@@ -62,6 +62,11 @@ public final class LocalShardRunner implements ShardRunner {
     }
 
     @Override
+    public int parallelism() {
+        return concurrentShards;
+    }
+
+    @Override
     public void cancel(String reason) {
         cancelled.compareAndSet(null, reason);
     }

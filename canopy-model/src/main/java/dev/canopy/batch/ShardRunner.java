@@ -22,6 +22,9 @@ public interface ShardRunner {
 
     List<ShardReport> run(List<ShardSpec> shards, InferenceJobSpec job, Listener listener);
 
+    /** Shards that run at once on one executor JVM (Spark: the default parallelism per executor; local: the threads). */
+    int parallelism();
+
     /** Stops the running job (Spark: cancels its job group). */
     void cancel(String reason);
 

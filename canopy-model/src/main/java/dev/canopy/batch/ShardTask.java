@@ -15,8 +15,6 @@ import java.net.URI;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.locationtech.jts.io.ParseException;
-import org.locationtech.jts.io.WKTReader;
 
 /**
  * Runs one shard: streams its manifest slice through the {@link TilePipeline} into a
@@ -37,9 +35,9 @@ public final class ShardTask {
             long busyStart = pool.busyNanos();
             ModelCard card = pool.card();
             ImageDecoder decoder = new ImageDecoder(card.inputSize(), card.mean(), card.std());
-            TilePipeline pipeline = new TilePipeline(ExecutorResources.source(), decoder, ExecutorResources.decoders(job.decodeThreads()), pool,
+            TilePipeline pipeline = new TilePipeline(ExecutorResources.source(s3), decoder, ExecutorResources.decoders(job.decodeThreads()), pool,
                     job.maxInFlight(), job.maxInFlightBytes(), job.uriPolicy(), TilePipeline.DEFAULT_MAX_OBJECT_BYTES);
-            Area area = job.areaWkt() == null ? null : Area.of(parseWkt(job.areaWkt()));
+            Area area = job.area();
             Manifest manifest = Manifest.open(survey);
             ManifestIndex.Part part = manifest.part(spec.partKey());
             PipelineStats stats = new PipelineStats();
@@ -57,14 +55,6 @@ public final class ShardTask {
                 return writer.commit(bytes -> new ShardReport(spec.index(), spec.shardKey(), stats.snapshot(), bytes,
                         (System.nanoTime() - t0) / 1e9, false, ShardReport.currentJvm(), busyStart, pool.busyNanos(), job.replicas()));
             }
-        }
-    }
-
-    private static org.locationtech.jts.geom.Geometry parseWkt(String wkt) {
-        try {
-            return new WKTReader().read(wkt);
-        } catch (ParseException e) {
-            throw new IllegalArgumentException("bad area WKT", e);
         }
     }
 }

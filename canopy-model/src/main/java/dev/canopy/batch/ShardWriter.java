@@ -23,7 +23,10 @@ import java.util.function.Function;
  * <p>Threads and retries: one writer is used by one task thread. A retried or speculative attempt of
  * the same shard makes a new writer and rewrites the same names with complete objects, so a reader
  * never sees a partial file and no row appears twice, whichever attempt commits last. After a
- * failed commit the attempt must not be reused; the next attempt starts over.
+ * failed commit the attempt must not be reused; the next attempt starts over. With speculative
+ * execution two attempts may interleave (A's file, B's file, B's marker, A's marker): the file then
+ * holds B's rows and the marker A's counts. Both attempts read the same rows, so the row set is the
+ * same; only counts that depend on transient failures (retries, error rows) can differ.
  */
 public final class ShardWriter implements AutoCloseable {
     private final ShardSpec spec;

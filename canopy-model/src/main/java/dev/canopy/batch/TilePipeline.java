@@ -139,14 +139,15 @@ public final class TilePipeline {
         return fetch(uri, DEFAULT_FETCH_ATTEMPTS, stats).thenApply(bytes -> {
             arrived[0] = System.nanoTime();
             stats.fetchNanos.add(arrived[0] - t0); // request issued to bytes here (retries included)
-            return bytes;
-        }).thenApplyAsync(bytes -> {
-            stats.decodeWaitNanos.add(System.nanoTime() - arrived[0]); // waiting for a decode thread
-            stats.bytesRead.add(bytes.length);
+            // the real size replaces the estimate as soon as the bytes exist, not when a decoder gets to them
             budget.seenBytes.addAndGet(bytes.length);
             budget.seenObjects.incrementAndGet();
             budget.add(bytes.length - held[0]);
             held[0] = bytes.length;
+            return bytes;
+        }).thenApplyAsync(bytes -> {
+            stats.decodeWaitNanos.add(System.nanoTime() - arrived[0]); // waiting for a decode thread
+            stats.bytesRead.add(bytes.length);
             long d0 = System.nanoTime();
             try {
                 float[] t = decoder.normalize(decoder.decodePixels(bytes, row.uri()));

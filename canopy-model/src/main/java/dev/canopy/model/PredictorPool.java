@@ -74,6 +74,7 @@ public final class PredictorPool<I, O> implements AutoCloseable {
     private final AtomicLong images = new AtomicLong();
     private final AtomicLong queueNanos = new AtomicLong();
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger liveReplicas = new AtomicInteger();
     private final Object idle = new Object();
     private volatile boolean closed;
     private volatile boolean draining;
@@ -100,6 +101,7 @@ public final class PredictorPool<I, O> implements AutoCloseable {
             t.setDaemon(true);
             replicas.add(t);
         }
+        liveReplicas.set(replicas.size());
         replicas.forEach(Thread::start);
     }
 
@@ -270,6 +272,12 @@ public final class PredictorPool<I, O> implements AutoCloseable {
         } finally {
             if (carry != null) carry.result().completeExceptionally(new Closed());
             model.close(); // only this thread ever predicts with this model
+            if (liveReplicas.decrementAndGet() == 0) {
+                // the last replica is gone (closed, or killed by an Error): nobody will take what is queued
+                closed = true;
+                Request<O> r;
+                while ((r = queue.poll()) != null) r.result().completeExceptionally(new Closed());
+            }
         }
     }
 
@@ -359,14 +367,21 @@ public final class PredictorPool<I, O> implements AutoCloseable {
         return busyNanos.get();
     }
 
+    /** True once every replica thread has ended (and closed its model). */
+    public boolean isTerminated() {
+        return liveReplicas.get() == 0;
+    }
+
     /**
      * Stops the replicas after the batch each is running, fails every request still queued with
      * {@link Closed}, and waits up to 30 s for replicas to end (each closes its own model as it ends).
+     * Called on a replica thread (a continuation of an answer), it does not wait for that replica.
      */
     @Override
     public void close() {
         closed = true;
         for (Thread t : replicas) {
+            if (t == Thread.currentThread()) continue; // closed from an answer's continuation: this replica ends after its batch
             try {
                 t.join(30_000);
             } catch (InterruptedException e) {

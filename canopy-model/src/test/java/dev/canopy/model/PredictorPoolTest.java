@@ -194,7 +194,9 @@ class PredictorPoolTest {
             submitters.add(th);
         }
         started.await();
-        Thread.sleep(5); // let the queue fill: this test is about the close race, not timing
+        // close once work is flowing: some answered, more queued
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                .until(() -> futures.stream().anyMatch(CompletableFuture::isDone) && pool.queueDepth() > 0);
         pool.close();
         stop.set(true);
         for (Thread th : submitters) th.join(10_000);
@@ -209,6 +211,7 @@ class PredictorPoolTest {
         }
         assertThat(futures).isNotEmpty();
         assertThat(answered).isPositive();
+        assertThat(pool.isTerminated()).isTrue();
         assertThat(models).hasSize(2).allSatisfy(m -> {
             assertThat(m.closed).isTrue();
             assertThat(m.misuse).isFalse();

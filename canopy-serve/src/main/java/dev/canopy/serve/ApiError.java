@@ -58,6 +58,10 @@ public final class ApiError extends RuntimeException {
         if (c instanceof UriPolicy.Forbidden f) return new ApiError(403, "uri_not_allowed", f.oneLine());
         if (c instanceof StorageException.NotFound) return new ApiError(404, "object_not_found", c.getMessage());
         if (c instanceof StorageException.TooLarge || c instanceof StorageException.NotRegular) return new ApiError(400, "bad_object", c.getMessage());
+        // the server's own storage trouble: no SDK detail, endpoint or credential hint goes to the client
+        if (c instanceof StorageException.Transient) return new ApiError(503, "storage_unavailable", "object storage is unavailable; retry shortly", "1");
+        if (c instanceof StorageException.AccessDenied) return new ApiError(502, "storage_denied", "the server may not read this object");
+        if (c instanceof StorageException) return new ApiError(502, "storage_error", "the server could not read this object");
         if (c instanceof CanopyException ce) return new ApiError(400, ce.code(), ce.oneLine());
         return new ApiError(500, "internal", "internal error; the server log has the details");
     }

@@ -76,6 +76,7 @@ public final class ModelCache implements AutoCloseable {
     private final Map<String, Served> loaded = new LinkedHashMap<>(8, 0.75f, true);
     private final Map<String, CompletableFuture<Served>> loading = new ConcurrentHashMap<>();
     private final Map<String, Boolean> gauges = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     public ModelCache(ModelRegistry registry, ServeSettings settings, Clock clock, MeterRegistry meters) {
         this.registry = registry;
@@ -89,11 +90,25 @@ public final class ModelCache implements AutoCloseable {
      * one request with, leased: the caller must close it after the answer.
      */
     public Served acquire(String ref) {
+        ref = canonical(ref);
         for (int attempt = 0; ; attempt++) {
+            if (closed) throw new ApiError(503, "stopping", "the server is stopping", "1");
             Served s = current(ref);
             if (s.lease.acquire()) return s;
             if (attempt > 100) throw new IllegalStateException("model " + ref + " keeps being retired"); // never expected
         }
+    }
+
+    /**
+     * One key per model version choice: {@code m:01} and {@code m:1} are the same, stages ignore case,
+     * so clients cannot load one version many times over and push other models out of the cache.
+     */
+    static String canonical(String ref) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^([^:@]+)(?::0*(\\d+)|@(\\w+))?$").matcher(ref.trim());
+        if (!m.matches()) return ref; // the registry refuses it with a clear message
+        if (m.group(2) != null) return m.group(1) + ":" + (m.group(2).isEmpty() ? "0" : m.group(2));
+        if (m.group(3) != null) return m.group(1) + "@" + m.group(3).toLowerCase(java.util.Locale.ROOT);
+        return m.group(1);
     }
 
     private Served current(String ref) {
@@ -149,6 +164,11 @@ public final class ModelCache implements AutoCloseable {
     private void install(String ref, Served next) {
         List<Served> retired = new ArrayList<>();
         synchronized (this) {
+            if (closed) { // a load that finished after close: nobody will serve or close it but us
+                next.lease.retire();
+                next.pool().close();
+                throw new ApiError(503, "stopping", "the server is stopping", "1");
+            }
             Served old = loaded.put(ref, next);
             if (old != null && old != next) {
                 LOG.info("model {} now serves version {} (was {})", ref, next.version.version(), old.version.version());
@@ -182,8 +202,9 @@ public final class ModelCache implements AutoCloseable {
                 return registry.resolve(ref); // no version in the default stage: the latest
             }
         } catch (RegistryException e) {
-            if (e.kind().isNotFound()) throw new ApiError(404, "model_not_found", e.getMessage());
-            throw new ApiError(400, "bad_model_ref", e.getMessage());
+            // the registry's message names its location: clients get the reference they sent only
+            if (e.kind().isNotFound()) throw new ApiError(404, "model_not_found", "no model version for '" + ref + "'; GET /v1/models lists what exists");
+            throw new ApiError(400, "bad_model_ref", "invalid model reference '" + ref + "': write NAME, NAME:VERSION or NAME@STAGE");
         }
     }
 
@@ -226,6 +247,7 @@ public final class ModelCache implements AutoCloseable {
     public void close() {
         List<Served> all;
         synchronized (this) {
+            closed = true;
             all = new ArrayList<>(loaded.values());
             loaded.clear();
         }

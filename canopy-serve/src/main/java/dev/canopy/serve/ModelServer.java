@@ -158,18 +158,22 @@ public final class ModelServer implements AutoCloseable {
         }
         byte[] body = ctx.bodyAsBytes();
         if (body.length == 0) throw new ApiError(400, "empty_body", "the request body is empty");
-        if (!admitted.tryAcquire()) throw ApiError.overloaded("too many requests in progress");
+        boolean json = type.equals("application/json");
+        List<URI> uris = json ? parseUris(body) : List.of(); // validated and checked against the policy before anything is admitted or read
+        // one admission permit per image: a request of 200 URIs weighs as much as 200 image requests
+        int permits = json ? Math.min(uris.size(), settings.queueCapacity()) : 1;
+        if (!admitted.tryAcquire(permits)) throw ApiError.overloaded("too many images in progress");
         ModelCache.Served served;
         try {
             served = cache.acquire(ctx.pathParam("name"));
         } catch (RuntimeException e) {
-            admitted.release();
+            admitted.release(permits);
             throw e;
         }
-        CompletableFuture<Map<String, Object>> answer;
+        CompletableFuture<Map<String, Object>> work;
         try {
-            answer = type.equals("application/json") ? CompletableFuture.supplyAsync(() -> parseUris(body), decoders).thenCompose(u -> predictUris(served, u, deadline))
-                    : CompletableFuture.supplyAsync(() -> decode(served, body), decoders)
+            work = json ? predictUris(served, uris, deadline)
+                    : CompletableFuture.supplyAsync(() -> decode(served, body, deadline), decoders)
                             .thenCompose(t -> submit(served.pool(), t, deadline))
                             .thenApply(c -> {
                                 Map<String, Object> out = header(served);
@@ -178,20 +182,20 @@ public final class ModelServer implements AutoCloseable {
                             });
         } catch (RejectedExecutionException full) {
             served.close();
-            admitted.release();
+            admitted.release(permits);
             throw ApiError.overloaded("the decode queue is full");
         }
-        CompletableFuture<Map<String, Object>> bounded = answer.orTimeout(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        ctx.future(() -> bounded.handle((result, error) -> {
+        // the lease and the admission permits are held until the work itself is over, not just until the answer's deadline
+        work.whenComplete((r, e) -> {
+            served.close();
+            admitted.release(permits);
+        });
+        CompletableFuture<Map<String, Object>> answer = work.copy().orTimeout(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        ctx.future(() -> answer.handle((result, error) -> {
             if (error == null) ctx.json(result);
             else writeError(ctx, toApiError(error));
             return null;
         }));
-        // the lease and the admission slot are held until the work is really over (not just the deadline)
-        answer.whenComplete((r, e) -> {
-            served.close();
-            admitted.release();
-        });
     }
 
     private static Map<String, Object> header(ModelCache.Served served) {
@@ -210,7 +214,8 @@ public final class ModelServer implements AutoCloseable {
         return now;
     }
 
-    private static float[] decode(ModelCache.Served served, byte[] body) {
+    private static float[] decode(ModelCache.Served served, byte[] body, long deadline) {
+        if (System.nanoTime() > deadline) throw new ApiError(503, "timeout", "no answer within the deadline; retry shortly", "1");
         try {
             return served.decoder().decode(body, "request body");
         } catch (ImageDecodeException e) {
@@ -238,23 +243,40 @@ public final class ModelServer implements AutoCloseable {
         List<URI> list = new ArrayList<>();
         for (JsonNode u : uris) {
             if (!u.isTextual()) throw new ApiError(400, "bad_request", "every entry of \"uris\" must be a string");
-            list.add(settings.allowUris().check(u.asText())); // 403 for the whole request, before any I/O
+            try {
+                list.add(settings.allowUris().check(u.asText())); // 403 for the whole request, before any I/O
+            } catch (dev.canopy.storage.UriPolicy.Forbidden f) {
+                throw new ApiError(403, "uri_not_allowed", f.oneLine());
+            }
         }
         return list;
     }
 
+    /** Fetches per request at once: a large request does not flood the store or the heap. */
+    static final int FETCH_WINDOW = 4;
+
     private CompletableFuture<Map<String, Object>> predictUris(ModelCache.Served served, List<URI> uris, long deadline) {
         List<CompletableFuture<Map<String, Object>>> items = new ArrayList<>();
-        for (URI u : uris) {
+        for (int i = 0; i < uris.size(); i++) items.add(new CompletableFuture<>());
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable[] startNext = new Runnable[1];
+        startNext[0] = () -> {
+            int i = next.getAndIncrement();
+            if (i >= uris.size()) return;
+            URI u = uris.get(i);
             CompletableFuture<Classification> f;
             try {
+                if (System.nanoTime() > deadline) throw new ApiError(503, "timeout", "no answer within the deadline; retry shortly", "1");
                 f = source.fetch(u, settings.maxBodyBytes())
-                        .thenApplyAsync(bytes -> served.decoder().decode(bytes, u.toString()), decoders)
+                        .thenApplyAsync(bytes -> {
+                            if (System.nanoTime() > deadline) throw new ApiError(503, "timeout", "no answer within the deadline; retry shortly", "1");
+                            return served.decoder().decode(bytes, u.toString());
+                        }, decoders)
                         .thenCompose(t -> submit(served.pool(), t, deadline));
             } catch (RuntimeException e) {
                 f = CompletableFuture.failedFuture(e);
             }
-            items.add(f.handle((c, e) -> {
+            f.handle((c, e) -> {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("uri", u.toString());
                 if (e == null) {
@@ -263,13 +285,18 @@ public final class ModelServer implements AutoCloseable {
                     return m;
                 }
                 ApiError a = toApiError(e);
-                if (a.status() == 429 || a.status() == 503) throw a; // overload and timeouts fail the whole request
+                if (a.code().equals("overloaded") || a.code().equals("timeout")) throw a; // overload and timeouts fail the whole request
                 m.put("status", "error");
                 m.put("code", a.code());
                 m.put("error", a.getMessage());
                 return m;
-            }));
-        }
+            }).whenComplete((m, e) -> {
+                if (e == null) items.get(i).complete(m);
+                else items.get(i).completeExceptionally(e);
+                startNext[0].run(); // the next fetch of this request starts when one finishes
+            });
+        };
+        for (int k = 0; k < Math.min(FETCH_WINDOW, uris.size()); k++) startNext[0].run();
         return CompletableFuture.allOf(items.toArray(CompletableFuture[]::new)).thenApply(v -> {
             Map<String, Object> out = header(served);
             out.put("predictions", items.stream().map(CompletableFuture::join).toList());

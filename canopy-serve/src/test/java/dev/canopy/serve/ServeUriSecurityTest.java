@@ -51,6 +51,8 @@ class ServeUriSecurityTest {
         }
         Files.createSymbolicLink(allowed.resolve("passwd-link.jpg"), Path.of("/etc/passwd"));
         Files.createSymbolicLink(allowed.resolve("zero-link.jpg"), Path.of("/dev/zero"));
+        Files.createSymbolicLink(allowed.resolve("dangling.jpg"), tmp.resolve("nowhere.jpg"));
+        Files.createSymbolicLink(allowed.resolve("etc-link"), Path.of("/etc"));
         Files.write(allowed.resolve("big.jpg"), new byte[300_000]);
         ServeSettings base = ServeSettings.defaults().withPort(0).withMaxBodyBytes(200_000).withRequestTimeout(Duration.ofSeconds(10));
         closed = ModelServer.start(registry, base, Clock.systemUTC(), List.of("m"));
@@ -102,7 +104,8 @@ class ServeUriSecurityTest {
         String root = allowed.toUri().toString();
         for (String u : List.of(root + "../../../etc/passwd", root + "tiles/%2e%2e/%2e%2e/x.jpg", root + "./tiles/r00000c00000.jpg",
                 "file://evil.example/" + allowed + "/tiles/r00000c00000.jpg", "s3://bucket/surveys-old/x.jpg", "s3://bucket/surveys/../secrets/x",
-                "http://127.0.0.1:1/x.jpg", root + "passwd-link.jpg")) {
+                "http://127.0.0.1:1/x.jpg", root + "passwd-link.jpg", "file:" + allowed + "/../x://y", "file://:80" + allowed + "/tiles/r00000c00000.jpg",
+                "file:relative/x.jpg", root + "dangling.jpg", root + "etc-link/passwd", root + "etc-link/no-such-file")) {
             HttpResponse<String> r = predict(open, u);
             assertThat(r.statusCode()).as(u + " -> " + r.body()).isEqualTo(403);
             assertThat(json(r).get("code").asText()).isEqualTo("uri_not_allowed");

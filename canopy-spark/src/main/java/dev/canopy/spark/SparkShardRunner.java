@@ -59,17 +59,28 @@ public final class SparkShardRunner implements ShardRunner {
         LongAccumulator rows = jsc.sc().longAccumulator("canopy.rows");
         LongAccumulator errors = jsc.sc().longAccumulator("canopy.errors");
         Map<Long, long[]> runningTasks = new ConcurrentHashMap<>();
+        Set<Long> endedTasks = ConcurrentHashMap.newKeySet(); // a heartbeat may arrive after the task's end: ignore it then
+        Set<Integer> ourStages = ConcurrentHashMap.newKeySet(); // the listener hears every job of the context: keep ours
         AtomicLong doneRows = new AtomicLong();
         AtomicLong doneErrors = new AtomicLong();
         String g = "canopy-infer-" + System.nanoTime();
         SparkListener sparkListener = new SparkListener() {
             @Override
+            public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+                if (start.properties() != null && g.equals(start.properties().getProperty("spark.jobGroup.id"))) {
+                    for (Object id : CollectionConverters.asJava(start.stageIds())) ourStages.add((Integer) id);
+                }
+            }
+
+            @Override
             public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate u) {
                 boolean any = false;
                 for (Tuple4<Object, Object, Object, scala.collection.immutable.Seq<AccumulableInfo>> t : CollectionConverters.asJava(u.accumUpdates())) {
+                    long taskId = (Long) t._1();
+                    if (!ourStages.contains((Integer) t._2()) || endedTasks.contains(taskId)) continue;
                     long[] v = values(t._4(), rows.id(), errors.id());
                     if (v != null) {
-                        runningTasks.put((Long) t._1(), v);
+                        runningTasks.put(taskId, v);
                         any = true;
                     }
                 }
@@ -78,7 +89,9 @@ public final class SparkShardRunner implements ShardRunner {
 
             @Override
             public void onTaskEnd(SparkListenerTaskEnd end) {
+                if (!ourStages.contains(end.stageId())) return;
                 long taskId = end.taskInfo().taskId();
+                endedTasks.add(taskId);
                 runningTasks.remove(taskId);
                 if (end.reason() instanceof Success$) {
                     long[] v = values(end.taskInfo().accumulables(), rows.id(), errors.id());
@@ -108,14 +121,20 @@ public final class SparkShardRunner implements ShardRunner {
             jsc.setJobGroup(g, "canopy batch inference, " + shards.size() + " shards", true);
             if (cancelled.get() != null) throw new Cancelled(cancelled.get(), null);
             return jsc.parallelize(shards, shards.size()).map(spec -> ShardTask.run(spec, job, counter)).collect();
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // Spark throws its checked SparkException from Scala code
             if (cancelled.get() != null) throw new Cancelled(cancelled.get(), e);
-            throw e;
+            throw SparkShardRunner.<RuntimeException>rethrow(e);
         } finally {
             group = null;
             jsc.clearJobGroup();
             jsc.sc().removeSparkListener(sparkListener);
         }
+    }
+
+    /** Rethrows any exception unchanged (Spark's checked exceptions reach Java callers undeclared anyway). */
+    @SuppressWarnings("unchecked")
+    private static <E extends Exception> E rethrow(Exception e) throws E {
+        throw (E) e;
     }
 
     /** The (rows, errors) values among a task's accumulator infos, or null if neither is there. */
@@ -129,6 +148,14 @@ public final class SparkShardRunner implements ShardRunner {
             v[i.id() == rowsId ? 0 : 1] = n.longValue();
         }
         return v;
+    }
+
+    /** Tasks one executor runs at once: its cores (local mode: all of this JVM's). */
+    @Override
+    public int parallelism() {
+        String master = spark.sparkContext().master();
+        if (master.startsWith("local")) return Math.max(1, spark.sparkContext().defaultParallelism());
+        return Math.max(1, spark.sparkContext().getConf().getInt("spark.executor.cores", Runtime.getRuntime().availableProcessors()));
     }
 
     @Override

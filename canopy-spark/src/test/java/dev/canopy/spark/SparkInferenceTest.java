@@ -189,4 +189,40 @@ class SparkInferenceTest {
             assertThat(out.listAll("shards/").count()).isEqualTo(1);
         }
     }
+
+    /**
+     * Every tile fails (its one image is gone, as with bad credentials): the driver sees the error rows
+     * live (accumulators through heartbeats and task ends) and cancels the job group long before the
+     * 200 shards are done; the shards already committed stay.
+     */
+    @Test
+    void aFailingJobIsCancelledEarlyAcrossTheWholeJob() throws Exception {
+        Path survey = tmp.resolve("gone");
+        try (dev.canopy.imagery.SurveyGenerator g = new dev.canopy.imagery.SurveyGenerator(1);
+             dev.canopy.storage.FileObjectStore st = new dev.canopy.storage.FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(20_000, 16, 3).withDistinct(1), st, ProgressListener.NONE);
+        }
+        try (var files = Files.list(survey.resolve("tiles"))) {
+            for (Path f : files.toList()) Files.delete(f);
+        }
+        Path out = tmp.resolve("gone-out");
+        InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(model),
+                model.ref(), null, out.toUri().toString(), 1, 16, 0, 2, TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+        assertThatThrownBy(() -> BatchInference.run(job, model.card(), null, BatchInference.Options.defaults().withRowsPerShard(100),
+                new SparkShardRunner(spark), ProgressListener.NONE))
+                .isInstanceOf(CanopyException.class).hasMessageContaining("stopped early");
+        long committed = 0;
+        if (Files.isDirectory(out.resolve("_committed"))) {
+            try (var markers = Files.list(out.resolve("_committed"))) {
+                for (Path m : markers.toList()) {
+                    committed++;
+                    assertThat(out.resolve("shards/" + m.getFileName().toString().replace(".json", ".parquet"))).exists();
+                }
+            }
+        }
+        assertThat(committed).isLessThan(200);
+        assertThat(out.resolve("_SUCCESS")).doesNotExist();
+        // the session is still usable after the cancel
+        assertThat(org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext()).parallelize(List.of(1, 2, 3)).count()).isEqualTo(3);
+    }
 }

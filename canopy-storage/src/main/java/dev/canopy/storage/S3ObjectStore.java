@@ -139,16 +139,32 @@ public final class S3ObjectStore implements ObjectStore {
 
     @Override
     public boolean putIfAbsent(String key, byte[] data) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                client.putObject(b -> b.bucket(bucket).key(fullKey(key)).ifNoneMatch("*"), AsyncRequestBody.fromBytes(data)).get();
+                return true;
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof S3Exception s3 && s3.statusCode() == 412) return holds(key, data);
+                // 409: a conflicting conditional write is in progress; wait for it to settle, then ask again
+                if (c instanceof S3Exception s3 && s3.statusCode() == 409 && attempt < 8) {
+                    sleepBackoff(attempt);
+                    continue;
+                }
+                if (c instanceof S3Exception s3 && s3.statusCode() == 409) return holds(key, data);
+                throw translate(key, c);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StorageException.Transient(uri(key).toString(), e);
+            }
+        }
+    }
+
+    private static void sleepBackoff(int attempt) {
         try {
-            client.putObject(b -> b.bucket(bucket).key(fullKey(key)).ifNoneMatch("*"), AsyncRequestBody.fromBytes(data)).get();
-            return true;
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof S3Exception s3 && (s3.statusCode() == 412 || s3.statusCode() == 409)) return holds(key, data);
-            throw translate(key, c);
+            Thread.sleep(Math.min(2_000, 25L << attempt)); // backoff between conflicting conditional writes
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new StorageException.Transient(uri(key).toString(), e);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.canopy.storage;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,15 +15,21 @@ import java.util.Locale;
  * it lies under one of the operator's prefixes ({@code s3://bucket/surveys/}, {@code file:///data/}).
  *
  * <p>The check is lexical first and does no I/O for a URI outside every prefix, so the answer never
- * tells a caller whether such a path exists. URIs with {@code ..} or {@code .} segments, encoded dots
- * or slashes, backslashes, a query, a fragment, user info or a {@code file} host are refused outright
- * (they are the ways to make a string look as if it were under a prefix). For {@code file:} URIs that
- * pass, the real path (symbolic links followed) must also lie under the real path of an allowed
- * prefix, so a link inside {@code /data/} cannot lead to {@code /etc/passwd}.
+ * tells a caller whether such a path exists. URIs with {@code ..} or {@code .} segments (in the
+ * decoded path), encoded dots, slashes or backslashes, a query, a fragment, user info, a port, an
+ * opaque or relative form, or a {@code file} authority are refused outright (they are the ways to
+ * make a string look as if it were under a prefix). For {@code file:} URIs that pass, the real path
+ * (links followed) must also lie under the real path of the prefix, and the real path is what the
+ * caller reads: a link inside {@code /data/} cannot lead to {@code /etc/passwd}. For a missing file the
+ * deepest existing folder on its path must lie under the prefix, so the answer is the same whether a
+ * file behind an outside link exists or not.
  *
  * <p>Example: with {@code --allow-uris s3://b/surveys/,file:///data/}, {@code s3://b/surveys/x.jpg}
  * and {@code file:///data/a/b.png} pass; {@code s3://b/surveys-old/x.jpg}, {@code file:///data/../etc/passwd}
  * and {@code file:///etc/passwd} are refused with {@link Forbidden}.
+ *
+ * <p>Not covered: a link swapped inside an allowed folder between the check and the read. Doing that
+ * needs write access to the allowed folder, which already controls what is read from it.
  */
 public final class UriPolicy {
     private final List<String> prefixes;
@@ -58,19 +65,28 @@ public final class UriPolicy {
             String s = p.trim();
             if (!s.startsWith("s3://") && !s.startsWith("file:")) {
                 if (s.startsWith("/")) s = Path.of(s).toAbsolutePath().normalize().toUri().toString();
-                else throw new StorageException("storage.bad_prefix", "allowed prefix '" + p + "' is neither s3:// nor file://",
-                        "write prefixes like s3://bucket/surveys/ or file:///data/", null);
+                else throw badPrefix(p, "is neither s3:// nor file://", "write prefixes like s3://bucket/surveys/ or file:///data/");
             }
-            URI u = URI.create(s);
+            URI u;
+            try {
+                u = new URI(s);
+            } catch (java.net.URISyntaxException e) {
+                throw badPrefix(p, "is not a valid URI", "write prefixes like s3://bucket/surveys/ or file:///data/");
+            }
             if (u.getScheme().equals("s3") && (u.getHost() == null || u.getHost().isBlank())) {
-                throw new StorageException("storage.bad_prefix", "allowed prefix '" + p + "' has no bucket", "write s3://BUCKET/prefix/", null);
+                throw badPrefix(p, "has no bucket", "write s3://BUCKET/prefix/");
             }
-            if (suspicious(s)) throw new StorageException("storage.bad_prefix", "allowed prefix '" + p + "' is not a plain path",
-                    "remove '..', '.', encoded characters, queries and fragments", null);
+            if (suspicious(s) || u.getPath() == null || hasDotSegments(u.getPath()) || u.getRawUserInfo() != null || u.getPort() != -1) {
+                throw badPrefix(p, "is not a plain path", "remove '..', '.', encoded characters, queries and fragments");
+            }
             if (u.getScheme().equals("file")) s = Path.of(u).toAbsolutePath().normalize().toUri().toString();
             out.add(s.endsWith("/") ? s : s + "/");
         }
         return new UriPolicy(out, false, flag);
+    }
+
+    private static StorageException badPrefix(String p, String why, String fix) {
+        return new StorageException("storage.bad_prefix", "allowed prefix '" + p + "' " + why, fix, null);
     }
 
     public List<String> prefixes() {
@@ -86,7 +102,7 @@ public final class UriPolicy {
         return !any && prefixes.isEmpty();
     }
 
-    /** The URI, if allowed; otherwise {@link Forbidden}. Does I/O only for file URIs already under a prefix. */
+    /** The URI to read, if allowed (for files: the real path); otherwise {@link Forbidden}. */
     public URI check(String uri) {
         URI u;
         try {
@@ -100,49 +116,59 @@ public final class UriPolicy {
     public URI check(URI u) {
         String s = u.toString();
         if (any) return u;
-        if (u.getScheme() == null || !(u.getScheme().equals("s3") || u.getScheme().equals("file"))) {
-            throw new Forbidden(s, "only s3:// and file:// URIs are read", flag, prefixes);
-        }
-        if (suspicious(s) || u.getRawUserInfo() != null || (u.getScheme().equals("file") && u.getHost() != null && !u.getHost().isEmpty())) {
-            throw new Forbidden(s, "it is not a plain object path", flag, prefixes);
-        }
-        String normal = u.getScheme().equals("file") ? fileForm(u) : s;
-        for (String p : prefixes) {
-            if (normal.startsWith(p) && normal.length() > p.length()) {
-                if (u.getScheme().equals("file")) checkRealPath(u, p);
-                return URI.create(normal);
+        try {
+            if (u.getScheme() == null || !(u.getScheme().equals("s3") || u.getScheme().equals("file"))) {
+                throw new Forbidden(s, "only s3:// and file:// URIs are read", flag, prefixes);
             }
+            boolean file = u.getScheme().equals("file");
+            if (u.isOpaque() || u.getPath() == null || !u.getPath().startsWith("/") || suspicious(s) || hasDotSegments(u.getPath())
+                    || u.getRawUserInfo() != null || u.getPort() != -1 || (file && u.getAuthority() != null && !u.getAuthority().isEmpty())) {
+                throw new Forbidden(s, "it is not a plain object path", flag, prefixes);
+            }
+            String normal = file ? Path.of(u).toUri().toString() : s;
+            for (String p : prefixes) {
+                if (normal.startsWith(p) && normal.length() > p.length()) return file ? realPathUnder(u, p) : URI.create(normal);
+            }
+        } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+            throw new Forbidden(s, "it is not a plain object path", flag, prefixes);
         }
         throw new Forbidden(s, "it is outside the allowed prefixes", flag, prefixes);
     }
 
-    private static String fileForm(URI u) {
-        // file:/x, file:///x and file://localhost-less forms all become file:///x
-        return Path.of(u).toUri().toString();
-    }
-
-    private void checkRealPath(URI u, String prefix) {
+    private URI realPathUnder(URI u, String prefix) {
         Path file = Path.of(u);
+        Path root;
         try {
-            Path real = file.toRealPath();
-            Path root = Path.of(URI.create(prefix)).toRealPath();
-            if (!real.startsWith(root)) throw new Forbidden(u.toString(), "it leads outside the allowed prefixes through a link", flag, prefixes);
-        } catch (NoSuchFileException missing) {
-            // under the prefix and absent: the reader reports not-found, which reveals nothing outside the prefix
+            root = Path.of(URI.create(prefix)).toRealPath();
+        } catch (IOException e) {
+            root = Path.of(URI.create(prefix)).toAbsolutePath().normalize(); // the prefix is not there: nothing under it exists either
+        }
+        Path existing = file;
+        while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) existing = existing.getParent();
+        Path lexicalRoot = Path.of(URI.create(prefix)).toAbsolutePath().normalize();
+        if (existing != null && lexicalRoot.startsWith(existing) && !lexicalRoot.equals(existing)) {
+            return file.toUri(); // the prefix folder itself does not exist: neither does anything under it, no link is involved
+        }
+        try {
+            Path real = existing == null ? null : existing.toRealPath();
+            if (real == null || !real.startsWith(root)) throw new Forbidden(u.toString(), "it is outside the allowed prefixes", flag, prefixes);
+            return (existing.equals(file) ? real : real.resolve(existing.relativize(file))).toUri();
+        } catch (NoSuchFileException dangling) {
+            throw new Forbidden(u.toString(), "it is outside the allowed prefixes", flag, prefixes); // a link to nowhere
         } catch (IOException e) {
             throw new Forbidden(u.toString(), "it cannot be resolved", flag, prefixes);
         }
     }
 
-    /** Lexical tricks that could make a URI look as if it were under a prefix. */
-    static boolean suspicious(String s) {
-        String l = s.toLowerCase(Locale.ROOT);
-        if (l.contains("\\") || l.contains("%2e") || l.contains("%2f") || l.contains("%5c") || l.contains("%00")
-                || l.contains("?") || l.contains("#")) return true;
-        int start = l.indexOf("://");
-        String path = start < 0 ? l.substring(l.indexOf(':') + 1) : l.substring(start + 3);
+    private static boolean hasDotSegments(String path) {
         for (String seg : path.split("/", -1)) if (seg.equals("..") || seg.equals(".")) return true;
         return false;
+    }
+
+    /** Encoded or special characters that could make a URI look as if it were under a prefix. */
+    static boolean suspicious(String s) {
+        String l = s.toLowerCase(Locale.ROOT);
+        return l.contains("\\") || l.contains("%2e") || l.contains("%2f") || l.contains("%5c") || l.contains("%00") || l.contains("?") || l.contains("#");
     }
 
     /**

@@ -20,10 +20,32 @@ class UriPolicyTest {
         for (String bad : List.of("s3://bucket/surveys-old/a.jpg", "s3://bucket/surveys", "s3://bucket/surveys/", "s3://other/surveys/a.jpg",
                 "file:///data2/x.png", "file:///etc/passwd", "file:///data/../etc/passwd", "file:///data/./x.png", "file:///data/%2e%2e/x",
                 "file:///data/a%2fb", "file://host/data/x.png", "s3://user@bucket/surveys/a.jpg", "s3://bucket/surveys/a.jpg?x=1",
-                "s3://bucket/surveys/a.jpg#f", "http://bucket/surveys/a.jpg", "data/x.png", "file:///data/a\\b", "not a uri")) {
+                "s3://bucket/surveys/a.jpg#f", "http://bucket/surveys/a.jpg", "data/x.png", "file:///data/a\\b", "not a uri",
+                "file:/data/../x://nosuch", "file:/data/x/..", "file://:80/data/x", "file:data/x", "s3://bucket:9000/surveys/a.jpg",
+                "file:///data/./x://y")) {
             assertThatThrownBy(() -> policy.check(bad)).as(bad).isInstanceOf(UriPolicy.Forbidden.class)
                     .hasMessageContaining("URI not allowed");
         }
+    }
+
+    @Test
+    void linksLeadingOutAreRefusedTheSameWayWhetherTheTargetExistsOrNot(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path data = java.nio.file.Files.createDirectories(tmp.resolve("data"));
+        java.nio.file.Path outside = java.nio.file.Files.createDirectories(tmp.resolve("outside"));
+        java.nio.file.Files.writeString(outside.resolve("secret.jpg"), "x");
+        java.nio.file.Files.createSymbolicLink(data.resolve("link"), outside);
+        java.nio.file.Files.createSymbolicLink(data.resolve("dangling.jpg"), tmp.resolve("nowhere.jpg"));
+        java.nio.file.Files.createDirectories(data.resolve("real"));
+        java.nio.file.Files.createSymbolicLink(data.resolve("inside-link"), data.resolve("real"));
+        UriPolicy p = UriPolicy.of(List.of(data.toUri().toString()), "--allow-uris");
+        String exists = data.toUri() + "link/secret.jpg";
+        String missing = data.toUri() + "link/none.jpg";
+        assertThatThrownBy(() -> p.check(exists)).isInstanceOf(UriPolicy.Forbidden.class).hasMessageContaining("outside the allowed prefixes");
+        assertThatThrownBy(() -> p.check(missing)).isInstanceOf(UriPolicy.Forbidden.class).hasMessageContaining("outside the allowed prefixes");
+        assertThatThrownBy(() -> p.check(data.toUri() + "dangling.jpg")).isInstanceOf(UriPolicy.Forbidden.class);
+        // a link that stays inside is read through its real path
+        assertThat(p.check(data.toUri() + "inside-link/a.jpg")).isEqualTo(data.toRealPath().resolve("real/a.jpg").toUri());
+        assertThat(p.check(data.toUri() + "new/a.jpg")).isEqualTo(data.toRealPath().resolve("new/a.jpg").toUri());
     }
 
     @Test
