@@ -24,12 +24,9 @@ public final class NaiveSparkShardRunner implements ShardRunner {
         return out;
     }
 
-    /** Tasks one executor runs at once: its cores (local mode: all of this JVM's). */
     @Override
     public int parallelism() {
-        String master = spark.sparkContext().master();
-        if (master.startsWith("local")) return Math.max(1, spark.sparkContext().defaultParallelism());
-        return Math.max(1, spark.sparkContext().getConf().getInt("spark.executor.cores", Runtime.getRuntime().availableProcessors()));
+        return dev.canopy.spark.SparkShardRunner.executorParallelism(spark);
     }
 
     @Override

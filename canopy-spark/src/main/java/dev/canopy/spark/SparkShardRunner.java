@@ -150,9 +150,13 @@ public final class SparkShardRunner implements ShardRunner {
         return v;
     }
 
-    /** Tasks one executor runs at once: its cores (local mode: all of this JVM's). */
     @Override
     public int parallelism() {
+        return executorParallelism(spark);
+    }
+
+    /** Tasks one executor runs at once: its cores (local mode: all of this JVM's). */
+    public static int executorParallelism(SparkSession spark) {
         String master = spark.sparkContext().master();
         if (master.startsWith("local")) return Math.max(1, spark.sparkContext().defaultParallelism());
         return Math.max(1, spark.sparkContext().getConf().getInt("spark.executor.cores", Runtime.getRuntime().availableProcessors()));

@@ -29,7 +29,10 @@ public final class AshaScheduler implements TrialScheduler {
         this.maxT = maxT;
         this.gracePeriod = gracePeriod;
         this.reductionFactor = reductionFactor;
-        for (double m = gracePeriod; m < maxT; m *= reductionFactor) milestones.add(0, (int) Math.round(m));
+        for (double m = gracePeriod; m < maxT; m *= reductionFactor) {
+            int rung = (int) Math.round(m);
+            if (milestones.isEmpty() || milestones.get(0) != rung) milestones.add(0, rung); // a factor below 2 can round two rungs together
+        }
         for (int m : milestones) recorded.put(m, new HashMap<>());
     }
 
@@ -55,10 +58,13 @@ public final class AshaScheduler implements TrialScheduler {
         return Decision.CONTINUE;
     }
 
-    /** The score a trial must reach to be in the top 1/reduction_factor of those recorded. */
+    /**
+     * The score a trial must reach to be in the top 1/reduction_factor of those recorded; diverged
+     * (non-finite) results are left out, as numpy's nanpercentile does.
+     */
     private Double cutoff(java.util.Collection<Double> values) {
-        if (values.isEmpty()) return null;
-        List<Double> sorted = new ArrayList<>(values);
+        List<Double> sorted = new ArrayList<>(values.stream().filter(Double::isFinite).toList());
+        if (sorted.isEmpty()) return null;
         sorted.sort(null);
         double q = 1 - 1 / reductionFactor; // percentile with linear interpolation, as numpy does
         double pos = q * (sorted.size() - 1);

@@ -283,7 +283,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
 
     /** The best trial by its last reported metric. */
     public static Optional<Trial> best(List<Trial> trials, Objective objective) {
-        return trials.stream().filter(t -> t.lastMetric(objective.metric()) != null)
+        return trials.stream().filter(t -> t.lastMetric(objective.metric()) != null && !t.lastMetric(objective.metric()).isNaN())
                 .max(Comparator.comparingDouble(t -> objective.maximize() ? t.lastMetric(objective.metric()) : -t.lastMetric(objective.metric())));
     }
 

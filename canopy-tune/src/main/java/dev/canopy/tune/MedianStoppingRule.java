@@ -35,7 +35,8 @@ public final class MedianStoppingRule implements TrialScheduler {
         List<Double> others = new ArrayList<>();
         for (Map.Entry<String, List<Double>> e : scores.entrySet()) {
             if (e.getKey().equals(trial.id()) || e.getValue().size() < t) continue;
-            others.add(e.getValue().subList(0, t).stream().mapToDouble(Double::doubleValue).average().orElseThrow());
+            double avg = e.getValue().subList(0, t).stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+            if (Double.isFinite(avg)) others.add(avg); // a diverged trial sets no bar
         }
         if (others.size() < minSamples) return Decision.CONTINUE;
         others.sort(null);

@@ -16,13 +16,17 @@ public record Objective(String metric, boolean maximize) {
         };
     }
 
-    /** The value, oriented so that larger is better. */
+    /**
+     * The value, oriented so that larger is better. A NaN metric (a diverged run) scores as the worst
+     * possible value, so schedulers stop it and it never sets a bar for the others.
+     */
     public double score(TrialResult r) {
         Double v = r.metrics().get(metric);
         if (v == null) {
             throw new TuneException("tune.unknown_metric", "trial " + r.trialId() + " did not report metric '" + metric + "'; it reported " + r.metrics().keySet(),
                     "pass --metric with one of those names");
         }
+        if (Double.isNaN(v)) return Double.NEGATIVE_INFINITY;
         return maximize ? v : -v;
     }
 }

@@ -49,7 +49,7 @@ public record TuneSettings(String survey, String space, String scheduler, String
     /** Higher is better, whatever the mode; trials without the metric rank last. */
     public double score(Trial t) {
         Double v = t.lastMetric(metric);
-        if (v == null) return Double.NEGATIVE_INFINITY;
+        if (v == null || v.isNaN()) return Double.NEGATIVE_INFINITY;
         return "min".equals(mode) ? -v : v;
     }
 
