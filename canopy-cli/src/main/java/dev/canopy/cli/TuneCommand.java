@@ -145,20 +145,23 @@ final class TuneCommand implements Callable<Integer> {
     }
 
     static void plan(TuneSettings s, PrintWriter out) {
-        TrialScheduler scheduler = Schedulers.create(s.scheduler(), s.objective(), s.schedulerOptions(), s.samples(), s.searchSpace());
-        out.println(scheduler.describePlan(s.samples()));
+        var searcher = Schedulers.searcher(s.searcher(), s.searchSpace(), s.seed(), s.objective());
+        int samples = searcher.capacity() < 0 ? s.samples() : Math.min(s.samples(), searcher.capacity());
+        TrialScheduler scheduler = Schedulers.create(s.scheduler(), s.objective(), s.schedulerOptions(), samples, s.searchSpace());
+        out.println(scheduler.describePlan(samples));
         out.printf("searcher %s over %s; %d trials at most %d at a time; metric %s (%s)%n", s.searcher(), s.searchSpace().params().keySet(),
-                s.samples(), s.concurrency(), s.metric(), s.mode());
+                samples, s.concurrency(), s.metric(), s.mode());
     }
 
     /** Runs one stage of an experiment with progress on the console; its folder defaults to one under the Canopy home. */
     static Tuning.Stage run(Main main, TuneSettings s, String dirArg, boolean resuming, PrintWriter out) throws Exception {
         SearchSpace space = s.searchSpace();
         Objective objective = s.objective();
-        int samples = s.samples();
+        var searcher = Schedulers.searcher(s.searcher(), space, s.seed(), objective);
+        // a grid smaller than --samples ends the experiment early: the scheduler must plan for the trials that will exist
+        int samples = searcher.capacity() < 0 ? s.samples() : Math.min(s.samples(), searcher.capacity());
         int maxT = s.maxT();
         TrialScheduler scheduler = Schedulers.create(s.scheduler(), objective, s.schedulerOptions(), samples, space);
-        var searcher = Schedulers.searcher(s.searcher(), space, s.seed(), objective);
         // a bad parameter name fails here, before any trial starts
         TrainConfig.fromMap(s.trialSettings(space.sample(new java.util.Random(0))));
 
