@@ -231,7 +231,9 @@ public final class SearchSpace {
     private static Object toJson(Domain d) {
         if (d instanceof Domain.Uniform u) return Map.of("uniform", List.of(u.low(), u.high()));
         if (d instanceof Domain.LogUniform l) return Map.of("loguniform", List.of(l.low(), l.high()));
-        if (d instanceof Domain.IntRange r) return Map.of("qrandint", List.of(r.low(), r.high(), r.q()));
+        if (d instanceof Domain.IntRange r) {
+            return r.inclusive() ? Map.of("qrandint", List.of(r.low(), r.high(), r.q())) : Map.of("randint", List.of(r.low(), r.high()));
+        }
         if (d instanceof Domain.Choice c) return Map.of("choice", c.values().stream().map(v -> v instanceof Domain.Group g ? toJson(g) : v).toList());
         if (d instanceof Domain.Grid g) return Map.of("grid_search", g.values());
         if (d instanceof Domain.Constant c) return c.value();

@@ -48,7 +48,7 @@ public final class Tuning {
      * first ({@link SearchSpace#narrow}), a different seed, and no further refinement.
      */
     public static TuneSettings refined(TuneSettings settings, ExperimentState first) {
-        List<Map<String, Object>> top = first.trials.stream().filter(t -> t.lastMetric(settings.metric()) != null)
+        List<Map<String, Object>> top = first.trials.stream().filter(t -> t.lastMetric(settings.metric()) != null && !t.lastMetric(settings.metric()).isNaN())
                 .sorted(Comparator.comparingDouble(settings::score).reversed()).limit(settings.refineTop()).map(Trial::config).toList();
         SearchSpace narrowed = settings.searchSpace().narrow(top);
         return settings.withSpace(narrowed.toJson()).withRefine(false).withSeed(settings.seed() + 1);
