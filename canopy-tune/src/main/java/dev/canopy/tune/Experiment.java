@@ -58,7 +58,6 @@ public final class Experiment implements TrialScheduler.TrialControl {
     private final LinkedBlockingQueue<Completion> done = new LinkedBlockingQueue<>();
     private final Map<String, Trial> running = new HashMap<>();
     private boolean replaying;
-    private int exploits;
     /** Checkpoints no state refers to any more; deleted only after the state that forgot them is saved. */
     private final List<String> obsolete = new ArrayList<>();
 
@@ -190,6 +189,14 @@ public final class Experiment implements TrialScheduler.TrialControl {
     private void handle(Completion c) {
         Trial t = c.trial();
         running.remove(t.id());
+        if (t.getStatus() == Trial.Status.STOPPED) {
+            // stopped through the control while this segment ran: it ended already, once; its work is spent but not kept
+            if (c.error() == null) {
+                t.setSegmentsRun(t.getSegmentsRun() + 1);
+                obsolete.add(c.checkpoint());
+            }
+            return;
+        }
         if (c.error() != null) {
             Throwable cause = c.error() instanceof java.util.concurrent.CompletionException && c.error().getCause() != null ? c.error().getCause() : c.error();
             t.setFailures(t.getFailures() + 1);
@@ -233,12 +240,13 @@ public final class Experiment implements TrialScheduler.TrialControl {
     }
 
     @Override
-    public void exploit(Trial target, Trial source, Map<String, Object> newConfig) {
-        if (replaying || source.getCheckpoint() == null) return;
+    public boolean exploit(Trial target, Trial source, Map<String, Object> newConfig) {
+        if (source.getCheckpoint() == null) return false;
+        if (replaying) return true; // the copy happened in the first run; its result is in the saved state
         String from = source.getCheckpoint();
-        String prefix = Keys.join("trials", target.id(), String.format("exploit-%03d-from-%s", ++exploits, source.id()));
+        String prefix = Keys.join("trials", target.id(), String.format("exploit-%03d-from-%s", ++state.exploits, source.id()));
         String fromKey = dev.canopy.storage.ObjectStores.relativeKey(store.root(), java.net.URI.create(from));
-        if (fromKey == null) return;
+        if (fromKey == null) return false;
         List<String> keys;
         try (var s = store.listAll(fromKey + "/")) {
             keys = s.map(ObjectInfo::key).toList();
@@ -252,6 +260,7 @@ public final class Experiment implements TrialScheduler.TrialControl {
         target.setConfig(newConfig);
         if (old != null) obsolete.add(old);
         listener.onEvent(this, target, Event.EXPLOIT);
+        return true;
     }
 
     @Override
@@ -262,6 +271,8 @@ public final class Experiment implements TrialScheduler.TrialControl {
     }
 
     private void deleteCheckpoint(String uri) {
+        // a folder a trial now uses (a retry, an exploit copy under a reused name) is never obsolete
+        if (state.trials.stream().anyMatch(t -> uri.equals(t.getCheckpoint()))) return;
         String key = dev.canopy.storage.ObjectStores.relativeKey(store.root(), java.net.URI.create(uri));
         if (key == null) return;
         List<String> keys;

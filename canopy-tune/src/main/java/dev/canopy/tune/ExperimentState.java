@@ -13,4 +13,6 @@ public final class ExperimentState {
     public List<TrialResult> events = new ArrayList<>();
     public String status = "running";
     public int stage = 1;
+    /** Exploit copies made so far: their folder names never repeat, across resumes too. */
+    public int exploits;
 }

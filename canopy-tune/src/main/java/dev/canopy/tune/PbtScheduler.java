@@ -46,6 +46,11 @@ public final class PbtScheduler implements TrialScheduler {
     }
 
     @Override
+    public void onTrialError(Trial trial) {
+        last.remove(trial.id()); // a failed trial's checkpoint is no source to copy
+    }
+
+    @Override
     public void onTrialAdd(Trial trial) {
         trials.put(trial.id(), trial);
     }
@@ -63,13 +68,13 @@ public final class PbtScheduler implements TrialScheduler {
         if (n < 2 || k == 0) return Decision.CONTINUE;
         int pos = ranked.indexOf(trial.id());
         if (pos < n - k) return Decision.CONTINUE; // not in the bottom quantile
-        Random rng = new Random(seed * 31 + (long) trial.getIndex() * 1_000_003L + t);
+        Random rng = new Random(Seeds.of(seed, trial.getIndex(), t));
         String sourceId = ranked.get(rng.nextInt(k));
         if (sourceId.equals(trial.id())) return Decision.CONTINUE;
         Trial source = trials.get(sourceId);
         Map<String, Object> config = explore(source.config(), rng);
-        if (control != null) control.exploit(trial, source, config);
-        last.put(trial.id(), last.get(sourceId));
+        // the target ranks with the source's score only if it really took the source's weights
+        if (control != null && control.exploit(trial, source, config)) last.put(trial.id(), last.get(sourceId));
         return Decision.CONTINUE;
     }
 

@@ -16,6 +16,6 @@ public final class RandomSearcher implements Searcher {
 
     @Override
     public Map<String, Object> suggest(int trialIndex, List<Trial> history) {
-        return space.sample(new Random(seed * 1_000_003L + trialIndex));
+        return space.sample(new Random(Seeds.of(seed, trialIndex)));
     }
 }

@@ -36,7 +36,7 @@ public final class SearchSpace {
 
     public SearchSpace(Map<String, Domain> params) {
         if (params.isEmpty()) throw new TuneException("the search space is empty", "give at least one parameter");
-        this.params = Map.copyOf(params);
+        this.params = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(params)); // sorted: draws happen in one order in every JVM
     }
 
     public Map<String, Domain> params() {

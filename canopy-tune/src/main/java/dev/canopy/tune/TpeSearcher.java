@@ -32,7 +32,7 @@ public final class TpeSearcher implements Searcher {
 
     @Override
     public Map<String, Object> suggest(int trialIndex, List<Trial> history) {
-        Random rng = new Random(seed * 7_919L + trialIndex);
+        Random rng = new Random(Seeds.of(seed, 7_919L, trialIndex));
         Comparator<Trial> byMetric = Comparator.comparingDouble((Trial t) -> t.lastMetric(metric));
         List<Trial> scored = history.stream().filter(t -> t.lastMetric(metric) != null)
                 .sorted(maximize ? byMetric.reversed() : byMetric).toList();

@@ -35,8 +35,11 @@ public interface TrialScheduler {
 
     /** Things a scheduler may ask of the runner. */
     interface TrialControl {
-        /** Replace {@code target}'s weights with {@code source}'s latest checkpoint and its config with {@code newConfig}. */
-        void exploit(Trial target, Trial source, java.util.Map<String, Object> newConfig);
+        /**
+         * Replace {@code target}'s weights with {@code source}'s latest checkpoint and its config with
+         * {@code newConfig}; false if it could not (the source has no checkpoint yet).
+         */
+        boolean exploit(Trial target, Trial source, java.util.Map<String, Object> newConfig);
 
         /** Stop a trial that is not the one reporting (e.g. a paused trial that lost its rung). */
         void stop(Trial trial);

@@ -30,7 +30,7 @@ class HyperBandWorkedExampleTest {
         final List<String> stopped = new ArrayList<>();
 
         @Override
-        public void exploit(Trial target, Trial source, Map<String, Object> newConfig) {
+        public boolean exploit(Trial target, Trial source, Map<String, Object> newConfig) {
             throw new AssertionError("HyperBand never exploits");
         }
 

@@ -71,7 +71,7 @@ class SchedulerTest {
         HyperBandScheduler hb = new HyperBandScheduler(ACC, 9, 3, 1, 9);
         List<Trial> stopped = new ArrayList<>();
         hb.attach(new TrialScheduler.TrialControl() {
-            @Override public void exploit(Trial target, Trial source, Map<String, Object> c) { }
+            @Override public boolean exploit(Trial target, Trial source, Map<String, Object> c) { return true; }
             @Override public void stop(Trial t) { stopped.add(t); }
         });
         List<Trial> ts = new ArrayList<>();
@@ -97,9 +97,10 @@ class SchedulerTest {
         PbtScheduler pbt = new PbtScheduler(ACC, 2, 0.25, mut, 0.0, 7);
         Map<String, Trial> targets = new LinkedHashMap<>();
         pbt.attach(new TrialScheduler.TrialControl() {
-            @Override public void exploit(Trial target, Trial source, Map<String, Object> c) {
+            @Override public boolean exploit(Trial target, Trial source, Map<String, Object> c) {
                 targets.put(target.id(), source);
                 assertThat(((Number) c.get("lr")).doubleValue()).isIn(0.01 * 0.8, 0.01 * 1.2);
+                return true;
             }
             @Override public void stop(Trial t) { }
         });
