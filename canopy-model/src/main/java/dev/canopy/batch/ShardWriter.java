@@ -46,6 +46,11 @@ public final class ShardWriter implements AutoCloseable {
         }
     }
 
+    /** The local file rows go to before the commit (deleted by commit and abort). */
+    Path localFile() {
+        return local;
+    }
+
     public void write(InferenceResult r) {
         if (finished) throw new IllegalStateException("shard " + spec.index() + " is already committed or aborted");
         parquet.write(r);

@@ -54,7 +54,10 @@ class ShardWriterTest {
     void commitWritesTheShardThenTheMarkerNamedByIndex() throws Exception {
         Path out = tmp.resolve("out");
         ShardSpec spec = new ShardSpec(7, "manifest/part-00000.parquet", 0, 3);
+        Path[] local = new Path[1];
         try (FileObjectStore store = new FileObjectStore(out); ShardWriter w = new ShardWriter(spec, store, CLASSES, Map.of("k", "v"))) {
+            local[0] = w.localFile();
+            assertThat(local[0]).exists();
             w.write(InferenceResult.ok(row(0), new Classification(CLASSES, new float[] {0.9f, 0.1f})));
             w.write(InferenceResult.error(row(1), "not found"));
             w.write(InferenceResult.ok(row(2), new Classification(CLASSES, new float[] {0.2f, 0.8f})));
@@ -67,9 +70,7 @@ class ShardWriterTest {
         ShardReport marker = Json.read(Files.readAllBytes(out.resolve("_committed/part-00007.json")), ShardReport.class, "marker");
         assertThat(marker.index()).isEqualTo(7);
         assertThat(marker.shardKey()).isEqualTo("shards/part-00007.parquet");
-        try (var tmpFiles = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
-            assertThat(tmpFiles.filter(p -> p.getFileName().toString().startsWith("canopy-shard-7-"))).isEmpty();
-        }
+        assertThat(local[0]).doesNotExist(); // the local copy is gone once committed
     }
 
     @Test
@@ -77,9 +78,12 @@ class ShardWriterTest {
         Path out = tmp.resolve("out");
         ShardSpec spec = new ShardSpec(2, "p", 0, 1);
         try (FileObjectStore store = new FileObjectStore(out)) {
+            Path local;
             try (ShardWriter w = new ShardWriter(spec, store, CLASSES, Map.of())) {
                 w.write(InferenceResult.error(row(0), "x"));
+                local = w.localFile();
             }
+            assertThat(local).doesNotExist();
             ShardWriter aborted = new ShardWriter(spec, store, CLASSES, Map.of());
             aborted.write(InferenceResult.error(row(0), "x"));
             aborted.abort();

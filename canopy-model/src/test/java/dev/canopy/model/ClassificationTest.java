@@ -24,12 +24,12 @@ class ClassificationTest {
 
     @Test
     void theTranslatorChecksTheImageSizeAndLabelsTheOutput() {
-        ModelCard card = new ModelCard("m", ModelCard.FORMAT_DJL, "small-cnn", 2, new float[] {0, 0, 0}, new float[] {1, 1, 1}, List.of("a", "b"),
+        ModelCard card = new ModelCard("m", ModelCard.FORMAT_DJL, "small-cnn", 16, new float[] {0, 0, 0}, new float[] {1, 1, 1}, List.of("a", "b"),
                 Map.of(), null);
         Translator<float[], Classification> t = Classification.translator(card);
-        float[] image = new float[3 * 2 * 2];
+        float[] image = new float[3 * 16 * 16];
         assertThat(t.toInput(image)).isSameAs(image);
-        assertThatThrownBy(() -> t.toInput(new float[11])).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3x2x2");
+        assertThatThrownBy(() -> t.toInput(new float[11])).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3x16x16");
         assertThatThrownBy(() -> t.toInput(new float[13])).isInstanceOf(IllegalArgumentException.class);
         assertThat(t.fromOutput(new float[] {0.3f, 0.7f}).topClass()).isEqualTo("b");
     }

@@ -25,7 +25,7 @@ class SearchSpaceTest {
                 - {augment: false, class_weights: false}
             """;
 
-    @Property
+    @Property(seed = "42")
     void samplesStayInTheirDomains(@ForAll long seed) {
         Map<String, Object> c = SearchSpace.parse(SPACE).sample(new Random(seed));
         assertThat(((Number) c.get("learning_rate")).doubleValue()).isBetween(0.0001, 0.01);
