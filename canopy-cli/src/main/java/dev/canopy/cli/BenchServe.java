@@ -85,7 +85,7 @@ final class BenchServe implements Callable<Integer> {
             for (String mode : new String[] {"dynamic", "batch-1"}) {
                 ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? 32 : 1)
                         .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs));
-                try (ModelServer server = ModelServer.start(registry, st, Clock.systemUTC(), List.of(name))) {
+                try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
                     URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
                     closedLoop(uri, jpeg, 4, 2); // warm-up
                     for (int c : levels) {

@@ -1,7 +1,9 @@
 package dev.canopy.cli;
 
 import dev.canopy.serve.ModelServer;
+import dev.canopy.api.auth.TokenVerifier;
 import dev.canopy.serve.ServeSettings;
+import dev.canopy.serve.TokensFile;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -43,6 +45,11 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--allow-uris", description = "Comma-separated URI prefixes the JSON form {\"uris\": [...]} may read, e.g. "
             + "s3://bucket/surveys/,file:///data/ (default: none; such requests get 403)")
     String allowUris;
+    @Option(names = "--tokens", description = "Tokens file (hashes only; default: serve-tokens.json in the Canopy home). "
+            + "At first start a token is made and printed once")
+    java.nio.file.Path tokensFile;
+    @Option(names = "--no-auth", description = "No token checks; refused unless --host is a loopback address")
+    boolean noAuth;
 
     @Override
     public Integer call() throws Exception {
@@ -51,6 +58,19 @@ final class ServeCommand implements Callable<Integer> {
                 .withMaxModels(maxModels).withRefreshInterval(Duration.ofSeconds(refreshS))
                 .withAllowUris(allowUris == null ? dev.canopy.storage.UriPolicy.none(ServeSettings.ALLOW_URIS_FLAG)
                         : dev.canopy.storage.UriPolicy.parse(allowUris, "--allow-uris"));
+        String newToken = null;
+        if (noAuth) {
+            st = st.withNoAuth();
+        } else {
+            java.nio.file.Path file = tokensFile != null ? tokensFile : main.home().root().resolve("serve-tokens.json");
+            TokensFile tokens = TokensFile.load(file, Clock.systemUTC());
+            if (tokens.size() == 0) {
+                newToken = TokensFile.create(file, "default", java.util.EnumSet.of(TokenVerifier.Scope.READ, TokenVerifier.Scope.PREDICT), null,
+                        Clock.systemUTC());
+                tokens = TokensFile.load(file, Clock.systemUTC());
+            }
+            st = st.withAuth(tokens);
+        }
         ModelServer server = ModelServer.start(main.registry(), st, Clock.systemUTC(), models);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -59,6 +79,12 @@ final class ServeCommand implements Callable<Integer> {
         }));
         var out = spec.commandLine().getOut();
         out.printf("serving %s on http://%s:%d (POST /v1/models/{name}/predict; /metrics; Ctrl-C to stop)%n", models, host, server.port());
+        if (newToken != null) {
+            out.printf("a token was made for this server (shown once; its hash is kept in the tokens file):%n  %s%n"
+                    + "send it as: curl -H 'Authorization: Bearer %s' ...%n", newToken, newToken);
+        } else if (noAuth) {
+            out.println("no token checks (--no-auth): reachable from this machine only");
+        }
         out.printf("URIs readable by {\"uris\": [...]}: %s%n", st.allowUris().isEmpty() ? "none (--allow-uris to allow prefixes)" : st.allowUris().prefixes());
         out.flush();
         stopped.await();

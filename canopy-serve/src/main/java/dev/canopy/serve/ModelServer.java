@@ -1,6 +1,7 @@
 package dev.canopy.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.auth.TokenVerifier;
 import dev.canopy.imagery.ImageDecodeException;
 import dev.canopy.imagery.TileSource;
 import dev.canopy.model.Classification;
@@ -40,6 +41,9 @@ import org.slf4j.LoggerFactory;
  *   GET  /v1/models                  registered models and what is loaded
  *   GET  /healthz, /readyz, /metrics (Prometheus)
  * </pre>
+ * Every /v1 route needs {@code Authorization: Bearer <token>} ({@link ServeSettings#auth()}: GET needs the
+ * {@code read} scope, predict {@code predict}); 401 without a valid token, 403 without the scope.
+ * /healthz and /readyz are public; /metrics is public on a loopback bind only.
  * Overload is refused at once with 429 and {@code Retry-After} (the queue is bounded); a request that
  * cannot be answered within the timeout gets 503, so no request waits longer than the timeout.
  *
@@ -91,6 +95,11 @@ public final class ModelServer implements AutoCloseable {
 
     /** Starts a server on {@code settings.host():settings.port()} (port 0: any free port) and loads {@code preload}. */
     public static ModelServer start(ModelRegistry registry, ServeSettings settings, Clock clock, List<String> preload) {
+        if (settings.auth() == null && !(settings.noAuth() && settings.loopback())) {
+            throw new dev.canopy.api.CanopyException("serve.no_auth", settings.noAuth()
+                    ? "--no-auth is refused on " + settings.host() + ": anyone who can reach it could use the models"
+                    : "the server has no tokens to check", settings.noAuth() ? "bind to 127.0.0.1, or serve with tokens" : "give a TokenVerifier (canopy serve makes a token at first start)");
+        }
         ModelServer s = new ModelServer(registry, settings, clock, preload);
         s.app.start(settings.host(), settings.port());
         s.ready = s.preload.isEmpty();
@@ -110,6 +119,11 @@ public final class ModelServer implements AutoCloseable {
 
     private void routes() {
         app.before(ctx -> ctx.attribute(STARTED, System.nanoTime()));
+        // every /v1 route needs a token; /metrics too unless only this machine can reach the server
+        app.before("/v1/*", ctx -> authorize(ctx, ctx.method() == io.javalin.http.HandlerType.GET ? TokenVerifier.Scope.READ : TokenVerifier.Scope.PREDICT));
+        app.before("/metrics", ctx -> {
+            if (!settings.loopback()) authorize(ctx, TokenVerifier.Scope.READ);
+        });
         app.after(ctx -> {
             Long t0 = ctx.attribute(STARTED);
             String model = ctx.pathParamMap().getOrDefault("name", "-");
@@ -126,6 +140,21 @@ public final class ModelServer implements AutoCloseable {
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(meters.scrape()));
         app.get("/v1/models", this::listModels);
         app.post("/v1/models/{name}/predict", this::predict);
+    }
+
+    /** 401 without a valid bearer token, 403 without the scope; the token itself is never logged or echoed. */
+    private void authorize(Context ctx, TokenVerifier.Scope scope) {
+        if (settings.auth() == null) return; // --no-auth on loopback, checked at start
+        String h = ctx.header("Authorization");
+        String token = h != null && h.regionMatches(true, 0, "Bearer ", 0, 7) ? h.substring(7).trim() : null;
+        TokenVerifier.Principal p = token == null ? null : settings.auth().verify(token).orElse(null);
+        if (p == null) {
+            ctx.header("WWW-Authenticate", "Bearer realm=\"canopy\"");
+            throw new ApiError(401, "unauthorized", token == null ? "send Authorization: Bearer <token> (canopy serve printed one at first start)"
+                    : "the token is unknown, revoked or expired");
+        }
+        if (!p.allows(scope)) throw new ApiError(403, "forbidden_scope", "this token lacks the '" + scope.name().toLowerCase() + "' scope");
+        ctx.attribute("canopy.principal", p);
     }
 
     private void listModels(Context ctx) {

@@ -41,6 +41,16 @@ class ModelServerTest {
     static Path survey;
     static byte[] jpeg;
     static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final java.time.Instant T0 = java.time.Instant.parse("2026-01-01T00:00:00Z");
+    /** Tokens of the test servers: one with every serving scope, one read-only, one that expires at T0 + 1 h. */
+    static String token;
+    static String readOnly;
+    static String expiring;
+    static TokensFile tokens;
+
+    static ServeSettings settings() {
+        return ServeSettings.defaults().withPort(0).withAuth(tokens);
+    }
 
     /** A clock the test moves by hand (for the registry refresh interval). */
     static final class ManualClock extends Clock {
@@ -58,6 +68,13 @@ class ModelServerTest {
 
     @BeforeAll
     static void setUp() throws Exception {
+        Path file = tmp.resolve("tokens.json");
+        Clock at = Clock.fixed(T0, ZoneOffset.UTC);
+        token = TokensFile.create(file, "team-a", java.util.EnumSet.of(dev.canopy.api.auth.TokenVerifier.Scope.PREDICT,
+                dev.canopy.api.auth.TokenVerifier.Scope.READ), null, at);
+        readOnly = TokensFile.create(file, "team-a", java.util.EnumSet.of(dev.canopy.api.auth.TokenVerifier.Scope.READ), null, at);
+        expiring = TokensFile.create(file, "team-b", java.util.EnumSet.of(dev.canopy.api.auth.TokenVerifier.Scope.ADMIN), T0.plusSeconds(3600), at);
+        tokens = TokensFile.load(file, Clock.systemUTC()); // now is long after T0 + 1 h: the third token has expired
         registry = new ModelRegistry(new FileObjectStore(tmp.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
         register("weeds", Architecture.SMALL_CNN, 32, 1);
         survey = tmp.resolve("survey");
@@ -68,17 +85,71 @@ class ModelServerTest {
     }
 
     static HttpResponse<String> post(ModelServer s, String path, String type, byte[] body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).header("Content-Type", type)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return post(s, path, type, body, token);
+    }
+
+    static HttpResponse<String> post(ModelServer s, String path, String type, byte[] body, String bearer) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).header("Content-Type", type)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (bearer != null) b.header("Authorization", "Bearer " + bearer);
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     static HttpResponse<String> get(ModelServer s, String path) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        return get(s, path, token);
+    }
+
+    static HttpResponse<String> get(ModelServer s, String path, String bearer) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).GET();
+        if (bearer != null) b.header("Authorization", "Bearer " + bearer);
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpRequest.Builder request(ModelServer s, String path) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).header("Authorization", "Bearer " + token);
+    }
+
+    /** Every /v1 route: no token 401, unknown or expired token 401, missing scope 403; the public routes need none. */
+    @Test
+    void everyV1RouteNeedsATokenWithTheRightScope() throws Exception {
+        try (ModelServer s = ModelServer.start(registry, settings(), Clock.systemUTC(), List.of("weeds"))) {
+            for (String bad : new String[] {null, "cnp_not-a-real-token", expiring, ""}) {
+                HttpResponse<String> p = post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg, bad);
+                HttpResponse<String> g = get(s, "/v1/models", bad);
+                for (HttpResponse<String> r : List.of(p, g)) {
+                    assertThat(r.statusCode()).as(String.valueOf(bad)).isEqualTo(401);
+                    assertThat(r.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+                    assertThat(Json.MAPPER.readTree(r.body()).get("code").asText()).isEqualTo("unauthorized");
+                    if (bad != null && !bad.isEmpty()) assertThat(r.body()).doesNotContain(bad);
+                }
+            }
+            HttpResponse<String> scope = post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg, readOnly);
+            assertThat(scope.statusCode()).isEqualTo(403);
+            assertThat(Json.MAPPER.readTree(scope.body()).get("code").asText()).isEqualTo("forbidden_scope");
+            assertThat(get(s, "/v1/models", readOnly).statusCode()).isEqualTo(200);
+            assertThat(post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg, token).statusCode()).isEqualTo(200);
+            assertThat(get(s, "/healthz", null).statusCode()).isEqualTo(200);
+            assertThat(get(s, "/readyz", null).statusCode()).isEqualTo(200);
+            assertThat(get(s, "/metrics", null).statusCode()).as("public on a loopback bind").isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aServerWithoutTokensStartsOnlyWhenAskedOnLoopback() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ModelServer.start(registry, ServeSettings.defaults().withPort(0), Clock.systemUTC(), List.of()))
+                .isInstanceOf(dev.canopy.api.CanopyException.class).hasMessageContaining("no tokens");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ModelServer.start(registry, ServeSettings.defaults().withHost("0.0.0.0").withPort(0).withNoAuth(),
+                Clock.systemUTC(), List.of())).isInstanceOf(dev.canopy.api.CanopyException.class).hasMessageContaining("--no-auth is refused");
+        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0).withNoAuth(), Clock.systemUTC(), List.of())) {
+            assertThat(get(s, "/v1/models", null).statusCode()).isEqualTo(200);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
     }
 
     @Test
     void predictsImagesAndUrisAndReportsMetrics() throws Exception {
-        ServeSettings st = ServeSettings.defaults().withPort(0).withAllowUris(UriPolicy.of(List.of(survey.toUri().toString()), "--allow-uris"));
+        ServeSettings st = settings().withAllowUris(UriPolicy.of(List.of(survey.toUri().toString()), "--allow-uris"));
         try (ModelServer s = ModelServer.start(registry, st, Clock.systemUTC(), List.of("weeds"))) {
             HttpResponse<String> r = post(s, "/v1/models/weeds/predict", "image/jpeg", jpeg);
             assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
@@ -106,7 +177,7 @@ class ModelServerTest {
 
     @Test
     void badInputGetsA4xxWithACodeAndTheServerKeepsServing() throws Exception {
-        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0).withMaxBodyBytes(200_000), Clock.systemUTC(), List.of())) {
+        try (ModelServer s = ModelServer.start(registry, settings().withMaxBodyBytes(200_000), Clock.systemUTC(), List.of())) {
             HttpResponse<String> garbage = post(s, "/v1/models/weeds/predict", "image/jpeg", "not an image".getBytes());
             assertThat(garbage.statusCode()).isEqualTo(400);
             assertThat(Json.MAPPER.readTree(garbage.body()).get("code").asText()).isEqualTo("bad_image");
@@ -131,11 +202,11 @@ class ModelServerTest {
     @Test
     void overloadIsRefusedWith429AndRetryAfter() throws Exception {
         register("slow", Architecture.RESNET18, 224, 3);
-        ServeSettings st = ServeSettings.defaults().withPort(0).withQueueCapacity(2).withMaxBatch(1).withRequestTimeout(Duration.ofSeconds(5));
+        ServeSettings st = settings().withQueueCapacity(2).withMaxBatch(1).withRequestTimeout(Duration.ofSeconds(5));
         try (ModelServer s = ModelServer.start(registry, st, Clock.systemUTC(), List.of("slow"))) {
             List<CompletableFuture<HttpResponse<String>>> fs = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
-                fs.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models/slow/predict"))
+                fs.add(HTTP.sendAsync(request(s, "/v1/models/slow/predict")
                         .header("Content-Type", "image/jpeg").POST(HttpRequest.BodyPublishers.ofByteArray(jpeg)).build(), HttpResponse.BodyHandlers.ofString()));
             }
             long ok = 0, refused = 0;
@@ -163,7 +234,7 @@ class ModelServerTest {
         ModelRegistry.Version v1 = register("swap", Architecture.SMALL_CNN, 32, 5);
         registry.promote("swap", v1.version(), "production");
         ManualClock clock = new ManualClock();
-        ServeSettings st = ServeSettings.defaults().withPort(0).withRefreshInterval(Duration.ofSeconds(5)).withRequestTimeout(Duration.ofSeconds(20));
+        ServeSettings st = settings().withRefreshInterval(Duration.ofSeconds(5)).withRequestTimeout(Duration.ofSeconds(20));
         try (ModelServer s = ModelServer.start(registry, st, clock, List.of("swap"))) {
             ModelCache.Served first = s.cache().loaded().get(0);
             assertThat(first.version().version()).isEqualTo(1);

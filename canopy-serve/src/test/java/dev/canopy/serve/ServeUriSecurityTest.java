@@ -38,6 +38,7 @@ class ServeUriSecurityTest {
     static ModelServer open;
     static ModelServer closed;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static String token;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -54,7 +55,9 @@ class ServeUriSecurityTest {
         Files.createSymbolicLink(allowed.resolve("dangling.jpg"), tmp.resolve("nowhere.jpg"));
         Files.createSymbolicLink(allowed.resolve("etc-link"), Path.of("/etc"));
         Files.write(allowed.resolve("big.jpg"), new byte[300_000]);
-        ServeSettings base = ServeSettings.defaults().withPort(0).withMaxBodyBytes(200_000).withRequestTimeout(Duration.ofSeconds(10));
+        Path tokensFile = tmp.resolve("tokens.json");
+        token = TokensFile.create(tokensFile, "t", java.util.EnumSet.of(dev.canopy.api.auth.TokenVerifier.Scope.PREDICT), null, Clock.systemUTC());
+        ServeSettings base = ServeSettings.defaults().withPort(0).withAuth(TokensFile.load(tokensFile, Clock.systemUTC())).withMaxBodyBytes(200_000).withRequestTimeout(Duration.ofSeconds(10));
         closed = ModelServer.start(registry, base, Clock.systemUTC(), List.of("m"));
         open = ModelServer.start(registry, base.withAllowUris(UriPolicy.of(List.of(allowed.toUri().toString(), "file:///dev/", "s3://bucket/surveys/"),
                 "--allow-uris")), Clock.systemUTC(), List.of("m"));
@@ -71,7 +74,7 @@ class ServeUriSecurityTest {
         for (int i = 0; i < uris.length; i++) b.append(i == 0 ? "" : ",").append('"').append(uris[i]).append('"');
         b.append("]}");
         return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models/m/predict"))
-                .header("Content-Type", "application/json").timeout(Duration.ofSeconds(15))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(15))
                 .POST(HttpRequest.BodyPublishers.ofString(b.toString())).build(), HttpResponse.BodyHandlers.ofString());
     }
 
