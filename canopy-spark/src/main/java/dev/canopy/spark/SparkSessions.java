@@ -26,6 +26,10 @@ public final class SparkSessions {
                 .config("spark.network.timeout", "30s")
                 .config("spark.network.timeoutInterval", "10s")
                 .config("spark.executor.heartbeatInterval", "1s");
+        if (master == null || master.startsWith("local")) {
+            // an embedded engine listens on this machine only (Spark would otherwise pick the host's network address)
+            b.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1");
+        }
         List<String> jars = new ArrayList<>(extraJars == null ? List.of() : extraJars);
         if (master != null && !master.startsWith("local")) {
             jars.addAll(canopyJars());

@@ -23,4 +23,16 @@ class SparkSessionsTest {
                 .containsEntry("CANOPY_S3_MAX_CONCURRENCY", "16").containsEntry("CANOPY_S3_ENDPOINT", "http://override:9000")
                 .doesNotContainKeys("HOME", "PATH", "user.home");
     }
+
+    @Test
+    void anEmbeddedEngineListensOnLoopbackOnly() {
+        org.apache.spark.sql.SparkSession spark = SparkSessions.create("local[1]", "canopy-bind-test", java.util.List.of());
+        try {
+            assertThat(spark.sparkContext().getConf().get("spark.driver.bindAddress")).isEqualTo("127.0.0.1");
+            assertThat(spark.sparkContext().getConf().get("spark.driver.host")).isEqualTo("127.0.0.1");
+            assertThat(spark.sparkContext().env().rpcEnv().address().host()).isEqualTo("127.0.0.1");
+        } finally {
+            spark.stop();
+        }
+    }
 }
