@@ -63,13 +63,9 @@ final class ServeCommand implements Callable<Integer> {
             st = st.withNoAuth();
         } else {
             java.nio.file.Path file = tokensFile != null ? tokensFile : main.home().root().resolve("serve-tokens.json");
-            TokensFile tokens = TokensFile.load(file, Clock.systemUTC());
-            if (tokens.size() == 0) {
-                newToken = TokensFile.create(file, "default", java.util.EnumSet.of(TokenVerifier.Scope.READ, TokenVerifier.Scope.PREDICT), null,
-                        Clock.systemUTC());
-                tokens = TokensFile.load(file, Clock.systemUTC());
-            }
-            st = st.withAuth(tokens);
+            newToken = TokensFile.ensureOne(file, "default", java.util.EnumSet.of(TokenVerifier.Scope.READ, TokenVerifier.Scope.PREDICT),
+                    Clock.systemUTC());
+            st = st.withAuth(TokensFile.load(file, Clock.systemUTC()));
         }
         ModelServer server = ModelServer.start(main.registry(), st, Clock.systemUTC(), models);
         CountDownLatch stopped = new CountDownLatch(1);

@@ -74,7 +74,8 @@ final class StatusCommand implements Callable<Integer> {
         long age = java.time.Duration.between(p.updatedAt(), now).toSeconds();
         String pct = p.tilesPlanned() > 0 ? String.format(" (%.1f%%)", 100.0 * p.tilesDone() / p.tilesPlanned()) : "";
         String eta = p.etaSeconds() == null ? "" : ", ETA " + InferCommand.duration(p.etaSeconds());
-        String state = p.stage().equals("running") && age > STALE.toSeconds()
+        boolean finalStage = p.stage().equals("succeeded") || p.stage().equals("failed") || p.stage().equals("stopped");
+        String state = !finalStage && age > STALE.toSeconds()
                 ? "interrupted? (no update for " + age + " s: continue with --resume)" : p.stage();
         return String.format("inference %s: %s; %,d of %,d tiles%s, %,d errors, %.0f tiles/s%s; %d of %d shards committed; updated %d s ago%s", root,
                 state, p.tilesDone(), p.tilesPlanned(), pct, p.errors(), p.tilesPerSecond(), eta, committed, p.shards(), age,

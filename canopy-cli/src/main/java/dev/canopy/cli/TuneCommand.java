@@ -121,7 +121,7 @@ final class TuneCommand implements Callable<Integer> {
             return 0;
         }
         String dirArg = resume != null ? resume : dir;
-        Tuning.Outcome o = Tuning.run(settings, dirArg, resume != null, (st, d, resuming) -> run(main, st, d, resuming, out), registrar(main));
+        Tuning.Outcome o = Tuning.run(settings, dirArg, resume != null, (st, d, resuming) -> run(main, st, d, resuming && started(d), out), registrar(main));
         if (o.registered() != null) out.printf("registered %s (best trial %s)%n", o.registered(), o.winner().best().id());
         return 0;
     }
@@ -131,6 +131,13 @@ final class TuneCommand implements Callable<Integer> {
                 maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed,
                 concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency, gpusPerTrial, maxFailures, executor, master, refine,
                 refineTop, name, noRegister);
+    }
+
+    /** True if an experiment was started in {@code dir} (its state file exists). */
+    static boolean started(String dir) {
+        try (ObjectStore s = ObjectStores.open(dir)) {
+            return s.exists(Experiment.STATE);
+        }
     }
 
     /** Restores the best trial's checkpoint into a trainable and registers it as a model version. */

@@ -31,7 +31,7 @@ public record ManifestIndex(int formatVersion, String crs, List<String> classes,
      * manifest without writing 100 million rows. Tiles repeat, so ids repeat too.
      */
     public ManifestIndex repeated(long totalRows) {
-        if (parts.isEmpty()) throw new IllegalStateException("an empty manifest cannot be repeated");
+        if (parts.stream().mapToLong(Part::rows).sum() == 0) throw new IllegalStateException("an empty manifest cannot be repeated");
         java.util.List<Part> out = new java.util.ArrayList<>();
         long first = 0;
         for (int i = 0; first < totalRows; i = (i + 1) % parts.size()) {

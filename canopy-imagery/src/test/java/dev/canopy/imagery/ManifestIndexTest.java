@@ -36,5 +36,7 @@ class ManifestIndexTest {
         assertThat(index().repeated(350).parts()).hasSize(2);
         assertThatThrownBy(() -> new ManifestIndex(1, ManifestIndex.CRS, List.of("a"), 0, List.of()).repeated(10))
                 .isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> new ManifestIndex(1, ManifestIndex.CRS, List.of("a"), 0,
+                List.of(new ManifestIndex.Part("p", 0, 0, 0, 0, 1, 1))).repeated(10)).isInstanceOf(IllegalStateException.class);
     }
 }

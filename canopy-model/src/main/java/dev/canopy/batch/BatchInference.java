@@ -91,6 +91,7 @@ public final class BatchInference {
              ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3);
              ProgressFile progressFile = new ProgressFile(out, 1_000)) {
             Manifest manifest = Manifest.open(survey);
+            refuseForeignOutput(out, options); // before calibrating: a refused run must not touch progress.json
             Integer recorded = options.resume() ? recordedRowsPerShard(out) : null;
             Calibration calibration = null;
             int rowsPerShard;
@@ -101,8 +102,13 @@ public final class BatchInference {
             } else {
                 progressFile.update(new JobProgress("calibrating", 0, 0, 0, 0, null, 0, 0, startedAt, clock.instant(), "measuring this machine's rate"));
                 progress.message("calibrating");
-                calibration = Calibration.measure(job, manifest, InferencePlanner.plan(manifest, areaBox, Integer.MAX_VALUE), Calibration.DEFAULT_TILES,
-                        Calibration.DEFAULT_TIME);
+                try {
+                    calibration = Calibration.measure(job, manifest, InferencePlanner.plan(manifest, areaBox, Integer.MAX_VALUE), Calibration.DEFAULT_TILES,
+                            Calibration.DEFAULT_TIME);
+                } catch (RuntimeException e) {
+                    progressFile.update(new JobProgress("failed", 0, 0, 0, 0, null, 0, 0, startedAt, clock.instant(), "calibration failed: " + e));
+                    throw e;
+                }
                 rowsPerShard = calibration.rowsPerShard(runner.parallelism(), Calibration.SHARD_TARGET);
             }
             List<ShardSpec> plan = InferencePlanner.plan(manifest, areaBox, rowsPerShard);
@@ -304,12 +310,24 @@ public final class BatchInference {
         return busy / capacity;
     }
 
+    /** The checks of {@link #prepareOutput} that need no plan: refuse before any work or any progress is written. */
+    private static void refuseForeignOutput(ObjectStore out, Options options) {
+        boolean exists = out.exists(JOB);
+        if (exists && !options.resume() && !options.overwrite()) {
+            boolean finished = out.exists(SUCCESS);
+            throw new CanopyException("infer.output_exists", (finished ? "a finished job" : "an unfinished job") + " already wrote to " + out.root(),
+                    finished ? "pass --overwrite to replace it, or choose another --out" : "pass --resume to continue it, --overwrite to start again");
+        }
+        if (options.resume() && !exists) throw new CanopyException("infer.nothing_to_resume", "no job to resume at " + out.root(), "start it without --resume");
+    }
+
     /** The rows per shard a job recorded before its first shard, or null (no job, or one from before this was recorded). */
     private static Integer recordedRowsPerShard(ObjectStore out) {
         if (!out.exists(JOB)) return null;
         try {
             JsonNode j = Json.MAPPER.readTree(out.get(JOB));
-            return j.has("rowsPerShard") ? j.get("rowsPerShard").asInt() : null;
+            // a job recorded before plans carried their shard size used the old fixed default
+            return j.has("rowsPerShard") ? j.get("rowsPerShard").asInt() : InferenceJobSpec.DEFAULT_ROWS_PER_SHARD;
         } catch (IOException e) {
             throw new CanopyException("infer.corrupt_job", "cannot read " + out.uri(JOB), "use --overwrite", e);
         }
@@ -344,6 +362,7 @@ public final class BatchInference {
                 throw new CanopyException("infer.corrupt_job", "cannot read " + out.uri(JOB), "use --overwrite", e);
             }
             out.delete(SUCCESS);
+            out.delete(SUMMARY); // an earlier run's outcome; this run writes its own
             return;
         }
         Map<String, Object> j = new LinkedHashMap<>();

@@ -42,9 +42,14 @@ final class ProgressFile implements AutoCloseable {
 
     private synchronized void flush() {
         JobProgress p = latest.get();
-        if (p == null || p == written.get()) return;
+        if (p == null) return;
+        boolean live = p.stage().equals("running") || p.stage().equals("calibrating") || p.stage().equals("planning");
+        if (p == written.get() && !live) return;
+        // a live driver refreshes the time even when no task reported, or status would call the job interrupted
+        JobProgress out = live ? new JobProgress(p.stage(), p.tilesPlanned(), p.tilesDone(), p.errors(), p.tilesPerSecond(), p.etaSeconds(),
+                p.shardsDone(), p.shards(), p.startedAt(), java.time.Instant.now(), p.message()) : p;
         try {
-            store.put(JobProgress.FILE, Json.write(p));
+            store.put(JobProgress.FILE, Json.write(out));
             written.set(p);
         } catch (RuntimeException e) {
             LOG.warn("cannot write {}: {}", store.uri(JobProgress.FILE), e.toString());

@@ -78,6 +78,54 @@ class LocalBatchInferenceTest {
         return registry.register("m", card, Architecture.SMALL_CNN.initialWeights(5, 32, 1));
     }
 
+    /** A job recorded before plans carried their shard size resumes with the old fixed size, not a new calibration. */
+    @Test
+    void aJobFromBeforeRecordedShardSizesResumesWithTheOldDefault() throws Exception {
+        Path survey = tmp.resolve("survey");
+        try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore s = new FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(60, 32, 3), s, ProgressListener.NONE);
+        }
+        ModelRegistry registry = new ModelRegistry(new FileObjectStore(tmp.resolve("reg")), tmp.resolve("cache"), Clock.systemUTC());
+        ModelRegistry.Version v = model(registry);
+        Path out = tmp.resolve("out");
+        InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
+                null, out.toUri().toString(), 1, 8, 0, 2, 16, 1 << 20);
+        BatchInference.run(job, v.card(), null, BatchInference.Options.defaults().withRowsPerShard(InferenceJobSpec.DEFAULT_ROWS_PER_SHARD),
+                new LocalShardRunner(1), ProgressListener.NONE);
+        // make it look like an old, interrupted job: no recorded shard size, no marker, no success
+        com.fasterxml.jackson.databind.node.ObjectNode j = (com.fasterxml.jackson.databind.node.ObjectNode) dev.canopy.api.Json.MAPPER.readTree(
+                out.resolve("_job.json").toFile());
+        j.remove("rowsPerShard");
+        Files.write(out.resolve("_job.json"), dev.canopy.api.Json.write(j));
+        Files.delete(out.resolve("_committed/part-00000.json"));
+        Files.delete(out.resolve("_SUCCESS"));
+        BatchInference.Summary s = BatchInference.run(job, v.card(), null, BatchInference.Options.defaults().withResume(true), new LocalShardRunner(1),
+                ProgressListener.NONE);
+        assertThat(s.rows()).isEqualTo(60);
+        assertThat(s.status()).isEqualTo("succeeded");
+        assertThat(out.resolve(JobProgress.FILE)).exists();
+        assertThat(dev.canopy.api.Json.MAPPER.readValue(out.resolve(JobProgress.FILE).toFile(), JobProgress.class).stage()).isEqualTo("succeeded");
+    }
+
+    /** A refused run (output already there) writes no progress over the other job's. */
+    @Test
+    void aRefusedRunLeavesTheExistingJobsProgressAlone() throws Exception {
+        Path survey = tmp.resolve("survey");
+        try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore s = new FileObjectStore(survey)) {
+            g.generate(SurveySpec.of(30, 32, 3), s, ProgressListener.NONE);
+        }
+        ModelRegistry registry = new ModelRegistry(new FileObjectStore(tmp.resolve("reg")), tmp.resolve("cache"), Clock.systemUTC());
+        ModelRegistry.Version v = model(registry);
+        Path out = tmp.resolve("out");
+        InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
+                null, out.toUri().toString(), 1, 8, 0, 2, 16, 1 << 20);
+        BatchInference.run(job, v.card(), null, BatchInference.Options.defaults().withRowsPerShard(10), new LocalShardRunner(1), ProgressListener.NONE);
+        byte[] before = Files.readAllBytes(out.resolve(JobProgress.FILE));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> BatchInference.run(job, v.card(), null, BatchInference.Options.defaults(),
+                new LocalShardRunner(1), ProgressListener.NONE)).hasMessageContaining("already wrote");
+        assertThat(Files.readAllBytes(out.resolve(JobProgress.FILE))).isEqualTo(before);
+    }
+
     /**
      * Every tile fails (as with bad credentials): the job stops once the first 1,000 rows show the error
      * fraction is over the limit, instead of writing error rows for the whole survey; what was

@@ -120,7 +120,8 @@ public final class ModelServer implements AutoCloseable {
     private void routes() {
         app.before(ctx -> ctx.attribute(STARTED, System.nanoTime()));
         // every /v1 route needs a token; /metrics too unless only this machine can reach the server
-        app.before("/v1/*", ctx -> authorize(ctx, ctx.method() == io.javalin.http.HandlerType.GET ? TokenVerifier.Scope.READ : TokenVerifier.Scope.PREDICT));
+        app.before("/v1/*", ctx -> authorize(ctx, ctx.method() == io.javalin.http.HandlerType.GET || ctx.method() == io.javalin.http.HandlerType.HEAD
+                ? TokenVerifier.Scope.READ : TokenVerifier.Scope.PREDICT));
         app.before("/metrics", ctx -> {
             if (!settings.loopback()) authorize(ctx, TokenVerifier.Scope.READ);
         });
@@ -144,7 +145,13 @@ public final class ModelServer implements AutoCloseable {
 
     /** 401 without a valid bearer token, 403 without the scope; the token itself is never logged or echoed. */
     private void authorize(Context ctx, TokenVerifier.Scope scope) {
-        if (settings.auth() == null) return; // --no-auth on loopback, checked at start
+        if (settings.auth() == null) { // --no-auth on loopback (checked at start): refuse other Host names, so no web page can rebind to us
+            String hostHeader = ctx.host() == null ? "" : ctx.host().replaceFirst(":\\d+$", "");
+            if (!(hostHeader.equals("127.0.0.1") || hostHeader.equals("localhost") || hostHeader.equals("[::1]"))) {
+                throw new ApiError(403, "bad_host", "without tokens this server answers only requests addressed to localhost");
+            }
+            return;
+        }
         String h = ctx.header("Authorization");
         String token = h != null && h.regionMatches(true, 0, "Bearer ", 0, 7) ? h.substring(7).trim() : null;
         TokenVerifier.Principal p = token == null ? null : settings.auth().verify(token).orElse(null);

@@ -50,8 +50,15 @@ public record ServeSettings(String host, int port, int replicas, int maxBatch, l
     /** No token checks: refused at start unless the server binds to a loopback address. */
     public ServeSettings withNoAuth() { return new ServeSettings(host, port, replicas, maxBatch, maxWaitMicros, queueCapacity, requestTimeout, maxModels, maxBodyBytes, maxUrisPerRequest, refreshInterval, defaultStage, allowUris, null, true); }
 
-    /** True for 127.0.0.1, ::1 and localhost: reachable from this machine only. */
+    /** True if every address the host name resolves to is a loopback address: reachable from this machine only. */
     public boolean loopback() {
-        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1") || host.startsWith("127.");
+        try {
+            if (host == null || host.isBlank()) return false; // an empty host binds every interface
+            String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+            java.net.InetAddress[] all = java.net.InetAddress.getAllByName(h);
+            return all.length > 0 && java.util.Arrays.stream(all).allMatch(java.net.InetAddress::isLoopbackAddress);
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 }

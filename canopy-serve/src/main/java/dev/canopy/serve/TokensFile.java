@@ -54,6 +54,24 @@ public final class TokensFile implements TokenVerifier {
         return Optional.of(new Principal(e.id(), e.team(), e.scopes(), e.expiresAt()));
     }
 
+    /**
+     * Makes a first token if {@code file} holds none, under a file lock (two servers starting together
+     * make one token, not two that overwrite each other); returns it, or null if the file had tokens.
+     */
+    public static synchronized String ensureOne(Path file, String team, Set<Scope> scopes, Clock clock) { // the file lock is per process; this one is per thread
+        Path lock = file.resolveSibling(file.getFileName() + ".lock");
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE); java.nio.channels.FileLock held = ch.lock()) {
+                return read(file).isEmpty() ? create(file, team, scopes, null, clock) : null;
+            }
+        } catch (IOException e) {
+            throw new CanopyException("auth.cannot_write_tokens", "cannot lock the tokens file " + file + ": " + e.getMessage(),
+                    "check the folder's permissions", e);
+        }
+    }
+
     /** Adds a new token to {@code file} and returns it; it is not stored anywhere in clear. */
     public static String create(Path file, String team, Set<Scope> scopes, Instant expiresAt, Clock clock) {
         if (scopes.isEmpty()) throw new CanopyException("auth.no_scopes", "a token needs at least one scope", "give --scopes read,predict");

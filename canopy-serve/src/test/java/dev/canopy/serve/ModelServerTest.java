@@ -135,6 +135,36 @@ class ModelServerTest {
     }
 
     @Test
+    void loopbackMeansEveryResolvedAddressIsLoopback() {
+        for (String h : List.of("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2")) assertThat(ServeSettings.defaults().withHost(h).loopback()).as(h).isTrue();
+        for (String h : List.of("0.0.0.0", "127.evil.example", "10.0.0.1", "")) assertThat(ServeSettings.defaults().withHost(h).loopback()).as(h).isFalse();
+    }
+
+    /** Without tokens, a request addressed to another host name (a web page rebinding its DNS to us) is refused. */
+    @Test
+    void withoutTokensOnlyLocalhostHostHeadersAreAnswered() throws Exception {
+        try (ModelServer s = ModelServer.start(registry, ServeSettings.defaults().withPort(0).withNoAuth(), Clock.systemUTC(), List.of())) {
+            for (String[] c : new String[][] {{"evil.example", "403"}, {"localhost:" + s.port(), "200"}, {"127.0.0.1:" + s.port(), "200"}}) {
+                try (java.net.Socket sock = new java.net.Socket("127.0.0.1", s.port())) {
+                    sock.getOutputStream().write(("GET /v1/models HTTP/1.1\r\nHost: " + c[0] + "\r\nConnection: close\r\n\r\n")
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    String status = new java.io.BufferedReader(new java.io.InputStreamReader(sock.getInputStream())).readLine();
+                    assertThat(status).as(c[0]).contains(" " + c[1] + " ");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aHeadRequestNeedsOnlyTheReadScope() throws Exception {
+        try (ModelServer s = ModelServer.start(registry, settings(), Clock.systemUTC(), List.of())) {
+            HttpResponse<Void> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/models"))
+                    .method("HEAD", HttpRequest.BodyPublishers.noBody()).header("Authorization", "Bearer " + readOnly).build(), HttpResponse.BodyHandlers.discarding());
+            assertThat(r.statusCode()).isNotIn(401, 403);
+        }
+    }
+
+    @Test
     void aServerWithoutTokensStartsOnlyWhenAskedOnLoopback() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> ModelServer.start(registry, ServeSettings.defaults().withPort(0), Clock.systemUTC(), List.of()))
                 .isInstanceOf(dev.canopy.api.CanopyException.class).hasMessageContaining("no tokens");

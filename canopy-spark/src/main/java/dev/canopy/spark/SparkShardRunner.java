@@ -61,6 +61,7 @@ public final class SparkShardRunner implements ShardRunner {
         Map<Long, long[]> runningTasks = new ConcurrentHashMap<>();
         Set<Long> endedTasks = ConcurrentHashMap.newKeySet(); // a heartbeat may arrive after the task's end: ignore it then
         Set<Integer> ourStages = ConcurrentHashMap.newKeySet(); // the listener hears every job of the context: keep ours
+        java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
         AtomicLong doneRows = new AtomicLong();
         AtomicLong doneErrors = new AtomicLong();
         String g = "canopy-infer-" + System.nanoTime();
@@ -106,6 +107,7 @@ public final class SparkShardRunner implements ShardRunner {
             }
 
             private void report() {
+                if (finished.get()) return; // the run is over: the driver has written its final state
                 long r = doneRows.get(), e = doneErrors.get();
                 for (long[] v : runningTasks.values()) {
                     r += v[0];
@@ -125,6 +127,7 @@ public final class SparkShardRunner implements ShardRunner {
             if (cancelled.get() != null) throw new Cancelled(cancelled.get(), e);
             throw SparkShardRunner.<RuntimeException>rethrow(e);
         } finally {
+            finished.set(true);
             group = null;
             jsc.clearJobGroup();
             jsc.sc().removeSparkListener(sparkListener);

@@ -96,7 +96,8 @@ public final class PbtScheduler implements TrialScheduler {
                 double x = clamp(((Number) cur).doubleValue() * f, r.low(), top);
                 out.put(k, r.low() + r.q() * Math.round((x - r.low()) / r.q()));
             } else if (d instanceof Domain.Choice c) {
-                int i = Math.max(0, c.values().indexOf(cur));
+                int i = 0;
+                for (int v = 0; v < c.values().size(); v++) if (SearchSpace.same(c.values().get(v), cur)) i = v; // 16 read back from JSON is an Integer
                 int j = Math.max(0, Math.min(c.values().size() - 1, i + (rng.nextBoolean() ? 1 : -1)));
                 out.put(k, c.values().get(j));
             }

@@ -34,7 +34,7 @@ public final class TpeSearcher implements Searcher {
     public Map<String, Object> suggest(int trialIndex, List<Trial> history) {
         Random rng = new Random(Seeds.of(seed, 7_919L, trialIndex));
         Comparator<Trial> byMetric = Comparator.comparingDouble((Trial t) -> t.lastMetric(metric));
-        List<Trial> scored = history.stream().filter(t -> t.lastMetric(metric) != null)
+        List<Trial> scored = history.stream().filter(t -> t.lastMetric(metric) != null && !t.lastMetric(metric).isNaN()) // diverged runs teach nothing
                 .sorted(maximize ? byMetric.reversed() : byMetric).toList();
         if (scored.size() < STARTUP) return space.sample(rng);
         int nGood = Math.max(1, (int) Math.ceil(GAMMA * scored.size()));

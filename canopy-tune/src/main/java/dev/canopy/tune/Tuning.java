@@ -16,7 +16,7 @@ public final class Tuning {
     /** One finished stage: its state, its best trial (null if none produced the metric) and its folder. */
     public record Stage(ExperimentState state, Trial best, String dir) { }
 
-    /** Runs one experiment stage in {@code dir} (resuming it if asked). */
+    /** Runs one experiment stage in {@code dir}; {@code resuming}: continue it if it was started, else start it. */
     public interface StageRunner {
         Stage run(TuneSettings settings, String dir, boolean resuming) throws Exception;
     }
@@ -33,7 +33,8 @@ public final class Tuning {
         Stage first = runner.run(settings, dir, resuming);
         Stage winner = first;
         if (settings.refine() && first.best() != null) {
-            Stage second = runner.run(refined(settings, first.state()), first.dir() + "/stage-2", false);
+            // resuming: the second stage resumes too if it had started (the runner starts it afresh if not)
+            Stage second = runner.run(refined(settings, first.state()), first.dir() + "/stage-2", resuming);
             if (second.best() != null && settings.score(second.best()) > settings.score(first.best())) winner = second;
         }
         String ref = null;

@@ -84,6 +84,10 @@ class PbtExploreTest {
         assertThat(c.explore(Map.of("opt", "adam"), new Scripted(0.5, true, false))).containsEntry("opt", "sgd");
         assertThat(c.explore(Map.of("opt", "rmsprop"), new Scripted(0.5, false, true))).containsEntry("opt", "rmsprop");
         assertThat(c.explore(Map.of("opt", "sgd"), new Scripted(0.5, false, false))).containsEntry("opt", "sgd");
+        // numbers read back from experiment.json are Integers, the space's are Longs: still found by value
+        PbtScheduler bs = pbt("bs: {choice: [16, 32, 64]}");
+        assertThat(bs.explore(Map.of("bs", 32), new Scripted(0.5, true, true))).containsEntry("bs", 64L);
+        assertThat(bs.explore(Map.of("bs", 32), new Scripted(0.5, true, false))).containsEntry("bs", 16L);
         // a value outside the list counts as the first one
         assertThat(c.explore(Map.of("opt", "nadam"), new Scripted(0.5, true, true))).containsEntry("opt", "adam");
     }

@@ -63,6 +63,17 @@ class TpeQuantileSplitTest {
     }
 
     @Test
+    void divergedTrialsAreNotGood() {
+        Object[] v = {"b", "a", "c", "d", "a", "b", "c", "d"};
+        double[] s = {0.30, 0.90, 0.20, 0.10, 0.80, 0.35, 0.25, 0.15};
+        List<Trial> h = history("opt", v, s);
+        // two diverged "c" trials: were NaN ranked best (Double.compare puts it above everything), c would be proposed
+        h.add(done(8, Map.of("opt", "c"), Double.NaN));
+        h.add(done(9, Map.of("opt", "c"), Double.NaN));
+        assertThat(proposals(new TpeSearcher(ABCD, 11, "val", true), "opt", h, 10, 30)).containsOnly("a");
+    }
+
+    @Test
     void twelveResultsTakeTheBestThreeAsGood() {
         List<Trial> h = new ArrayList<>();
         for (int i = 0; i < 9; i++) h.add(done(i, Map.of("opt", "c"), 0.9 - 0.01 * i));

@@ -70,7 +70,7 @@ class TuningRunTest {
         assertThat(calls.get(0)).isEqualTo(new Call(s, "/exp", true));
         Call refined = calls.get(1);
         assertThat(refined.dir()).isEqualTo("/exp/stage-2");
-        assertThat(refined.resuming()).isFalse();
+        assertThat(refined.resuming()).as("a resumed tuning job resumes its second stage too").isTrue();
         assertThat(refined.settings().refine()).isFalse();
         assertThat(refined.settings().seed()).isEqualTo(43L);
         Domain.LogUniform lr = (Domain.LogUniform) refined.settings().searchSpace().params().get("learning_rate");
