@@ -177,6 +177,27 @@ class ExperimentRunTest {
         }
     }
 
+    /** A trial stopped through the control while its segment succeeds keeps no result and no checkpoint, but the work counts. */
+    @Test
+    void aRunningTrialStoppedWhileItsSegmentSucceedsKeepsNothingButTheCost() throws Exception {
+        String tag = ProbeTrainable.newTag("stop-success");
+        RunnerKit.Recording sch = new RunnerKit.Recording(new RunnerKit.Scripted((t, r, s) -> {
+            if (t.id().equals("trial-000") && r.iteration() == 1) s.control.stop(s.trials.get("trial-001"));
+            return Decision.CONTINUE;
+        }));
+        try (FileObjectStore store = new FileObjectStore(tmp.resolve("exp"))) {
+            ExperimentState state = create(store, (i, h) -> Map.of("tag", tag + "-" + i), sch, 2, 2, 2, 0).run();
+            Trial stopped = state.trials.get(1);
+            assertThat(stopped.getStatus()).isEqualTo(Trial.Status.STOPPED);
+            assertThat(stopped.getResults()).isEmpty();
+            assertThat(stopped.getCheckpoint()).isNull();
+            assertThat(stopped.getSegmentsRun()).isEqualTo(1); // the compute was spent
+            assertThat(RunnerKit.keys(store, "trials/trial-001/")).isEmpty(); // its checkpoint went with it
+            assertThat(sch.log).noneMatch(l -> l.contains("trial-001@"));
+            assertThat(events.stream().filter(e -> e.startsWith("trial-001"))).containsExactly("trial-001 ADDED", "trial-001 STOP");
+        }
+    }
+
     @Test
     void pausedTrialsGoOnWhenNothingElseCanRun() throws Exception {
         String tag = ProbeTrainable.newTag("paused");
