@@ -15,6 +15,16 @@ class MainTest {
 
     record Result(int code, String out, String err) { }
 
+    /** Runs a command line with {@code --no-progress --home HOME} in front. */
+    static Result runIn(Path home, String... args) {
+        String[] all = new String[args.length + 3];
+        all[0] = "--no-progress";
+        all[1] = "--home";
+        all[2] = home.toString();
+        System.arraycopy(args, 0, all, 3, args.length);
+        return run(all);
+    }
+
     static Result run(String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
         int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));

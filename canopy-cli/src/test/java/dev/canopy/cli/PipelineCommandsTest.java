@@ -26,12 +26,7 @@ class PipelineCommandsTest {
     }
 
     static MainTest.Result cli(String... args) {
-        String[] all = new String[args.length + 3];
-        all[0] = "--no-progress";
-        all[1] = "--home";
-        all[2] = home.toString();
-        System.arraycopy(args, 0, all, 3, args.length);
-        return MainTest.run(all);
+        return MainTest.runIn(home, args);
     }
 
     @Test

@@ -60,12 +60,7 @@ class S3FaultsTest {
     }
 
     static MainTest.Result cli(String... args) {
-        String[] all = new String[args.length + 3];
-        all[0] = "--no-progress";
-        all[1] = "--home";
-        all[2] = tmp.resolve("home").toString();
-        System.arraycopy(args, 0, all, 3, args.length);
-        return MainTest.run(all);
+        return MainTest.runIn(tmp.resolve("home"), args);
     }
 
     /** Runs a command; if the faults beat the retries, it must say so clearly and the resume command must finish the job. */

@@ -24,12 +24,7 @@ class TrainCommandTest {
     }
 
     private MainTest.Result cli(String... args) {
-        String[] all = new String[args.length + 3];
-        all[0] = "--no-progress";
-        all[1] = "--home";
-        all[2] = tmp.resolve("home").toString();
-        System.arraycopy(args, 0, all, 3, args.length);
-        return MainTest.run(all);
+        return MainTest.runIn(tmp.resolve("home"), args);
     }
 
     @Test
