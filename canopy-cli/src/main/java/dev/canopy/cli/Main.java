@@ -89,7 +89,8 @@ public final class Main {
                 || code.equals("model.unknown_architecture") || code.startsWith("registry.bad_") || code.equals("model.file_missing")
                 || code.equals("tune.invalid") || code.equals("tune.exists") || code.equals("tune.no_experiment")
                 || code.equals("infer.output_exists") || code.equals("infer.nothing_to_resume") || code.equals("infer.plan_changed") || code.equals("storage.bad_location")
-                || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key");
+                || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key")
+                || code.startsWith("auth.bad_") || code.equals("auth.no_scopes") || code.equals("db.bad_schema");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

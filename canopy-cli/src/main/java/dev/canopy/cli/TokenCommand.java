@@ -69,20 +69,24 @@ final class TokenCommand {
                 String token = new DbTokens(db.dataSource(), Clock.systemUTC()).create(team, set, expires, actor());
                 PrintWriter out = spec.commandLine().getOut();
                 out.println(token);
-                out.printf("(shown once; id %s, team %s, scopes %s%s)%n", dev.canopy.api.auth.Tokens.idOf(token), team, set,
-                        expires == null ? "" : ", expires " + expires);
+                out.printf("(shown once; id %s, team %s, scopes %s%s; stored in %s)%n", dev.canopy.api.auth.Tokens.idOf(token), team, set,
+                        expires == null ? "" : ", expires " + expires, db.describe());
             }
             return 0;
         }
 
         static Duration duration(String s) {
-            if (!s.matches("\\d+[dhm]")) throw new UsageException("invalid --expires-in '" + s + "'", "write e.g. 30d, 12h or 45m");
+            if (!s.matches("\\d{1,7}[dhm]")) throw new UsageException("invalid --expires-in '" + s + "'", "write e.g. 30d, 12h or 45m");
             long n = Long.parseLong(s.substring(0, s.length() - 1));
-            return switch (s.charAt(s.length() - 1)) {
+            Duration d = switch (s.charAt(s.length() - 1)) {
                 case 'd' -> Duration.ofDays(n);
                 case 'h' -> Duration.ofHours(n);
                 default -> Duration.ofMinutes(n);
             };
+            if (d.isZero() || d.compareTo(Duration.ofDays(3650)) > 0) {
+                throw new UsageException("--expires-in '" + s + "' is outside 1 minute to 10 years", "leave it out for a token that never expires");
+            }
+            return d;
         }
     }
 
@@ -119,9 +123,14 @@ final class TokenCommand {
 
         @Override
         public Integer call() {
+            // a pasted token instead of its id: use its id, and never echo the secret
+            String id = this.id.startsWith(dev.canopy.api.auth.Tokens.PREFIX) ? dev.canopy.api.auth.Tokens.idOf(this.id.trim()) : this.id;
+            if (!id.matches("[0-9a-f]{12}")) {
+                throw new UsageException("'" + id + "' is not a token id", "ids are 12 hex digits; 'canopy token list' shows them");
+            }
             try (Database db = parent.open()) {
                 if (!new DbTokens(db.dataSource(), Clock.systemUTC()).revoke(id, actor())) {
-                    throw new UsageException("no active token with id " + id, "'canopy token list' shows the ids");
+                    throw new UsageException("no active token with id " + id + " in " + db.describe(), "'canopy token list' shows the ids");
                 }
             }
             spec.commandLine().getOut().println("revoked " + id);

@@ -42,6 +42,9 @@ class TokenCommandTest {
         MainTest.Result again = MainTest.runIn(home, "token", "revoke", id);
         assertThat(again.code()).isEqualTo(2);
         assertThat(again.err()).contains("no active token with id " + id).contains("canopy token list");
+        MainTest.Result pasted = MainTest.runIn(home, "token", "revoke", token);
+        assertThat(pasted.code()).isEqualTo(2);
+        assertThat(pasted.err()).contains("no active token with id " + id).doesNotContain(token);
     }
 
     @Test
@@ -53,5 +56,13 @@ class TokenCommandTest {
         MainTest.Result expiry = MainTest.runIn(home, "token", "create", "--team", "t", "--scopes", "read", "--expires-in", "soon");
         assertThat(expiry.code()).isEqualTo(2);
         assertThat(expiry.err()).contains("invalid --expires-in 'soon'").contains("30d");
+        MainTest.Result forever = MainTest.runIn(home, "token", "create", "--team", "t", "--scopes", "read", "--expires-in", "999999d");
+        assertThat(forever.code()).isEqualTo(2);
+        assertThat(forever.err()).contains("outside 1 minute to 10 years");
+        MainTest.Result team = MainTest.runIn(home, "token", "create", "--team", "", "--scopes", "read");
+        assertThat(team.code()).as(team.err()).isEqualTo(2);
+        MainTest.Result notAnId = MainTest.runIn(home, "token", "revoke", "DROP TABLE");
+        assertThat(notAnId.code()).isEqualTo(2);
+        assertThat(notAnId.err()).contains("is not a token id");
     }
 }

@@ -31,62 +31,111 @@ public final class Database implements AutoCloseable {
         this.description = description;
     }
 
+    private static final java.util.regex.Pattern SCHEMA = java.util.regex.Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+
     /** A PostgreSQL server, e.g. {@code jdbc:postgresql://127.0.0.1:5432/canopy}; {@code schema} null for the default. */
     public static Database connect(String jdbcUrl, String user, String password, String schema) {
+        if (schema != null && !SCHEMA.matcher(schema).matches()) {
+            throw new CanopyException("db.bad_schema", "invalid schema name '" + schema + "'",
+                    "use lower-case letters, digits and '_' (at most 63, not starting with a digit)");
+        }
+        String shown = redact(jdbcUrl);
         HikariConfig c = new HikariConfig();
         c.setJdbcUrl(jdbcUrl);
         if (user != null) c.setUsername(user);
         if (password != null) c.setPassword(password);
         if (schema != null) c.setSchema(schema);
         c.setMaximumPoolSize(8);
+        c.setConnectionTimeout(5_000);
         c.setPoolName("canopy-db");
         HikariDataSource ds;
         try {
             ds = new HikariDataSource(c);
         } catch (RuntimeException e) {
-            throw new CanopyException("db.unreachable", "cannot connect to " + jdbcUrl + ": " + rootMessage(e),
-                    "check the URL, that PostgreSQL runs and accepts this user, or leave --db-url out for the embedded database", e);
+            throw new CanopyException("db.unreachable", "cannot connect to " + shown + ": " + rootMessage(e),
+                    "check the URL, that PostgreSQL runs and accepts this user (password from CANOPY_DB_PASSWORD or ~/.pgpass),"
+                            + " or leave --db-url out for the embedded database", e);
         }
-        migrate(ds, schema);
-        return new Database(ds, null, jdbcUrl + (schema == null ? "" : " (schema " + schema + ")"));
+        try {
+            migrate(ds, schema);
+        } catch (RuntimeException e) {
+            ds.close();
+            throw migrationFailed(shown, e);
+        }
+        return new Database(ds, null, shown + (schema == null ? "" : " (schema " + schema + ")"));
     }
 
     /**
-     * A PostgreSQL server embedded under {@code dataDir} (kept between runs), started now. A
-     * {@code postmaster.pid} left by a process that no longer exists (a killed server) is removed first.
+     * A PostgreSQL server embedded under {@code dataDir} (kept between runs), started now. Its data is
+     * in {@code dataDir/data}, its binaries are unpacked to {@code dataDir/bin} (never a shared
+     * temporary folder another user could fill first), and it listens only on localhost, with no Unix
+     * socket. A {@code postmaster.pid} left by a
+     * killed server is PostgreSQL's own to clear: it checks whether the process still runs.
      */
     public static Database embedded(Path dataDir) {
+        EmbeddedPostgres pg = null;
         try {
             Files.createDirectories(dataDir);
-            removeStalePid(dataDir);
-            EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(dataDir).setCleanDataDirectory(false).start();
+            ownerOnly(dataDir);
+            Path bin = Files.createDirectories(dataDir.resolve("bin"));
+            pg = EmbeddedPostgres.builder()
+                    .setDataDirectory(dataDir.resolve("data"))
+                    .setCleanDataDirectory(false)
+                    .setOverrideWorkingDirectory(bin.toFile())
+                    // TCP on localhost only: no Unix socket in a shared folder such as /tmp
+                    .setServerConfig("unix_socket_directories", "")
+                    // the builder turns both off for speed; tokens and revocations must survive a crash
+                    .setServerConfig("fsync", "on")
+                    .setServerConfig("synchronous_commit", "on")
+                    .start();
             HikariConfig c = new HikariConfig();
             c.setDataSource(pg.getPostgresDatabase());
             c.setMaximumPoolSize(8);
+            c.setConnectionTimeout(5_000);
             c.setPoolName("canopy-embedded-db");
             HikariDataSource ds = new HikariDataSource(c);
-            migrate(ds, null);
+            try {
+                migrate(ds, null);
+            } catch (RuntimeException e) {
+                ds.close();
+                throw migrationFailed("the embedded database in " + dataDir, e);
+            }
             return new Database(ds, pg, "embedded PostgreSQL in " + dataDir);
-        } catch (IOException e) {
-            throw new CanopyException("db.embedded_failed", "cannot start the embedded database in " + dataDir + ": " + e.getMessage(),
-                    "check the folder, or give --db-url for a PostgreSQL server", e);
+        } catch (IOException | RuntimeException e) {
+            if (pg != null) {
+                try {
+                    pg.close();
+                } catch (IOException | RuntimeException closing) {
+                    e.addSuppressed(closing);
+                }
+            }
+            if (e instanceof CanopyException ce) throw ce;
+            String why = rootMessage(e);
+            String fix = why.contains("epg-lock")
+                    ? "another canopy process is using this database; wait for it to finish, or give --db-url for a PostgreSQL server"
+                    : "check that the folder is writable and not used by another PostgreSQL, or give --db-url for a PostgreSQL server";
+            throw new CanopyException("db.embedded_failed", "cannot start the embedded database in " + dataDir + ": " + why, fix, e);
         }
     }
 
-    static void removeStalePid(Path dataDir) throws IOException {
-        Path pidFile = dataDir.resolve("postmaster.pid");
-        if (!Files.exists(pidFile)) return;
-        String first = Files.readAllLines(pidFile).stream().findFirst().orElse("").trim();
-        boolean alive;
+    private static void ownerOnly(Path dir) throws IOException {
         try {
-            alive = ProcessHandle.of(Long.parseLong(first)).map(ProcessHandle::isAlive).orElse(false);
-        } catch (NumberFormatException e) {
-            alive = false;
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        } catch (UnsupportedOperationException e) {
+            LOG.debug("{} is not on a POSIX file system; permissions left as they are", dir);
         }
-        if (!alive) {
-            LOG.warn("removing {} left by a process that no longer runs ({})", pidFile, first);
-            Files.delete(pidFile);
-        }
+    }
+
+    private static CanopyException migrationFailed(String where, RuntimeException e) {
+        return new CanopyException("db.migration_failed", "cannot bring the schema of " + where + " up to date: " + rootMessage(e),
+                "check that the user may create tables there, and that the database is not from a newer Canopy version", e);
+    }
+
+    /** The URL without what may carry a secret (query parameters, user:password@). */
+    static String redact(String jdbcUrl) {
+        String s = jdbcUrl.replaceAll("//[^/@]*@", "//");
+        int q = s.indexOf('?');
+        return q < 0 ? s : s.substring(0, q) + "?…";
     }
 
     private static void migrate(DataSource ds, String schema) {
@@ -98,7 +147,7 @@ public final class Database implements AutoCloseable {
     private static String rootMessage(Throwable e) {
         Throwable c = e;
         while (c.getCause() != null) c = c.getCause();
-        return c.getMessage();
+        return c.getMessage() != null ? c.getMessage() : c.toString();
     }
 
     public DataSource dataSource() {

@@ -98,7 +98,8 @@ public final class DbTokens implements TokenVerifier {
 
     @Override
     public Optional<Principal> verify(String token) {
-        if (token == null || token.isBlank()) return Optional.empty();
+        // not even shaped like a token: no database round trip for it
+        if (token == null || !token.trim().matches(Tokens.PREFIX + "[A-Za-z0-9_-]{43}")) return Optional.empty();
         try (Connection c = db.getConnection();
              PreparedStatement s = c.prepareStatement("SELECT id, team, scopes, expires_at FROM tokens WHERE sha256 = ? AND revoked_at IS NULL "
                      + "AND (expires_at IS NULL OR expires_at > ?)")) {
@@ -162,7 +163,14 @@ public final class DbTokens implements TokenVerifier {
 
     private static Set<Scope> scopes(Array a) throws SQLException {
         Set<Scope> out = EnumSet.noneOf(Scope.class);
-        for (Object o : (Object[]) a.getArray()) out.add(Scope.valueOf((String) o));
+        for (Object o : (Object[]) a.getArray()) {
+            // a scope this version does not know (written by a newer one) grants nothing here
+            try {
+                out.add(Scope.valueOf((String) o));
+            } catch (IllegalArgumentException unknown) {
+                continue;
+            }
+        }
         return out;
     }
 

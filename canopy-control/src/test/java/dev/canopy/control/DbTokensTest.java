@@ -98,10 +98,31 @@ class DbTokensTest {
             token = new DbTokens(first.dataSource(), Clock.systemUTC()).create("team-c", EnumSet.of(Scope.READ), null, "root");
         }
         // as if a server had been killed: a pid file naming a process that no longer runs
-        Files.writeString(dir.resolve("postmaster.pid"), "999999999\n" + dir + "\n");
-        try (Database again = Database.embedded(dir)) {
+        Files.writeString(dir.resolve("data/postmaster.pid"), "999999999\n" + dir.resolve("data") + "\n");
+        try (Database again = Database.embedded(dir);
+                var c = again.dataSource().getConnection();
+                var st = c.createStatement()) {
             assertThat(new DbTokens(again.dataSource(), Clock.systemUTC()).verify(token)).isPresent();
+            // durability and exposure settings the embedded builder would otherwise relax
+            for (String[] expected : new String[][] {{"fsync", "on"}, {"synchronous_commit", "on"}, {"unix_socket_directories", ""}}) {
+                try (var rs = st.executeQuery("SHOW " + expected[0])) {
+                    rs.next();
+                    assertThat(rs.getString(1)).as(expected[0]).isEqualTo(expected[1]);
+                }
+            }
         }
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+        assertThat(dir.resolve("bin")).isDirectory();
+    }
+
+    @Test
+    void errorsNeverShowCredentialsFromTheUrl() {
+        assertThat(Database.redact("jdbc:postgresql://bob:secret@db.example:5432/canopy?password=secret&ssl=true"))
+                .isEqualTo("jdbc:postgresql://db.example:5432/canopy?…").doesNotContain("secret");
+        assertThatThrownBy(() -> Database.connect("jdbc:postgresql://127.0.0.1:1/nothing?password=hunter2", "x", null, null))
+                .hasMessageNotContaining("hunter2");
+        assertThatThrownBy(() -> Database.connect("jdbc:postgresql://127.0.0.1:1/nothing", "x", null, "Canopy, public"))
+                .hasMessageContaining("invalid schema name 'Canopy, public'");
     }
 
     @Test
