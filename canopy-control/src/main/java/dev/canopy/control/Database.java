@@ -5,8 +5,10 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.canopy.api.CanopyException;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.slf4j.Logger;
@@ -23,11 +25,13 @@ public final class Database implements AutoCloseable {
 
     private final HikariDataSource pool;
     private final EmbeddedPostgres embedded;
+    private final FileChannel embeddedLock;
     private final String description;
 
-    private Database(HikariDataSource pool, EmbeddedPostgres embedded, String description) {
+    private Database(HikariDataSource pool, EmbeddedPostgres embedded, FileChannel embeddedLock, String description) {
         this.pool = pool;
         this.embedded = embedded;
+        this.embeddedLock = embeddedLock;
         this.description = description;
     }
 
@@ -62,7 +66,7 @@ public final class Database implements AutoCloseable {
             ds.close();
             throw migrationFailed(shown, e);
         }
-        return new Database(ds, null, shown + (schema == null ? "" : " (schema " + schema + ")"));
+        return new Database(ds, null, null, shown + (schema == null ? "" : " (schema " + schema + ")"));
     }
 
     /**
@@ -74,9 +78,11 @@ public final class Database implements AutoCloseable {
      */
     public static Database embedded(Path dataDir) {
         EmbeddedPostgres pg = null;
+        FileChannel lock = null;
         try {
             Files.createDirectories(dataDir);
             ownerOnly(dataDir);
+            lock = lockOrExplain(dataDir);
             Path bin = Files.createDirectories(dataDir.resolve("bin"));
             pg = EmbeddedPostgres.builder()
                     .setDataDirectory(dataDir.resolve("data"))
@@ -100,7 +106,7 @@ public final class Database implements AutoCloseable {
                 ds.close();
                 throw migrationFailed("the embedded database in " + dataDir, e);
             }
-            return new Database(ds, pg, "embedded PostgreSQL in " + dataDir);
+            return new Database(ds, pg, lock, "embedded PostgreSQL in " + dataDir);
         } catch (IOException | RuntimeException e) {
             if (pg != null) {
                 try {
@@ -109,12 +115,45 @@ public final class Database implements AutoCloseable {
                     e.addSuppressed(closing);
                 }
             }
+            closeQuietly(lock, e);
             if (e instanceof CanopyException ce) throw ce;
-            String why = rootMessage(e);
-            String fix = why.contains("epg-lock")
-                    ? "another canopy process is using this database; wait for it to finish, or give --db-url for a PostgreSQL server"
-                    : "check that the folder is writable and not used by another PostgreSQL, or give --db-url for a PostgreSQL server";
-            throw new CanopyException("db.embedded_failed", "cannot start the embedded database in " + dataDir + ": " + why, fix, e);
+            throw new CanopyException("db.embedded_failed", "cannot start the embedded database in " + dataDir + ": " + rootMessage(e),
+                    "check that the folder is writable and not used by another PostgreSQL, or give --db-url for a PostgreSQL server", e);
+        }
+    }
+
+    /**
+     * One process at a time per embedded database, taken before anything is unpacked or initialised
+     * (two first starts at once would otherwise both run initdb on the same folder). The lock file
+     * holds the owner's pid, to name it to whoever waits.
+     */
+    private static FileChannel lockOrExplain(Path dataDir) throws IOException {
+        Path file = dataDir.resolve("canopy.lock");
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        java.nio.channels.FileLock held;
+        try {
+            held = ch.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException sameJvm) {
+            held = null;
+        }
+        if (held == null) {
+            String owner = new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.US_ASCII).trim();
+            ch.close();
+            throw new CanopyException("db.embedded_busy", "the embedded database in " + dataDir + " is in use"
+                    + (owner.isEmpty() ? "" : " by process " + owner),
+                    "another canopy process is using this database; wait for it to finish, or give --db-url for a PostgreSQL server");
+        }
+        ch.truncate(0);
+        ch.write(java.nio.ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(java.nio.charset.StandardCharsets.US_ASCII)), 0);
+        return ch;
+    }
+
+    private static void closeQuietly(FileChannel ch, Throwable into) {
+        if (ch == null) return;
+        try {
+            ch.close();
+        } catch (IOException e) {
+            into.addSuppressed(e);
         }
     }
 
@@ -166,6 +205,13 @@ public final class Database implements AutoCloseable {
                 embedded.close();
             } catch (IOException e) {
                 LOG.warn("embedded database did not stop cleanly: {}", e.toString());
+            }
+        }
+        if (embeddedLock != null) {
+            try {
+                embeddedLock.close();
+            } catch (IOException e) {
+                LOG.warn("could not release the embedded database's lock: {}", e.toString());
             }
         }
     }

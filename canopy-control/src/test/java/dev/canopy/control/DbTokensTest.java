@@ -116,6 +116,17 @@ class DbTokensTest {
     }
 
     @Test
+    void aSecondOpenOfABusyEmbeddedDatabaseSaysWhoHoldsIt() {
+        Path dir = tmp.resolve("busy");
+        try (Database first = Database.embedded(dir)) {
+            assertThatThrownBy(() -> Database.embedded(dir))
+                    .hasMessageContaining("the embedded database in " + dir + " is in use by process " + ProcessHandle.current().pid())
+                    .satisfies(e -> assertThat(((dev.canopy.api.CanopyException) e).fix()).contains("another canopy process"));
+            assertThat(new DbTokens(first.dataSource(), Clock.systemUTC()).list()).isEmpty();
+        }
+    }
+
+    @Test
     void errorsNeverShowCredentialsFromTheUrl() {
         assertThat(Database.redact("jdbc:postgresql://bob:secret@db.example:5432/canopy?password=secret&ssl=true"))
                 .isEqualTo("jdbc:postgresql://db.example:5432/canopy?…").doesNotContain("secret");
