@@ -99,7 +99,7 @@ public final class DbTokens implements TokenVerifier {
     @Override
     public Optional<Principal> verify(String token) {
         // not even shaped like a token: no database round trip for it
-        if (token == null || !token.trim().matches(Tokens.PREFIX + "[A-Za-z0-9_-]{43}")) return Optional.empty();
+        if (token == null || !Tokens.looksLikeToken(token.trim())) return Optional.empty();
         try (Connection c = db.getConnection();
              PreparedStatement s = c.prepareStatement("SELECT id, team, scopes, expires_at FROM tokens WHERE sha256 = ? AND revoked_at IS NULL "
                      + "AND (expires_at IS NULL OR expires_at > ?)")) {

@@ -14,6 +14,8 @@ import java.util.HexFormat;
 public final class Tokens {
     public static final String PREFIX = "cnp_";
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** What {@link #newToken()} makes: the prefix, then 32 bytes in unpadded base64url. */
+    private static final java.util.regex.Pattern SHAPE = java.util.regex.Pattern.compile(PREFIX + "[A-Za-z0-9_-]{43}");
 
     private Tokens() { }
 
@@ -21,6 +23,11 @@ public final class Tokens {
         byte[] b = new byte[32];
         RANDOM.nextBytes(b);
         return PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    /** Whether {@code s} could be a token at all; anything else needs no look-up. */
+    public static boolean looksLikeToken(String s) {
+        return s != null && SHAPE.matcher(s).matches();
     }
 
     public static String sha256(String token) {
