@@ -33,7 +33,7 @@ final class TokenCommand {
     String dbUser;
 
     Database open() {
-        return dbUrl == null ? Database.embedded(main.home().root().resolve("db"))
+        return dbUrl == null ? Database.embeddedOrRunning(main.home().root().resolve("db"))
                 : Database.connect(dbUrl, dbUser != null ? dbUser : System.getProperty("user.name"), System.getenv("CANOPY_DB_PASSWORD"), null);
     }
 

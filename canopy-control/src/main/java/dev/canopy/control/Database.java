@@ -106,6 +106,8 @@ public final class Database implements AutoCloseable {
                 ds.close();
                 throw migrationFailed("the embedded database in " + dataDir, e);
             }
+            // where another canopy process (token create while the server runs) finds this one
+            Files.writeString(dataDir.resolve(PORT_FILE), Integer.toString(pg.getPort()));
             return new Database(ds, pg, lock, "embedded PostgreSQL in " + dataDir);
         } catch (IOException | RuntimeException e) {
             if (pg != null) {
@@ -119,6 +121,29 @@ public final class Database implements AutoCloseable {
             if (e instanceof CanopyException ce) throw ce;
             throw new CanopyException("db.embedded_failed", "cannot start the embedded database in " + dataDir + ": " + rootMessage(e),
                     "check that the folder is writable and not used by another PostgreSQL, or give --db-url for a PostgreSQL server", e);
+        }
+    }
+
+    static final String PORT_FILE = "port";
+
+    /**
+     * The embedded database under {@code dataDir}: started by this process, or, when another canopy process
+     * runs it (a server), reached as a client on the localhost port it recorded. Like {@code createuser},
+     * this needs local access to the Canopy home.
+     */
+    public static Database embeddedOrRunning(Path dataDir) {
+        try {
+            return embedded(dataDir);
+        } catch (CanopyException e) {
+            if (!e.code().equals("db.embedded_busy")) throw e;
+            String port;
+            try {
+                port = Files.readString(dataDir.resolve(PORT_FILE)).trim();
+            } catch (IOException noPort) {
+                throw e;
+            }
+            if (!port.matches("\\d{1,5}")) throw e;
+            return connect("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", null, null);
         }
     }
 

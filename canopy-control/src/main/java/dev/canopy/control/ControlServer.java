@@ -1,0 +1,211 @@
+package dev.canopy.control;
+
+import dev.canopy.api.CanopyException;
+import dev.canopy.api.Json;
+import dev.canopy.api.auth.TokenVerifier;
+import dev.canopy.imagery.AreaException;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.model.RegistryException;
+import dev.canopy.serve.ApiError;
+import dev.canopy.storage.S3Settings;
+import io.javalin.Javalin;
+import io.javalin.event.HandlerMetaInfo;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.javalin.openapi.plugin.OpenApiPlugin;
+import io.javalin.security.RouteRole;
+import java.time.Clock;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code canopy server}: the control plane's REST API (v1) over its database, with the job supervisor and
+ * the webhook dispatcher running beside it.
+ *
+ * <p>Handlers are thin: they read the request at the edge ({@link Bodies}), call a store and shape the answer.
+ * Every failure is an exception mapped to an RFC 9457 problem in one place ({@link #mapErrors}). Every
+ * {@code /v1} route carries the scope it needs as its Javalin role; {@link #authorize} runs before any
+ * matched route: 401 without a valid bearer token, 403 without the scope, 429 over the token's rate.
+ * Public: {@code /healthz}, {@code /readyz}, {@code /openapi.json} (and {@code /metrics} on a loopback bind).
+ */
+public final class ControlServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
+    static final String CALLER = "canopy.caller";
+
+    final ControlSettings settings;
+    final Clock clock;
+    final TokenVerifier tokens;
+    final Surveys surveys;
+    final Jobs jobs;
+    final Webhooks webhooks;
+    final CallbackPolicy callbacks;
+    final ModelRegistry registry;
+    final JobSupervisor supervisor;
+    final WebhookDispatcher dispatcher;
+    private final RateLimiter limiter;
+    private final List<HandlerMetaInfo> routes = new CopyOnWriteArrayList<>();
+    private final Javalin app;
+    private final JobEvents events;
+
+    private ControlServer(DataSource db, TokenVerifier tokens, ModelRegistry registry, ControlSettings settings, Clock clock) {
+        this.settings = settings;
+        this.clock = clock;
+        this.tokens = tokens;
+        this.registry = registry;
+        this.surveys = new Surveys(db, clock, settings.allowUris(), S3Settings.fromEnvironment());
+        this.jobs = new Jobs(db, clock);
+        this.webhooks = new Webhooks(db, clock);
+        this.callbacks = new CallbackPolicy(settings.allowCallbacks());
+        this.supervisor = new JobSupervisor(jobs, settings);
+        this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
+        this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);
+        this.events = new JobEvents(jobs);
+        this.app = Javalin.create(cfg -> {
+            cfg.showJavalinBanner = false;
+            cfg.http.maxRequestSize = settings.maxBodyBytes();
+            cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, false));
+            cfg.events(e -> e.handlerAdded(routes::add));
+            cfg.registerPlugin(new OpenApiPlugin(o -> o.withDocumentationPath("/openapi.json")
+                    .withDefinitionConfiguration((version, d) -> d.withInfo(i -> {
+                        i.setTitle("Canopy control plane");
+                        i.setVersion("1");
+                        i.setDescription("Predictions over an area, jobs, surveys and signed webhooks. Every /v1 route needs "
+                                + "'Authorization: Bearer <token>' (canopy token create); errors are RFC 9457 problems with a stable 'code'.");
+                    }))));
+        });
+        app.beforeMatched(this::authorize);
+        new SystemRoutes(this).register(app);
+        new SurveyRoutes(this).register(app);
+        new PredictionRoutes(this).register(app);
+        new JobRoutes(this, events).register(app);
+        new WebhookRoutes(this).register(app);
+        mapErrors();
+    }
+
+    /**
+     * Starts the API on {@code settings.host():settings.port()}, registers the survey folders found under the
+     * Canopy home (shared with every team), and starts the supervisor and the dispatcher.
+     */
+    public static ControlServer start(DataSource db, TokenVerifier tokens, ModelRegistry registry, ControlSettings settings, Clock clock) {
+        ControlServer s = new ControlServer(db, tokens, registry, settings, clock);
+        try {
+            s.surveys.registerFolders(settings.home().resolve("surveys"));
+            s.app.start(settings.host(), settings.port());
+            s.supervisor.start();
+            s.dispatcher.start();
+            s.events.start();
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        return s;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    /** The routes as Javalin registered them: method, path and the scope each needs. */
+    public List<HandlerMetaInfo> routes() {
+        return List.copyOf(routes);
+    }
+
+    /** Stops every driver this server runs (tests); a normal {@link #close} leaves them running for the next server. */
+    public void stopDrivers() {
+        supervisor.stopDrivers();
+    }
+
+    private void authorize(Context ctx) {
+        Set<RouteRole> roles = ctx.routeRoles();
+        if (roles.isEmpty()) {
+            // deny by default: a /v1 route registered without a scope is a bug, not a public route
+            if (ctx.path().startsWith("/v1/")) throw new ApiError(500, "internal", "route has no scope; refusing");
+            return;
+        }
+        String h = ctx.header("Authorization");
+        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            ctx.header("WWW-Authenticate", "Bearer");
+            throw new ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'; make a token with 'canopy token create'");
+        }
+        TokenVerifier.Principal p = tokens.verify(h.substring(7).trim()).orElseThrow(() -> {
+            ctx.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+            return new ApiError(401, "invalid_token", "the token is unknown, revoked or expired; make a new one with 'canopy token create'");
+        });
+        Principals.Needs need = (Principals.Needs) roles.iterator().next();
+        if (!p.allows(need.scope)) {
+            throw new ApiError(403, "missing_scope", "this token (" + p.tokenId() + ") lacks the '" + need.scope.name().toLowerCase(java.util.Locale.ROOT)
+                    + "' scope this route needs; ask for a token with it");
+        }
+        long waitMillis = limiter.acquire(p.tokenId());
+        if (waitMillis > 0) {
+            throw new ApiError(429, "rate_limited", "too many requests for token " + p.tokenId() + "; slow down",
+                    Long.toString(Math.max(1, (waitMillis + 999) / 1000)));
+        }
+        ctx.attribute(CALLER, new Principals.Caller(p));
+    }
+
+    static Principals.Caller caller(Context ctx) {
+        Principals.Caller c = ctx.attribute(CALLER);
+        if (c == null) throw new ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'");
+        return c;
+    }
+
+    private void mapErrors() {
+        app.exception(Exception.class, (e, ctx) -> {
+            ApiError a = toApiError(e);
+            if (a.status() >= 500) LOG.warn("{} {} failed", ctx.method(), ctx.path(), e);
+            problem(ctx, a);
+        });
+        // Javalin's own answers (unknown route, body too large, wrong method) take the same form
+        app.error(404, ctx -> {
+            if (!isProblem(ctx)) problem(ctx, new ApiError(404, "not_found", "no route " + ctx.method() + " " + Page.abbreviate(ctx.path())
+                    + "; the routes are listed at /openapi.json"));
+        });
+        app.error(405, ctx -> {
+            if (!isProblem(ctx)) problem(ctx, new ApiError(405, "method_not_allowed", ctx.method() + " is not allowed on " + Page.abbreviate(ctx.path())));
+        });
+    }
+
+    private static boolean isProblem(Context ctx) {
+        String ct = ctx.res().getContentType();
+        return ct != null && ct.startsWith(ApiError.PROBLEM_JSON);
+    }
+
+    static ApiError toApiError(Throwable e) {
+        if (e instanceof HttpResponseException h) {
+            int s = h.getStatus();
+            String code = s == 413 ? "body_too_large" : s == 404 ? "not_found" : s == 405 ? "method_not_allowed" : "http_" + s;
+            return new ApiError(s, code, h.getMessage());
+        }
+        if (e instanceof AreaException a) return new ApiError(400, "bad_area", a.oneLine());
+        if (e instanceof RegistryException r) {
+            // the message may name the registry's location: not for clients
+            return r.kind().isNotFound() ? new ApiError(404, "model_not_found", "no such model, version or stage; list models with canopy model list")
+                    : new ApiError(400, "bad_model", "invalid model reference; write NAME:VERSION or NAME@STAGE");
+        }
+        if (e instanceof CanopyException c && c.code().startsWith("db.")) {
+            return new ApiError(503, "database_unavailable", "the database is unavailable; retry shortly", "1");
+        }
+        return ApiError.of(e, 0);
+    }
+
+    static void problem(Context ctx, ApiError a) {
+        if (a.retryAfterSeconds() != null) ctx.header("Retry-After", a.retryAfterSeconds());
+        ctx.status(a.status()).contentType(ApiError.PROBLEM_JSON).result(Json.writeString(a.problem()));
+    }
+
+    @Override
+    public void close() {
+        try {
+            app.stop();
+        } finally {
+            events.close();
+            dispatcher.close();
+            supervisor.close();
+        }
+    }
+}

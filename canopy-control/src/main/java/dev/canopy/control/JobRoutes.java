@@ -1,0 +1,142 @@
+package dev.canopy.control;
+
+import dev.canopy.serve.ApiError;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.sse.SseClient;
+import io.javalin.openapi.HttpMethod;
+import io.javalin.openapi.OpenApi;
+import io.javalin.openapi.OpenApiContent;
+import io.javalin.openapi.OpenApiParam;
+import io.javalin.openapi.OpenApiResponse;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** {@code /v1/jobs}: list with filters, show, cancel, read the log, follow progress as server-sent events. */
+final class JobRoutes {
+    static final int MAX_LOG_CHUNK = 1024 * 1024;
+    private final ControlServer server;
+    private final JobEvents events;
+
+    JobRoutes(ControlServer server, JobEvents events) {
+        this.server = server;
+        this.events = events;
+    }
+
+    void register(Javalin app) {
+        app.get("/v1/jobs", this::list, Principals.Needs.READ);
+        app.get("/v1/jobs/{id}", this::show, Principals.Needs.READ);
+        app.post("/v1/jobs/{id}/cancel", this::cancel, Principals.Needs.PREDICT);
+        app.get("/v1/jobs/{id}/logs", this::logs, Principals.Needs.READ);
+        app.sse("/v1/jobs/{id}/events", this::follow, Principals.Needs.READ);
+    }
+
+    /** A job as the API shows it: the request without its (possibly large) area geometry. */
+    static Map<String, Object> view(Jobs.Job j) {
+        Map<String, Object> m = j.toJson();
+        if (j.request() != null) {
+            Map<String, Object> req = new LinkedHashMap<>(j.request());
+            req.remove("area");
+            req.remove("survey_uri");
+            m.put("request", req);
+        }
+        m.remove("folder");
+        return m;
+    }
+
+    /** The job if the caller's team may see it; 404 otherwise, so that ids of other teams reveal nothing. */
+    Jobs.Job visible(Context ctx) {
+        String id = ctx.pathParam("id");
+        return server.jobs.get(id).filter(j -> ControlServer.caller(ctx).sees(j.team()))
+                .orElseThrow(() -> new ApiError(404, "job_not_found", "no job '" + Page.abbreviate(id) + "'; list jobs with GET /v1/jobs"));
+    }
+
+    @OpenApi(path = "/v1/jobs", methods = HttpMethod.GET, tags = "jobs", operationId = "listJobs", summary = "Jobs, newest first",
+            queryParams = {@OpenApiParam(name = "kind", description = "prediction or retrain"),
+                    @OpenApiParam(name = "status", description = "queued, running, succeeded, failed or cancelled"),
+                    @OpenApiParam(name = "model", description = "a model name, or NAME:VERSION"),
+                    @OpenApiParam(name = "cursor"), @OpenApiParam(name = "limit", type = Integer.class)},
+            responses = {@OpenApiResponse(status = "200", description = "{items, next_cursor}"), @OpenApiResponse(status = "400", description = "bad filter")})
+    void list(Context ctx) {
+        Principals.Caller c = ControlServer.caller(ctx);
+        String kind = oneOf(ctx, "kind", Jobs.KINDS);
+        String status = oneOf(ctx, "status", Jobs.STATUSES);
+        String model = ctx.queryParam("model");
+        if (model != null && !model.matches("[A-Za-z0-9._-]{1,64}(:[0-9]{1,9})?")) {
+            throw new ApiError(400, "bad_filter", "model filter '" + Page.abbreviate(model) + "' must be NAME or NAME:VERSION");
+        }
+        Page<Jobs.Job> p = server.jobs.list(new Jobs.Filter(c.seesAll() ? null : c.team(), kind, status, model), ctx.queryParam("cursor"),
+                Page.limit(ctx.queryParam("limit")));
+        ctx.json(p.toJson(JobRoutes::view));
+    }
+
+    private static String oneOf(Context ctx, String name, java.util.List<String> allowed) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.isEmpty()) return null;
+        if (!allowed.contains(v)) throw new ApiError(400, "bad_filter", name + " '" + Page.abbreviate(v) + "' must be one of " + allowed);
+        return v;
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}", methods = HttpMethod.GET, tags = "jobs", operationId = "getJob",
+            summary = "A job: status, progress (tiles, errors, rate, ETA, stage), result, log address", pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "the job"), @OpenApiResponse(status = "404", description = "no such job")})
+    void show(Context ctx) {
+        ctx.json(view(visible(ctx)));
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/cancel", methods = HttpMethod.POST, tags = "jobs", operationId = "cancelJob",
+            summary = "Cancel a job: a queued one at once, a running one by stopping its driver", pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "202", description = "cancelled or being cancelled"),
+                    @OpenApiResponse(status = "404", description = "no such job"), @OpenApiResponse(status = "409", description = "already finished")})
+    void cancel(Context ctx) {
+        Jobs.Job j = visible(ctx);
+        ctx.status(202).json(view(server.jobs.cancel(j.id())));
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/logs", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobLogs",
+            summary = "The driver's log from a byte offset (at most 1 MiB per call; X-Log-Size gives the whole size)",
+            pathParams = @OpenApiParam(name = "id", required = true), queryParams = @OpenApiParam(name = "offset", type = Long.class),
+            responses = {@OpenApiResponse(status = "200", description = "log text", content = @OpenApiContent(mimeType = "text/plain", type = "string")),
+                    @OpenApiResponse(status = "404", description = "no such job")})
+    void logs(Context ctx) throws IOException {
+        Jobs.Job j = visible(ctx);
+        long offset = 0;
+        String o = ctx.queryParam("offset");
+        if (o != null) {
+            try {
+                offset = Long.parseLong(o);
+            } catch (NumberFormatException e) {
+                offset = -1;
+            }
+            if (offset < 0) throw new ApiError(400, "bad_offset", "offset must be a whole number of bytes, 0 or more");
+        }
+        Path log = Path.of(j.folder()).resolve(JobSupervisor.LOG_FILE);
+        if (!Files.exists(log)) {
+            ctx.header("X-Log-Size", "0").contentType("text/plain; charset=utf-8").result("");
+            return;
+        }
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+            long size = f.length();
+            long from = Math.min(offset, size);
+            byte[] b = new byte[(int) Math.min(MAX_LOG_CHUNK, size - from)];
+            f.seek(from);
+            f.readFully(b);
+            ctx.header("X-Log-Size", Long.toString(size)).contentType("text/plain; charset=utf-8").result(new String(b, StandardCharsets.UTF_8));
+        }
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/events", methods = HttpMethod.GET, tags = "jobs", operationId = "followJob",
+            summary = "Server-sent events: 'job' with the job whenever its status or progress changes, until it ends",
+            pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "an event stream", content = @OpenApiContent(mimeType = "text/event-stream", type = "string")),
+                    @OpenApiResponse(status = "404", description = "no such job")})
+    void follow(SseClient client) {
+        Jobs.Job j = visible(client.ctx());
+        events.follow(client, j);
+    }
+}
