@@ -142,7 +142,8 @@ final class WebhookDispatcher implements AutoCloseable {
         Duration retryAfter = null;
         try {
             URI url = policy.check(d.url);
-            long ts = started.getEpochSecond();
+            // the receiver checks this against its own wall clock (5 minutes of tolerance): the system's, not the scheduling clock
+            long ts = Instant.now().getEpochSecond();
             String signature = new Webhook(d.secret).sign(d.id, ts, d.body);
             HttpRequest req = HttpRequest.newBuilder(url).timeout(settings.webhookTimeout())
                     .header("content-type", "application/json").header("user-agent", "Canopy-Webhooks/1")
