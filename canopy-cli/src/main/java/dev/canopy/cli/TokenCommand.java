@@ -69,7 +69,8 @@ final class TokenCommand {
                 String token = new DbTokens(db.dataSource(), Clock.systemUTC()).create(team, set, expires, actor());
                 PrintWriter out = spec.commandLine().getOut();
                 out.println(token);
-                out.printf("(shown once; id %s, team %s, scopes %s%s; stored in %s)%n", dev.canopy.api.auth.Tokens.idOf(token), team, set,
+                // the note goes to stderr, so that TOKEN=$(canopy token create ...) captures the token alone
+                spec.commandLine().getErr().printf("(shown once; id %s, team %s, scopes %s%s; stored in %s)%n", dev.canopy.api.auth.Tokens.idOf(token), team, set,
                         expires == null ? "" : ", expires " + expires, db.describe());
             }
             return 0;

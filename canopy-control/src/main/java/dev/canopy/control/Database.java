@@ -83,6 +83,7 @@ public final class Database implements AutoCloseable {
             Files.createDirectories(dataDir);
             ownerOnly(dataDir);
             lock = lockOrExplain(dataDir);
+            stopOrphan(dataDir.resolve("data"));
             Path bin = Files.createDirectories(dataDir.resolve("bin"));
             pg = EmbeddedPostgres.builder()
                     .setDataDirectory(dataDir.resolve("data"))
@@ -125,6 +126,35 @@ public final class Database implements AutoCloseable {
     }
 
     static final String PORT_FILE = "port";
+
+    /**
+     * A canopy process killed with SIGKILL leaves its PostgreSQL running with nobody to stop it. Holding the
+     * lock proves no canopy process owns the database any more, so a postmaster still named in
+     * {@code postmaster.pid} is such an orphan: it is asked to shut down (SIGTERM, PostgreSQL's smart
+     * shutdown; it has no clients left) and, if it will not, killed (PostgreSQL recovers from its WAL).
+     */
+    private static void stopOrphan(Path data) throws IOException {
+        Path pidFile = data.resolve("postmaster.pid");
+        if (!Files.exists(pidFile)) return;
+        String first = Files.readAllLines(pidFile).stream().findFirst().orElse("").trim();
+        if (!first.matches("\\d{1,9}")) return;
+        java.util.Optional<ProcessHandle> h = ProcessHandle.of(Long.parseLong(first))
+                .filter(p -> p.info().command().map(c -> c.endsWith("postgres")).orElse(false));
+        if (h.isEmpty()) return; // a dead pid: PostgreSQL clears its own stale file
+        LOG.warn("stopping the database server left running by a killed canopy process (pid {})", first);
+        h.get().destroy();
+        try {
+            h.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException slow) {
+            h.get().destroyForcibly();
+            h.get().onExit().join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping an orphaned database server", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException(e);
+        }
+    }
 
     /**
      * The embedded database under {@code dataDir}: started by this process, or, when another canopy process

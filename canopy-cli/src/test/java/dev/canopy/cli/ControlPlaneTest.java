@@ -1,0 +1,246 @@
+package dev.canopy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.ProgressListener;
+import dev.canopy.client.CanopyClient;
+import dev.canopy.client.WebhookListener;
+import dev.canopy.client.WebhookVerifier;
+import dev.canopy.imagery.ImageDecoder;
+import dev.canopy.imagery.LandCover;
+import dev.canopy.imagery.SurveyGenerator;
+import dev.canopy.imagery.SurveySpec;
+import dev.canopy.model.Architecture;
+import dev.canopy.model.ModelCard;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.storage.FileObjectStore;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The control plane as users run it: {@code canopy server} as a real process on the embedded database, a token
+ * made by {@code canopy token create} while it runs, predictions whose jobs run as real driver processes
+ * (batch inference on Spark local[*]), signed webhooks to real receivers, and a server killed with SIGKILL
+ * mid-job and started again.
+ */
+class ControlPlaneTest {
+    @TempDir
+    Path tmp;
+    final List<Process> servers = new ArrayList<>();
+    Path home;
+
+    record Server(Process process, int port, List<String> lines) {
+        CanopyClient client(String token) {
+            return new CanopyClient(URI.create("http://127.0.0.1:" + port), token);
+        }
+    }
+
+    void prepareHome() {
+        home = tmp.resolve("home");
+        try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore out = new FileObjectStore(home.resolve("surveys/demo"))) {
+            g.generate(SurveySpec.of(48, 64, 11), out, ProgressListener.NONE);
+        }
+        ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
+        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
+                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        r.promote("weeds", 1, "production");
+    }
+
+    Server startServer(String... extra) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--no-progress", "--home", home.toString(),
+                "server", "--port", "0", "--allow-callback", "127.0.0.1", "--lease-s", "3", "--driver-heap", "768m"));
+        cmd.addAll(List.of(extra));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        servers.add(p);
+        BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream()));
+        List<String> lines = Collections.synchronizedList(new ArrayList<>());
+        int port = -1;
+        for (String line; (line = in.readLine()) != null; ) {
+            lines.add(line);
+            Matcher m = Pattern.compile("^canopy server on http://[^:]+:(\\d+) ").matcher(line);
+            if (m.find()) port = Integer.parseInt(m.group(1));
+            if (line.startsWith("tokens ")) break;
+        }
+        assertThat(port).as(String.join("\n", lines)).isPositive();
+        Thread drain = new Thread(() -> {
+            try {
+                for (String line; (line = in.readLine()) != null; ) lines.add(line);
+            } catch (java.io.IOException ended) {
+                // the server stopped
+            }
+        });
+        drain.setDaemon(true);
+        drain.start();
+        return new Server(p, port, lines);
+    }
+
+    String token(String team, String scopes) {
+        MainTest.Result made = MainTest.runIn(home, "token", "create", "--team", team, "--scopes", scopes);
+        assertThat(made.code()).as(made.err()).isZero();
+        return made.out().trim();
+    }
+
+    /** A polygon around the whole survey, from its extent as the server reports it. */
+    static String wholeSurvey(CanopyClient c) {
+        JsonNode e = c.surveys().get("items").get(0).get("extent");
+        double pad = 0.00001;
+        double x0 = e.get(0).asDouble() - pad, y0 = e.get(1).asDouble() - pad, x1 = e.get(2).asDouble() + pad, y1 = e.get(3).asDouble() + pad;
+        return String.format(Locale.ROOT, "{\"type\":\"Polygon\",\"coordinates\":[[[%f,%f],[%f,%f],[%f,%f],[%f,%f],[%f,%f]]]}", x0, y0, x1, y0, x1, y1, x0, y1, x0, y0);
+    }
+
+    @AfterEach
+    void stopEverything() throws Exception {
+        for (Process p : servers) {
+            p.destroyForcibly();
+            p.waitFor(30, TimeUnit.SECONDS);
+        }
+        // drivers outlive a killed server by design: stop this test's
+        ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(home.toString())).orElse(false))
+                .forEach(h -> {
+                    h.destroyForcibly();
+                    h.onExit().join();
+                });
+    }
+
+    @Test
+    void aPredictionRunsAsADriverProcessAndItsSignedWebhooksArriveOnce() throws Exception {
+        prepareHome();
+        Server s = startServer();
+        CanopyClient c = s.client(token("field-team", "read,predict"));
+        JsonNode sub = c.subscribe("http://127.0.0.1:0/never", List.of()); // placeholder replaced below
+        c.deleteWebhook(sub.get("id").asText());
+        List<WebhookVerifier.Event> subscribed = Collections.synchronizedList(new ArrayList<>());
+        try (WebhookListener hooks = listenerFor(c, subscribed)) {
+            String area = wholeSurvey(c);
+            JsonNode job = c.predict("demo", area, "weeds@production", null, "first-request");
+            String id = job.get("id").asText();
+            assertThat(c.predict("demo", area, "weeds@production", null, "first-request").get("id").asText()).as("idempotent").isEqualTo(id);
+            JsonNode done = c.waitFor(id, Duration.ofMinutes(5), j -> { });
+            assertThat(done.get("status").asText()).as(done.toString() + "\n" + c.logs(id, 0)[0]).isEqualTo("succeeded");
+            JsonNode r = done.get("result");
+            assertThat(r.get("tiles").asLong()).isEqualTo(48);
+            assertThat(r.get("errors").asLong()).isZero();
+            double percent = 0, hectares = 0;
+            for (JsonNode cl : r.get("cover")) {
+                percent += cl.get("percent").asDouble();
+                hectares += cl.get("hectares").asDouble();
+            }
+            assertThat(percent).isCloseTo(100, org.assertj.core.data.Offset.offset(0.1));
+            assertThat(hectares).isCloseTo(r.get("area_hectares").asDouble(), org.assertj.core.data.Offset.offset(0.01));
+            Path shards = Path.of(URI.create(r.get("geoparquet").asText()));
+            try (Connection db = DriverManager.getConnection("jdbc:duckdb:");
+                 ResultSet rs = db.createStatement().executeQuery("SELECT count(*), count(DISTINCT id) FROM read_parquet('" + shards + "/*.parquet')")) {
+                rs.next();
+                assertThat(rs.getLong(1)).isEqualTo(48);
+                assertThat(rs.getLong(2)).isEqualTo(48);
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> types(subscribed, id).containsAll(List.of("job.started", "job.succeeded")));
+            assertThat(types(subscribed, id)).containsExactly("job.started", "job.succeeded");
+
+            MainTest.Result shown = MainTest.run("jobs", "show", id, "--server", "http://127.0.0.1:" + s.port(), "--token-file", tokenFile(c));
+            assertThat(shown.out()).contains("succeeded").contains("geoparquet");
+            assertThat(c.logs(id, 0)[0]).contains("starting driver");
+        }
+    }
+
+    private String tokenFile(CanopyClient unused) throws Exception {
+        Path f = tmp.resolve("token");
+        if (!Files.exists(f)) Files.writeString(f, token("field-team", "read,predict"));
+        return f.toString();
+    }
+
+    private static List<String> types(List<WebhookVerifier.Event> events, String jobId) {
+        List<String> out = new ArrayList<>();
+        synchronized (events) {
+            for (WebhookVerifier.Event e : events) if (e.data().path("job_id").asText().equals(jobId)) out.add(e.type());
+        }
+        return out;
+    }
+
+    /** A receiver on a free port subscribed to every event type of the token's team. */
+    private static WebhookListener listenerFor(CanopyClient c, List<WebhookVerifier.Event> into) throws Exception {
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        JsonNode sub = c.subscribe("http://127.0.0.1:" + port + "/", List.of());
+        return WebhookListener.start("127.0.0.1", port, sub.get("secret").asText(), e -> {
+            into.add(e);
+            return 200;
+        });
+    }
+
+    @Test
+    void aServerKilledMidJobLosesNothingWhenStartedAgain() throws Exception {
+        prepareHome();
+        Server first = startServer("--max-running-jobs", "1");
+        String token = token("ops", "read,predict");
+        CanopyClient c = first.client(token);
+        List<WebhookVerifier.Event> events = Collections.synchronizedList(new ArrayList<>());
+        try (WebhookListener hooks = listenerFor(c, events)) {
+            String area = wholeSurvey(c);
+            String running = c.predict("demo", area, "weeds@production", null, null).get("id").asText();
+            String queued = c.predict("demo", area, "weeds@production", null, null).get("id").asText();
+            await().atMost(Duration.ofSeconds(60)).until(() -> c.job(running).get("status").asText().equals("running"));
+            assertThat(c.job(queued).get("status").asText()).isEqualTo("queued");
+            first.process().destroyForcibly(); // SIGKILL: no shutdown hook, the lease is not released
+            first.process().waitFor(30, TimeUnit.SECONDS);
+
+            Server second = startServer("--max-running-jobs", "1");
+            CanopyClient c2 = second.client(token);
+            JsonNode a = c2.waitFor(running, Duration.ofMinutes(5), j -> { });
+            JsonNode b = c2.waitFor(queued, Duration.ofMinutes(5), j -> { });
+            assertThat(a.get("status").asText()).as(a + c2.logs(running, 0)[0]).isEqualTo("succeeded");
+            assertThat(b.get("status").asText()).as(b.toString()).isEqualTo("succeeded");
+            for (String id : List.of(running, queued)) {
+                Path shards = Path.of(URI.create(c2.job(id).get("result").get("geoparquet").asText()));
+                try (Connection db = DriverManager.getConnection("jdbc:duckdb:");
+                     ResultSet rs = db.createStatement().executeQuery("SELECT count(*), count(DISTINCT id) FROM read_parquet('" + shards + "/*.parquet')")) {
+                    rs.next();
+                    assertThat(rs.getLong(1)).as("rows of " + id).isEqualTo(48);
+                    assertThat(rs.getLong(2)).isEqualTo(48);
+                }
+            }
+            await().atMost(Duration.ofSeconds(30)).until(() -> types(events, running).contains("job.succeeded") && types(events, queued).contains("job.succeeded"));
+            assertThat(types(events, running)).containsOnlyOnce("job.succeeded");
+            assertThat(types(events, queued)).containsOnlyOnce("job.succeeded");
+        }
+    }
+
+    @Test
+    void aRunningJobIsCancelledAndItsDriverStops() throws Exception {
+        prepareHome();
+        Server s = startServer();
+        CanopyClient c = s.client(token("stoppers", "read,predict"));
+        String id = c.predict("demo", wholeSurvey(c), "weeds@production", null, null).get("id").asText();
+        await().atMost(Duration.ofSeconds(60)).until(() -> c.job(id).get("status").asText().equals("running"));
+        c.cancel(id);
+        JsonNode j = c.waitFor(id, Duration.ofMinutes(2), x -> { });
+        // a job that finished before the cancel arrived is a legitimate outcome on a fast machine; most runs cancel it
+        assertThat(j.get("status").asText()).isIn("cancelled", "succeeded");
+        assertThat(ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains("-Dcanopy.job=" + id)).orElse(false))
+                .count()).as("no driver left").isZero();
+    }
+}
