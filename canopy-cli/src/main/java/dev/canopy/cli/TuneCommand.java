@@ -162,6 +162,12 @@ final class TuneCommand implements Callable<Integer> {
 
     /** Runs one stage of an experiment with progress on the console; its folder defaults to one under the Canopy home. */
     static Tuning.Stage run(Main main, TuneSettings s, String dirArg, boolean resuming, PrintWriter out) throws Exception {
+        return run(main, s, dirArg, resuming, out, java.util.Map.of());
+    }
+
+    /** As above, with trainable settings every trial shares beyond the tune settings' own (e.g. a validation manifest). */
+    static Tuning.Stage run(Main main, TuneSettings s, String dirArg, boolean resuming, PrintWriter out, java.util.Map<String, Object> extraBase)
+            throws Exception {
         SearchSpace space = s.searchSpace();
         Objective objective = s.objective();
         var searcher = Schedulers.searcher(s.searcher(), space, s.seed(), objective);
@@ -170,11 +176,15 @@ final class TuneCommand implements Callable<Integer> {
         int maxT = s.maxT();
         TrialScheduler scheduler = Schedulers.create(s.scheduler(), objective, s.schedulerOptions(), samples, space);
         // a bad parameter name fails here, before any trial starts
-        TrainConfig.fromMap(s.trialSettings(space.sample(new java.util.Random(0))));
+        java.util.Map<String, Object> probe = new java.util.LinkedHashMap<>(s.trialSettings(space.sample(new java.util.Random(0))));
+        probe.putAll(extraBase);
+        TrainConfig.fromMap(probe);
 
         URI dirUri = dirArg != null ? ObjectStores.toUri(dirArg)
                 : main.home().dir("tune").resolve("tune-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))).toUri();
-        TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), s.trainableBase());
+        java.util.Map<String, Object> base = new java.util.LinkedHashMap<>(s.trainableBase());
+        base.putAll(extraBase);
+        TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), base);
         SparkSession spark = null;
         TrialExecutor executor;
         if ("spark".equals(s.executor())) {

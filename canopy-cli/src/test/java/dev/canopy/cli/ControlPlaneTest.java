@@ -57,9 +57,13 @@ class ControlPlaneTest {
     }
 
     void prepareHome() {
+        prepareHome(48);
+    }
+
+    void prepareHome(int tiles) {
         home = tmp.resolve("home");
         try (SurveyGenerator g = new SurveyGenerator(2); FileObjectStore out = new FileObjectStore(home.resolve("surveys/demo"))) {
-            g.generate(SurveySpec.of(48, 64, 11), out, ProgressListener.NONE);
+            g.generate(SurveySpec.of(tiles, 64, 11), out, ProgressListener.NONE);
         }
         ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
         r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
@@ -242,5 +246,56 @@ class ControlPlaneTest {
         assertThat(j.get("status").asText()).isIn("cancelled", "succeeded");
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains("-Dcanopy.job=" + id)).orElse(false))
                 .count()).as("no driver left").isZero();
+    }
+
+    /**
+     * Retraining end to end on a generated survey labelled from its ground truth: a candidate that cannot beat
+     * production by the (impossible) margin is rejected and production stays; one that must win is promoted,
+     * and a roll back returns production to the version before.
+     */
+    @Test
+    void retrainingGatesTheCandidateAgainstProduction() throws Exception {
+        prepareHome(1024);
+        Server s = startServer();
+        CanopyClient c = s.client(token("ecology", "read,train,admin"));
+        com.fasterxml.jackson.databind.node.ArrayNode labels = dev.canopy.api.Json.MAPPER.createArrayNode();
+        try (FileObjectStore survey = new FileObjectStore(home.resolve("surveys/demo"));
+             var rows = dev.canopy.imagery.Manifest.open(survey).rows()) {
+            rows.forEach(r -> labels.addObject().put("tile_id", r.id()).put("class", r.dominantClass()).put("annotator", "ana")
+                    .put("time", "2026-03-02T10:00:00Z"));
+        }
+        assertThat(c.ingestLabels("demo", labels).get("stored").asInt()).isEqualTo(1024);
+
+        com.fasterxml.jackson.databind.node.ObjectNode req = dev.canopy.api.Json.MAPPER.createObjectNode().put("model", "weeds").put("survey", "demo")
+                .put("margin", 1.0).put("block_size", 8);
+        req.putObject("labels").put("annotator", "ana");
+        req.putObject("budget").put("trials", 2).put("epochs", 1);
+        JsonNode rejected = c.waitFor(c.retrain(req, null).get("id").asText(), Duration.ofMinutes(10), j -> { });
+        assertThat(rejected.get("status").asText()).as(rejected.toString() + c.logs(rejected.get("id").asText(), 0)[0]).isEqualTo("succeeded");
+        JsonNode r1 = rejected.get("result");
+        assertThat(r1.get("decision").asText()).isEqualTo("reject");
+        assertThat(r1.get("stages")).extracting(x -> x.get("stage").asText())
+                .containsExactly("export", "features", "selection", "training", "validation", "registration");
+        JsonNode split = r1.get("stages").get(1).get("detail").get("split");
+        assertThat(split.get("train").asInt()).isPositive();
+        assertThat(split.get("test").asInt()).isPositive();
+        assertThat(split.get("ring").asInt()).as("block borders are left out of training").isPositive();
+        JsonNode model = c.model("weeds");
+        assertThat(model.get("versions").get(0).get("stage").asText()).as("production untouched").isEqualTo("production");
+        assertThat(model.get("versions").get(1).get("approval").asText()).isEqualTo("rejected");
+        assertThat(model.get("versions").get(1).get("stage").asText()).isEqualTo("none");
+        CanopyClient.ApiException again = org.assertj.core.api.Assertions.catchThrowableOfType(CanopyClient.ApiException.class,
+                () -> c.approve("weeds", 2, "changed my mind"));
+        assertThat(again.code()).isEqualTo("already_decided");
+
+        req.put("margin", -1.0);
+        JsonNode promoted = c.waitFor(c.retrain(req, null).get("id").asText(), Duration.ofMinutes(10), j -> { });
+        assertThat(promoted.get("result").get("decision").asText()).as(promoted.toString()).isEqualTo("promote");
+        int v3 = promoted.get("result").get("candidate_version").asInt();
+        JsonNode after = c.model("weeds");
+        assertThat(after.get("versions").get(v3 - 1).get("stage").asText()).isEqualTo("production");
+        assertThat(after.get("versions").get(v3 - 1).get("approval").asText()).isEqualTo("approved");
+        assertThat(c.rollback("weeds", "production").get("ref").asText()).isEqualTo("weeds:1");
+        assertThat(c.model("weeds").get("versions").get(0).get("stage").asText()).isEqualTo("production");
     }
 }

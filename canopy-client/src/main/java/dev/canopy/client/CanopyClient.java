@@ -111,6 +111,43 @@ public final class CanopyClient {
         return send("POST", "/v1/webhooks", body.toString(), null);
     }
 
+    /** Stores labels for a survey: {@code labels} is the array of {tile_id | geometry, class, annotator, time}. */
+    public JsonNode ingestLabels(String survey, JsonNode labels) {
+        ObjectNode body = Json.MAPPER.createObjectNode().put("survey", survey);
+        body.set("labels", labels);
+        return send("POST", "/v1/labels", body.toString(), null);
+    }
+
+    /** Starts a retraining: {@code request} as POST /v1/retrain takes it (model, survey, labels query, search_space, budget, margin). */
+    public JsonNode retrain(JsonNode request, String idempotencyKey) {
+        return send("POST", "/v1/retrain", request.toString(), idempotencyKey);
+    }
+
+    /** A model's versions (metrics, provenance, approval, stage) and stage history. */
+    public JsonNode model(String name) {
+        return send("GET", "/v1/models/" + enc(name), null, null);
+    }
+
+    public JsonNode approve(String name, int version, String reason) {
+        return send("POST", "/v1/models/" + enc(name) + "/versions/" + version + "/approve", reasonBody(reason), null);
+    }
+
+    public JsonNode reject(String name, int version, String reason) {
+        return send("POST", "/v1/models/" + enc(name) + "/versions/" + version + "/reject", reasonBody(reason), null);
+    }
+
+    public JsonNode promote(String name, int version, String stage) {
+        return send("POST", "/v1/models/" + enc(name) + "/promote", Json.MAPPER.createObjectNode().put("version", version).put("stage", stage).toString(), null);
+    }
+
+    public JsonNode rollback(String name, String stage) {
+        return send("POST", "/v1/models/" + enc(name) + "/rollback", Json.MAPPER.createObjectNode().put("stage", stage).toString(), null);
+    }
+
+    private static String reasonBody(String reason) {
+        return reason == null ? "{}" : Json.MAPPER.createObjectNode().put("reason", reason).toString();
+    }
+
     public JsonNode deleteWebhook(String id) {
         return send("DELETE", "/v1/webhooks/" + enc(id), null, null);
     }

@@ -44,6 +44,8 @@ public final class ControlServer implements AutoCloseable {
     final Webhooks webhooks;
     final CallbackPolicy callbacks;
     final ModelRegistry registry;
+    final Labels labels;
+    final Models models;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
@@ -60,7 +62,9 @@ public final class ControlServer implements AutoCloseable {
         this.jobs = new Jobs(db, clock);
         this.webhooks = new Webhooks(db, clock);
         this.callbacks = new CallbackPolicy(settings.allowCallbacks());
-        this.supervisor = new JobSupervisor(jobs, settings);
+        this.labels = new Labels(db, clock);
+        this.models = new Models(db, clock, registry);
+        this.supervisor = new JobSupervisor(jobs, labels, models, settings);
         this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
         this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);
         this.events = new JobEvents(jobs);
@@ -83,6 +87,9 @@ public final class ControlServer implements AutoCloseable {
         new PredictionRoutes(this).register(app);
         new JobRoutes(this, events).register(app);
         new WebhookRoutes(this).register(app);
+        new ModelRoutes(this).register(app);
+        new LabelRoutes(this).register(app);
+        new RetrainRoutes(this).register(app);
         mapErrors();
     }
 

@@ -40,6 +40,8 @@ final class JobSupervisor implements AutoCloseable {
     private static final Duration KILL_GRACE = Duration.ofSeconds(10);
 
     private final Jobs jobs;
+    private final Labels labels;
+    private final Models models;
     private final ControlSettings settings;
     private final String owner = Ids.next("srv");
     private final String host = hostName();
@@ -61,8 +63,10 @@ final class JobSupervisor implements AutoCloseable {
         }
     }
 
-    JobSupervisor(Jobs jobs, ControlSettings settings) {
+    JobSupervisor(Jobs jobs, Labels labels, Models models, ControlSettings settings) {
         this.jobs = jobs;
+        this.labels = labels;
+        this.models = models;
         this.settings = settings;
         this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "canopy-job-supervisor");
@@ -95,7 +99,7 @@ final class JobSupervisor implements AutoCloseable {
             boolean ok = Files.exists(folder.resolve(OUTPUT).resolve("_SUCCESS")) && (code == null || code == 0);
             Optional<Jobs.Job> now = jobs.heartbeat(id, owner, settings.lease(), readProgress(folder));
             boolean cancelled = now.map(Jobs.Job::cancelRequested).orElse(false) && !ok;
-            if (ok) jobs.finish(id, owner, "succeeded", Results.of(now.orElse(r.job), folder), null);
+            if (ok) succeed(now.orElse(r.job), folder);
             else if (cancelled) jobs.finish(id, owner, "cancelled", null, "cancelled while running");
             else jobs.finish(id, owner, "failed", null, lastError(folder, code));
             return;
@@ -130,7 +134,7 @@ final class JobSupervisor implements AutoCloseable {
             }
         }
         if (Files.exists(folder.resolve(OUTPUT).resolve("_SUCCESS"))) {
-            jobs.finish(j.id(), owner, "succeeded", Results.of(j, folder), null);
+            succeed(j, folder);
             return;
         }
         if (j.cancelRequested()) {
@@ -139,6 +143,20 @@ final class JobSupervisor implements AutoCloseable {
         }
         LOG.info("job {}: its driver is gone; resuming it", j.id());
         launch(j, true);
+    }
+
+    /**
+     * Records a finished job's result. A retrain job's gate decision is applied first (database, then registry;
+     * both repeatable), so that a server dying here repeats it on take-over rather than losing it.
+     */
+    private void succeed(Jobs.Job j, Path folder) {
+        try {
+            Map<String, Object> result = j.kind().equals("retrain") ? RetrainOutcome.apply(j, folder, models) : Results.of(j, folder);
+            jobs.finish(j.id(), owner, "succeeded", result, null);
+        } catch (RuntimeException e) {
+            LOG.warn("job {}: cannot record its result: {}", j.id(), e.toString());
+            jobs.finish(j.id(), owner, "failed", null, "the driver finished but its result cannot be read: " + e.getMessage());
+        }
     }
 
     private static boolean isDriverOf(ProcessHandle p, String jobId) {
@@ -150,6 +168,7 @@ final class JobSupervisor implements AutoCloseable {
         Path folder = Path.of(j.folder());
         try {
             Files.createDirectories(folder);
+            if (j.kind().equals("retrain")) RetrainOutcome.exportLabels(j, folder, labels);
             List<String> args = driverArgs(j, folder, resume || Files.exists(folder.resolve(OUTPUT).resolve("_job.json")));
             List<String> cmd = settings.driver().command(j.id(), settings.home(), args);
             Files.writeString(folder.resolve(LOG_FILE), "canopy: starting driver (attempt " + j.attempts() + "): " + String.join(" ", args) + "\n",
@@ -167,7 +186,7 @@ final class JobSupervisor implements AutoCloseable {
 
     /** The CLI arguments that run job {@code j} in {@code folder}. */
     static List<String> driverArgs(Jobs.Job j, Path folder, boolean resume) throws IOException {
-        if (!j.kind().equals("prediction")) throw new IllegalStateException("no driver for " + j.kind() + " jobs yet");
+        if (j.kind().equals("retrain")) return List.of("retrain-run", "--folder", folder.toString());
         Path area = folder.resolve("area.geojson");
         Files.writeString(area, Json.writeString(j.request().get("area")));
         List<String> args = new ArrayList<>(List.of("infer", "--survey", String.valueOf(j.request().get("survey_uri")), "--area", area.toString(),

@@ -34,6 +34,7 @@ public final class ManifestWriter implements AutoCloseable {
     private final ObjectStore store;
     private final int rowsPerPart;
     private final Map<String, String> extraMetadata;
+    private final List<String> classes;
     private final List<ManifestIndex.Part> parts = new ArrayList<>();
     private final Path tmpDir;
     private ParquetWriter<Group> current;
@@ -45,7 +46,17 @@ public final class ManifestWriter implements AutoCloseable {
     private boolean closed;
 
     public ManifestWriter(ObjectStore store, int rowsPerPart, Map<String, String> extraMetadata) {
+        this(store, rowsPerPart, extraMetadata, LandCover.labels());
+    }
+
+    /**
+     * A manifest whose rows' {@code label} index {@code classes} (labels from annotators, say), instead of
+     * the synthetic land-cover classes.
+     */
+    public ManifestWriter(ObjectStore store, int rowsPerPart, Map<String, String> extraMetadata, List<String> classes) {
         if (rowsPerPart < 1) throw new IllegalArgumentException("rowsPerPart must be >= 1");
+        if (classes.isEmpty()) throw new IllegalArgumentException("a manifest needs at least one class");
+        this.classes = List.copyOf(classes);
         this.store = store;
         this.rowsPerPart = rowsPerPart;
         this.extraMetadata = Map.copyOf(extraMetadata);
@@ -107,7 +118,7 @@ public final class ManifestWriter implements AutoCloseable {
         closed = true;
         try {
             if (current != null) finishPart();
-            ManifestIndex index = new ManifestIndex(ManifestIndex.FORMAT_VERSION, ManifestIndex.CRS, LandCover.labels(), total, parts);
+            ManifestIndex index = new ManifestIndex(ManifestIndex.FORMAT_VERSION, ManifestIndex.CRS, classes, total, parts);
             store.put(INDEX, index.toJson());
             Files.deleteIfExists(tmpDir);
         } catch (IOException e) {

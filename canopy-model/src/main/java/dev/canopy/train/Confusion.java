@@ -5,14 +5,14 @@ import java.util.List;
 import java.util.Map;
 
 /** A confusion matrix and the metrics users read from it: accuracy and per-class F1. */
-final class Confusion {
+public final class Confusion {
     private final long[][] counts;
 
-    Confusion(int classes) {
+    public Confusion(int classes) {
         counts = new long[classes][classes];
     }
 
-    void add(long truth, int predicted) {
+    public void add(long truth, int predicted) {
         counts[(int) truth][predicted]++;
     }
 
@@ -41,7 +41,7 @@ final class Confusion {
     }
 
     /** {@code prefix_accuracy}, {@code prefix_f1_CLASS} and {@code prefix_macro_f1}. */
-    Map<String, Double> metrics(String prefix, List<String> classes) {
+    public Map<String, Double> metrics(String prefix, List<String> classes) {
         Map<String, Double> m = new LinkedHashMap<>();
         m.put(prefix + "_accuracy", accuracy());
         double sum = 0;

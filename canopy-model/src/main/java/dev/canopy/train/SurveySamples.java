@@ -36,11 +36,12 @@ record SurveySamples(List<String> classes, List<Sample> train, List<Sample> val,
                             + classes.size() + " classes", "regenerate the manifest");
                 }
                 Sample s = new Sample(r.id(), URI.create(r.uri()), r.label());
-                (Split.isValidation(r.id(), config.valPercent()) ? val : train).add(s);
+                (config.valSurvey() == null && Split.isValidation(r.id(), config.valPercent()) ? val : train).add(s);
                 perClass[r.label()]++;
                 n++;
             }
         }
+        if (config.valSurvey() != null) loadValidation(config, classes, val, perClass);
         if (train.isEmpty() || val.isEmpty()) {
             throw new TrainingException("train.empty_survey", "survey " + config.survey() + " has " + (train.size() + val.size())
                     + " usable tiles; training needs some for training and some for validation", "generate a larger survey (--tiles 200 or more)");
@@ -57,5 +58,23 @@ record SurveySamples(List<String> classes, List<Sample> train, List<Sample> val,
             weights[c] = !config.classWeights() || perClass[c] == 0 ? 1f : (float) (total / (double) (present * perClass[c]));
         }
         return new SurveySamples(classes, train, val, weights, digest);
+    }
+
+    /** Validation tiles from their own manifest (a spatial split made beforehand); its classes must be the survey's. */
+    private static void loadValidation(TrainConfig config, List<String> classes, List<Sample> val, long[] perClass) {
+        try (ObjectStore vs = dev.canopy.storage.ObjectStores.open(dev.canopy.storage.ObjectStores.toUri(config.valSurvey()),
+                dev.canopy.storage.S3Settings.fromEnvironment())) {
+            Manifest m = Manifest.open(vs);
+            if (!m.classes().equals(classes)) {
+                throw new TrainingException("train.val_classes", "the validation manifest " + config.valSurvey() + " lists classes " + m.classes()
+                        + ", the training survey " + classes, "write both manifests with the same class list");
+            }
+            try (Stream<ManifestRow> rows = m.rows()) {
+                rows.forEach(r -> {
+                    val.add(new Sample(r.id(), URI.create(r.uri()), r.label()));
+                    perClass[r.label()]++;
+                });
+            }
+        }
     }
 }

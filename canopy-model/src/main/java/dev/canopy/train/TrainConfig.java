@@ -16,7 +16,7 @@ import java.util.TreeSet;
  */
 public record TrainConfig(String survey, String architecture, int inputSize, int batchSize, int epochs, double learningRate,
                           String lrSchedule, double weightDecay, long seed, int valPercent, boolean augment,
-                          boolean classWeights, int decodeThreads, int maxTiles) {
+                          boolean classWeights, int decodeThreads, int maxTiles, String valSurvey) {
     public static final String DEFAULT_ARCHITECTURE = "small-cnn";
     public static final int DEFAULT_BATCH_SIZE = 64;
     public static final int DEFAULT_EPOCHS = 8;
@@ -44,7 +44,7 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
     public static TrainConfig defaults(String survey) {
         return new TrainConfig(survey, DEFAULT_ARCHITECTURE, Architecture.SMALL_CNN.defaultInputSize(), DEFAULT_BATCH_SIZE,
                 DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_LR_SCHEDULE, DEFAULT_WEIGHT_DECAY, DEFAULT_SEED, DEFAULT_VAL_PERCENT,
-                true, true, Math.max(1, Runtime.getRuntime().availableProcessors()), 0);
+                true, true, Math.max(1, Runtime.getRuntime().availableProcessors()), 0, null);
     }
 
     private static TrainingException bad(String key, Object value, String fix) {
@@ -67,6 +67,8 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         m.put("class_weights", classWeights);
         m.put("decode_threads", decodeThreads);
         m.put("max_tiles", maxTiles);
+        // validation tiles from another manifest (a spatial split made beforehand) instead of a hash split of the survey
+        m.put("val_survey", valSurvey);
         return m;
     }
 
@@ -88,7 +90,7 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         return new TrainConfig(str(v, "survey"), Architecture.of(arch).id(), input, integer(v, "batch_size"), integer(v, "epochs"),
                 number(v, "learning_rate"), str(v, "lr_schedule").toLowerCase(Locale.ROOT), number(v, "weight_decay"),
                 (long) number(v, "seed"), integer(v, "val_percent"), bool(v, "augment"), bool(v, "class_weights"),
-                integer(v, "decode_threads"), integer(v, "max_tiles"));
+                integer(v, "decode_threads"), integer(v, "max_tiles"), v.get("val_survey") == null ? null : str(v, "val_survey"));
     }
 
     private static String str(Map<String, Object> m, String k) {

@@ -1,0 +1,129 @@
+package dev.canopy.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.model.ModelRegistry;
+import dev.canopy.serve.ApiError;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.openapi.HttpMethod;
+import io.javalin.openapi.OpenApi;
+import io.javalin.openapi.OpenApiContent;
+import io.javalin.openapi.OpenApiParam;
+import io.javalin.openapi.OpenApiRequestBody;
+import io.javalin.openapi.OpenApiResponse;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code /v1/models}: versions with metrics, provenance and approval; approve, reject, promote and roll back (admin). */
+final class ModelRoutes {
+    private final ControlServer server;
+
+    ModelRoutes(ControlServer server) {
+        this.server = server;
+    }
+
+    void register(Javalin app) {
+        app.get("/v1/models", this::list, Principals.Needs.READ);
+        app.get("/v1/models/{name}", this::show, Principals.Needs.READ);
+        app.post("/v1/models/{name}/versions/{version}/approve", this::approve, Principals.Needs.ADMIN);
+        app.post("/v1/models/{name}/versions/{version}/reject", this::reject, Principals.Needs.ADMIN);
+        app.post("/v1/models/{name}/promote", this::promote, Principals.Needs.ADMIN);
+        app.post("/v1/models/{name}/rollback", this::rollback, Principals.Needs.ADMIN);
+    }
+
+    @OpenApi(path = "/v1/models", methods = HttpMethod.GET, tags = "models", operationId = "listModels", summary = "Registered models and their stages",
+            responses = @OpenApiResponse(status = "200", description = "{items}"))
+    void list(Context ctx) {
+        List<Map<String, Object>> items = server.registry.names().stream().map(n -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", n);
+            List<ModelRegistry.Version> vs = server.registry.versions(n);
+            m.put("versions", vs.size());
+            Map<String, Integer> stages = new LinkedHashMap<>();
+            vs.stream().filter(v -> !v.stage().equals("none")).forEach(v -> stages.put(v.stage(), v.version()));
+            m.put("stages", stages);
+            return m;
+        }).toList();
+        ctx.json(Map.of("items", items));
+    }
+
+    static String name(Context ctx) {
+        String n = ctx.pathParam("name");
+        if (!n.matches("[A-Za-z0-9._-]{1,64}")) throw new ApiError(404, "model_not_found", "no model named '" + Page.abbreviate(n) + "'");
+        return n;
+    }
+
+    static int version(Context ctx) {
+        String v = ctx.pathParam("version");
+        if (!v.matches("[0-9]{1,9}")) throw new ApiError(404, "model_not_found", "version '" + Page.abbreviate(v) + "' is not a version number");
+        return Integer.parseInt(v);
+    }
+
+    @OpenApi(path = "/v1/models/{name}", methods = HttpMethod.GET, tags = "models", operationId = "getModel",
+            summary = "A model's versions (metrics, provenance, approval, stage) and its stage history", pathParams = @OpenApiParam(name = "name", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "versions and history"), @OpenApiResponse(status = "404", description = "no such model")})
+    void show(Context ctx) {
+        String n = name(ctx);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", n);
+        m.put("versions", server.models.versions(n));
+        m.put("history", server.models.history(n));
+        ctx.json(m);
+    }
+
+    private static String reason(Context ctx) {
+        if (ctx.body().isBlank() || ctx.body().trim().equals("{}")) return null;
+        JsonNode b = Bodies.object(ctx, Set.of("reason"));
+        String r = Bodies.text(b, "reason", false);
+        if (r != null && r.length() > 1000) throw new ApiError(400, "bad_field", "reason is longer than 1000 characters");
+        return r;
+    }
+
+    @OpenApi(path = "/v1/models/{name}/versions/{version}/approve", methods = HttpMethod.POST, tags = "models", operationId = "approveModel",
+            summary = "Approve a version and promote it to production (admin)",
+            pathParams = {@OpenApiParam(name = "name", required = true), @OpenApiParam(name = "version", required = true, type = Integer.class)},
+            requestBody = @OpenApiRequestBody(content = @OpenApiContent(mimeType = "application/json", type = "object", example = "{\"reason\": \"checked on farm 7\"}")),
+            responses = {@OpenApiResponse(status = "200", description = "the version, approved, in production"),
+                    @OpenApiResponse(status = "404", description = "no such version"), @OpenApiResponse(status = "409", description = "already rejected")})
+    void approve(Context ctx) {
+        ctx.json(server.models.approve(name(ctx), version(ctx), ControlServer.caller(ctx).actor(), reason(ctx)));
+    }
+
+    @OpenApi(path = "/v1/models/{name}/versions/{version}/reject", methods = HttpMethod.POST, tags = "models", operationId = "rejectModel",
+            summary = "Reject a version; production stays as it is (admin)",
+            pathParams = {@OpenApiParam(name = "name", required = true), @OpenApiParam(name = "version", required = true, type = Integer.class)},
+            requestBody = @OpenApiRequestBody(content = @OpenApiContent(mimeType = "application/json", type = "object", example = "{\"reason\": \"misses thistle\"}")),
+            responses = {@OpenApiResponse(status = "200", description = "the version, rejected"),
+                    @OpenApiResponse(status = "404", description = "no such version"), @OpenApiResponse(status = "409", description = "already approved")})
+    void reject(Context ctx) {
+        ctx.json(server.models.reject(name(ctx), version(ctx), ControlServer.caller(ctx).actor(), reason(ctx)));
+    }
+
+    @OpenApi(path = "/v1/models/{name}/promote", methods = HttpMethod.POST, tags = "models", operationId = "promoteModel",
+            summary = "Move a stage (staging or production) to a version (admin)", pathParams = @OpenApiParam(name = "name", required = true),
+            requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object",
+                    example = "{\"version\": 3, \"stage\": \"production\"}")),
+            responses = {@OpenApiResponse(status = "200", description = "the version in its new stage"), @OpenApiResponse(status = "404", description = "no such version")})
+    void promote(Context ctx) {
+        JsonNode b = Bodies.object(ctx, Set.of("version", "stage"));
+        JsonNode v = b.get("version");
+        if (v == null || !v.canConvertToInt() || v.asInt() < 1 || !v.isIntegralNumber()) throw new ApiError(400, "bad_field", "version must be a positive whole number");
+        String stage = Bodies.text(b, "stage", true);
+        if (!stage.equals("staging") && !stage.equals("production")) throw new ApiError(400, "bad_stage", "stage must be staging or production");
+        ctx.json(server.models.promote(name(ctx), v.asInt(), stage, ControlServer.caller(ctx).actor()));
+    }
+
+    @OpenApi(path = "/v1/models/{name}/rollback", methods = HttpMethod.POST, tags = "models", operationId = "rollbackModel",
+            summary = "Move a stage back to the version it held before (admin)", pathParams = @OpenApiParam(name = "name", required = true),
+            requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object", example = "{\"stage\": \"production\"}")),
+            responses = {@OpenApiResponse(status = "200", description = "the version the stage now holds"),
+                    @OpenApiResponse(status = "409", description = "no earlier version recorded")})
+    void rollback(Context ctx) {
+        JsonNode b = Bodies.object(ctx, Set.of("stage"));
+        String stage = Bodies.text(b, "stage", true);
+        if (!stage.equals("staging") && !stage.equals("production")) throw new ApiError(400, "bad_stage", "stage must be staging or production");
+        ctx.json(server.models.rollback(name(ctx), stage, ControlServer.caller(ctx).actor()));
+    }
+}
