@@ -38,7 +38,11 @@ class ControlApiTest {
             Map.entry("GET /v1/jobs/{id}/logs", Scope.READ), Map.entry("GET /v1/jobs/{id}/events", Scope.READ),
             Map.entry("POST /v1/webhooks", Scope.PREDICT), Map.entry("GET /v1/webhooks", Scope.READ), Map.entry("GET /v1/webhooks/{id}", Scope.READ),
             Map.entry("DELETE /v1/webhooks/{id}", Scope.PREDICT), Map.entry("GET /v1/deliveries", Scope.READ),
-            Map.entry("GET /v1/deliveries/{id}", Scope.READ), Map.entry("POST /v1/deliveries/{id}/redeliver", Scope.PREDICT));
+            Map.entry("GET /v1/deliveries/{id}", Scope.READ), Map.entry("POST /v1/deliveries/{id}/redeliver", Scope.PREDICT),
+            Map.entry("GET /v1/models", Scope.READ), Map.entry("GET /v1/models/{name}", Scope.READ),
+            Map.entry("POST /v1/models/{name}/versions/{version}/approve", Scope.ADMIN), Map.entry("POST /v1/models/{name}/versions/{version}/reject", Scope.ADMIN),
+            Map.entry("POST /v1/models/{name}/promote", Scope.ADMIN), Map.entry("POST /v1/models/{name}/rollback", Scope.ADMIN),
+            Map.entry("POST /v1/labels", Scope.TRAIN), Map.entry("GET /v1/labels", Scope.READ), Map.entry("POST /v1/retrain", Scope.TRAIN));
 
     @BeforeAll
     static void start() {
@@ -95,7 +99,8 @@ class ControlApiTest {
             for (Scope s : Scope.values()) only.put(s, f.token("matrix", s));
             for (Map.Entry<String, Scope> e : SCOPES.entrySet()) {
                 String[] mp = e.getKey().split(" ", 2);
-                String path = mp[1].replace("{name}", "demo").replace("{id}", idFor(mp[1]));
+                String path = mp[1].replace("{name}", mp[1].startsWith("/v1/models") ? "nosuchmodel" : "demo").replace("{id}", idFor(mp[1]))
+                        .replace("{version}", "99");
                 String body = mp[0].equals("POST") ? "{}" : null;
                 String what = f.describe() + " " + e.getKey();
                 ControlFixture.Answer none = f.call(mp[0], path, null, body);
@@ -103,7 +108,7 @@ class ControlApiTest {
                 assertThat(none.code()).isEqualTo("unauthenticated");
                 assertThat(none.headers().firstValue("content-type").orElse("")).startsWith("application/problem+json");
                 assertThat(f.call(mp[0], path, "cnp_" + "A".repeat(43), body).status()).as(what + " unknown token").isEqualTo(401);
-                Scope wrong = e.getValue() == Scope.READ ? Scope.TRAIN : Scope.READ;
+                Scope wrong = e.getValue() == Scope.READ ? Scope.TRAIN : e.getValue() == Scope.ADMIN ? Scope.TRAIN : Scope.READ;
                 ControlFixture.Answer denied = f.call(mp[0], path, only.get(wrong), body);
                 assertThat(denied.status()).as(what + " with only " + wrong).isEqualTo(403);
                 assertThat(denied.code()).isEqualTo("missing_scope");
