@@ -3,6 +3,7 @@ package dev.canopy.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.client.CanopyClient;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -17,7 +18,8 @@ final class JobsCommand {
     static void print(PrintWriter out, JsonNode j) {
         out.printf("job         %s  %s  %s  model %s%n", j.path("id").asText(), j.path("kind").asText(), j.path("status").asText(), j.path("model").asText());
         JsonNode p = j.path("progress");
-        if (p.isObject()) {
+        boolean ended = List.of("succeeded", "failed", "cancelled").contains(j.path("status").asText());
+        if (p.isObject() && !ended) {
             out.printf("progress    %s: %,d of %,d tiles, %,d errors, %.0f tiles/s%n", p.path("stage").asText(), p.path("tilesDone").asLong(),
                     p.path("tilesPlanned").asLong(), p.path("errors").asLong(), p.path("tilesPerSecond").asDouble());
         }

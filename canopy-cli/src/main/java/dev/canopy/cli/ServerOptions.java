@@ -26,7 +26,7 @@ final class ServerOptions {
             token = System.getenv("CANOPY_TOKEN");
         }
         if (token == null || token.isBlank()) {
-            throw new UsageException("no token: the control plane needs one", "export CANOPY_TOKEN=$(canopy token create --team TEAM --scopes read,predict --quiet)");
+            throw new UsageException("no token: the control plane needs one", "export CANOPY_TOKEN=$(canopy token create --team TEAM --scopes read,predict))");
         }
         URI u;
         try {

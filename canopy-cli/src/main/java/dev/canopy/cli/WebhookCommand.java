@@ -55,13 +55,15 @@ final class WebhookCommand {
                 out.printf("subscribed  %s for %s%n", id, s.get("event_types"));
             }
             if (secret == null) throw new UsageException("no secret to verify with", "give --secret whsec_..., or --subscribe");
+            // --count 0: until Ctrl-C (the latch is never counted down)
             CountDownLatch done = new CountDownLatch(count > 0 ? count : 1);
+            boolean counting = count > 0;
             try (WebhookListener l = WebhookListener.start("127.0.0.1", port, secret, e -> {
                 synchronized (out) {
                     out.printf("%s  %s  %s%n", e.id(), e.type(), e.data());
                     out.flush();
                 }
-                done.countDown();
+                if (counting) done.countDown();
                 return 204;
             })) {
                 out.printf("listening   http://127.0.0.1:%d/ (signatures checked; Ctrl-C to stop)%n", l.port());

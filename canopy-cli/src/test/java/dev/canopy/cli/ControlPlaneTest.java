@@ -132,9 +132,8 @@ class ControlPlaneTest {
     void aPredictionRunsAsADriverProcessAndItsSignedWebhooksArriveOnce() throws Exception {
         prepareHome();
         Server s = startServer();
-        CanopyClient c = s.client(token("field-team", "read,predict"));
-        JsonNode sub = c.subscribe("http://127.0.0.1:0/never", List.of()); // placeholder replaced below
-        c.deleteWebhook(sub.get("id").asText());
+        String token0 = token("field-team", "read,predict");
+        CanopyClient c = s.client(token0);
         List<WebhookVerifier.Event> subscribed = Collections.synchronizedList(new ArrayList<>());
         try (WebhookListener hooks = listenerFor(c, subscribed)) {
             String area = wholeSurvey(c);
@@ -163,10 +162,43 @@ class ControlPlaneTest {
             await().atMost(Duration.ofSeconds(30)).until(() -> types(subscribed, id).containsAll(List.of("job.started", "job.succeeded")));
             assertThat(types(subscribed, id)).containsExactly("job.started", "job.succeeded");
 
+            // the rows inline as GeoJSON, a page at a time, every tile once
+            java.util.Set<String> featureIds = new java.util.HashSet<>();
+            String cursor = "";
+            int pages = 0;
+            do {
+                JsonNode fc = raw(s, token0, "/v1/jobs/" + id + "/features?limit=20" + (cursor.isEmpty() ? "" : "&cursor=" + cursor));
+                assertThat(fc.get("type").asText()).isEqualTo("FeatureCollection");
+                fc.get("features").forEach(x -> {
+                    assertThat(x.get("geometry").get("type").asText()).isEqualTo("Polygon");
+                    assertThat(x.get("properties").get("top_class").asText()).isNotEmpty();
+                    featureIds.add(x.get("id").asText());
+                });
+                cursor = fc.path("next_cursor").asText("");
+                pages++;
+            } while (!cursor.isEmpty() && pages < 10);
+            assertThat(featureIds).hasSize(48);
+            assertThat(pages).isEqualTo(3);
+            // progress as server-sent events: a finished job sends its state and the end, then closes
+            java.net.http.HttpResponse<String> sse = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + s.port() + "/v1/jobs/" + id + "/events")).header("Authorization", "Bearer " + token0)
+                    .header("Accept", "text/event-stream")
+                    .timeout(Duration.ofSeconds(30)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(sse.headers().firstValue("content-type").orElse("")).as(sse.statusCode() + " " + sse.body()).startsWith("text/event-stream");
+            assertThat(sse.body()).contains("event: job").contains("event: end").contains("succeeded");
+
             MainTest.Result shown = MainTest.run("jobs", "show", id, "--server", "http://127.0.0.1:" + s.port(), "--token-file", tokenFile(c));
             assertThat(shown.out()).contains("succeeded").contains("geoparquet");
             assertThat(c.logs(id, 0)[0]).contains("starting driver");
         }
+    }
+
+    private static JsonNode raw(Server s, String token, String path) throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + s.port() + path)).header("Authorization", "Bearer " + token).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return dev.canopy.api.Json.MAPPER.readTree(r.body());
     }
 
     private String tokenFile(CanopyClient unused) throws Exception {

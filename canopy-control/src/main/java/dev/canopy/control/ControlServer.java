@@ -71,6 +71,10 @@ public final class ControlServer implements AutoCloseable {
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = settings.maxBodyBytes();
+            if (settings.httpThreads() > 0) {
+                // Jetty needs a few threads of its own (acceptor, selector) beside the workers
+                cfg.jetty.threadPool = new org.eclipse.jetty.util.thread.QueuedThreadPool(settings.httpThreads() + 4, Math.min(8, settings.httpThreads() + 4));
+            }
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, false));
             cfg.events(e -> e.handlerAdded(routes::add));
             cfg.registerPlugin(new OpenApiPlugin(o -> o.withDocumentationPath("/openapi.json")

@@ -22,71 +22,77 @@ import java.util.List;
  * @param maxBodyBytes    the largest request body
  * @param webhookTimeout  how long one delivery attempt may take
  * @param webhookGiveUp   how long after the first attempt a delivery keeps being retried
+ * @param httpThreads     the HTTP server's worker threads (Jetty's pool; 0: Javalin's default of 250)
  */
 public record ControlSettings(Path home, String host, int port, UriPolicy allowUris, List<String> allowCallbacks, int maxRunningJobs,
                               DriverCommand driver, Duration lease, Duration tick, double rateLimitPerSecond, long maxBodyBytes,
-                              Duration webhookTimeout, Duration webhookGiveUp) {
+                              Duration webhookTimeout, Duration webhookGiveUp, int httpThreads) {
     public static final long DEFAULT_MAX_BODY = 2L * 1024 * 1024;
 
     public static ControlSettings defaults(Path home) {
         return new ControlSettings(home, "127.0.0.1", 8790, UriPolicy.of(List.of(home.toUri().toString()), "--allow-uris"), List.of(), 2,
                 DriverCommand.sameJvm(List.of("-Xmx1g"), null), Duration.ofSeconds(15), Duration.ofMillis(500), 20, DEFAULT_MAX_BODY,
-                Duration.ofSeconds(10), Duration.ofHours(26));
+                Duration.ofSeconds(10), Duration.ofHours(26), 0);
     }
 
     public ControlSettings withPort(int p) {
         return new ControlSettings(home, host, p, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withHost(String h) {
         return new ControlSettings(home, h, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withAllowUris(UriPolicy u) {
         return new ControlSettings(home, host, port, u, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withAllowCallbacks(List<String> a) {
         return new ControlSettings(home, host, port, allowUris, List.copyOf(a), maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withMaxRunningJobs(int n) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, n, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withDriver(DriverCommand d) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, d, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withLease(Duration l) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, l, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withTick(Duration t) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, t, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withRateLimit(double perSecond) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, perSecond, maxBodyBytes,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withMaxBodyBytes(long b) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, b,
-                webhookTimeout, webhookGiveUp);
+                webhookTimeout, webhookGiveUp, httpThreads);
     }
 
     public ControlSettings withWebhookGiveUp(Duration d) {
         return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
-                webhookTimeout, d);
+                webhookTimeout, d, httpThreads);
+    }
+
+    public ControlSettings withHttpThreads(int n) {
+        return new ControlSettings(home, host, port, allowUris, allowCallbacks, maxRunningJobs, driver, lease, tick, rateLimitPerSecond, maxBodyBytes,
+                webhookTimeout, webhookGiveUp, n);
     }
 
     public boolean loopback() {

@@ -33,7 +33,16 @@ final class JobRoutes {
         app.get("/v1/jobs/{id}", this::show, Principals.Needs.READ);
         app.post("/v1/jobs/{id}/cancel", this::cancel, Principals.Needs.PREDICT);
         app.get("/v1/jobs/{id}/logs", this::logs, Principals.Needs.READ);
-        app.sse("/v1/jobs/{id}/events", this::follow, Principals.Needs.READ);
+        // Javalin's SSE handler answers an empty 200 to a request without "Accept: text/event-stream": say what is wrong instead
+        io.javalin.http.sse.SseHandler sse = new io.javalin.http.sse.SseHandler(this::follow);
+        app.get("/v1/jobs/{id}/events", ctx -> {
+            String accept = ctx.header("Accept");
+            if (accept == null || !accept.contains("text/event-stream")) {
+                throw new ApiError(406, "not_acceptable", "this is a server-sent event stream: send 'Accept: text/event-stream'");
+            }
+            sse.handle(ctx);
+        }, Principals.Needs.READ);
+        app.get("/v1/jobs/{id}/features", this::features, Principals.Needs.READ);
     }
 
     /** A job as the API shows it: the request without its (possibly large) area geometry. */
@@ -130,11 +139,25 @@ final class JobRoutes {
         }
     }
 
+    @OpenApi(path = "/v1/jobs/{id}/features", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobFeatures",
+            summary = "A succeeded prediction's tiles as a GeoJSON FeatureCollection, a page at a time (jobs up to 100,000 tiles)",
+            pathParams = @OpenApiParam(name = "id", required = true),
+            queryParams = {@OpenApiParam(name = "cursor"), @OpenApiParam(name = "limit", type = Integer.class)},
+            responses = {@OpenApiResponse(status = "200", description = "FeatureCollection with next_cursor", content = @OpenApiContent(mimeType = "application/geo+json", type = "object")),
+                    @OpenApiResponse(status = "404", description = "no such job"), @OpenApiResponse(status = "409", description = "not a succeeded prediction"),
+                    @OpenApiResponse(status = "413", description = "too many tiles to page inline: read the GeoParquet")})
+    void features(Context ctx) {
+        Jobs.Job j = visible(ctx);
+        ctx.contentType("application/geo+json").result(dev.canopy.api.Json.writeString(
+                Features.page(j, Page.after(ctx.queryParam("cursor")), Page.limit(ctx.queryParam("limit")))));
+    }
+
     @OpenApi(path = "/v1/jobs/{id}/events", methods = HttpMethod.GET, tags = "jobs", operationId = "followJob",
             summary = "Server-sent events: 'job' with the job whenever its status or progress changes, until it ends",
             pathParams = @OpenApiParam(name = "id", required = true),
             responses = {@OpenApiResponse(status = "200", description = "an event stream", content = @OpenApiContent(mimeType = "text/event-stream", type = "string")),
-                    @OpenApiResponse(status = "404", description = "no such job")})
+                    @OpenApiResponse(status = "404", description = "no such job"),
+                    @OpenApiResponse(status = "406", description = "no 'Accept: text/event-stream'")})
     void follow(SseClient client) {
         Jobs.Job j = visible(client.ctx());
         events.follow(client, j);

@@ -35,7 +35,7 @@ class ControlApiTest {
             Map.entry("POST /v1/surveys", Scope.PREDICT), Map.entry("GET /v1/surveys", Scope.READ), Map.entry("GET /v1/surveys/{name}", Scope.READ),
             Map.entry("POST /v1/predictions", Scope.PREDICT),
             Map.entry("GET /v1/jobs", Scope.READ), Map.entry("GET /v1/jobs/{id}", Scope.READ), Map.entry("POST /v1/jobs/{id}/cancel", Scope.PREDICT),
-            Map.entry("GET /v1/jobs/{id}/logs", Scope.READ), Map.entry("GET /v1/jobs/{id}/events", Scope.READ),
+            Map.entry("GET /v1/jobs/{id}/logs", Scope.READ), Map.entry("GET /v1/jobs/{id}/events", Scope.READ), Map.entry("GET /v1/jobs/{id}/features", Scope.READ),
             Map.entry("POST /v1/webhooks", Scope.PREDICT), Map.entry("GET /v1/webhooks", Scope.READ), Map.entry("GET /v1/webhooks/{id}", Scope.READ),
             Map.entry("DELETE /v1/webhooks/{id}", Scope.PREDICT), Map.entry("GET /v1/deliveries", Scope.READ),
             Map.entry("GET /v1/deliveries/{id}", Scope.READ), Map.entry("POST /v1/deliveries/{id}/redeliver", Scope.PREDICT),
