@@ -29,8 +29,34 @@ final class CallbackPolicy {
         this.allowed = List.copyOf(allowed);
     }
 
+    /**
+     * Where a delivery goes: for {@code http}, the URL with its host replaced by the address that was checked (and
+     * the original {@code Host} header to send); for {@code https} the URL itself, since TLS must see the name
+     * (the certificate check then refuses a name re-pointed at a host without its certificate).
+     */
+    record Target(URI pinned, String hostHeader) { }
+
+    Target resolve(String url) {
+        URI u = check(url);
+        if (!u.getScheme().equalsIgnoreCase("http")) return new Target(u, null);
+        InetAddress a = lastChecked.get();
+        if (a == null) return new Target(u, null); // an allow-listed name: sent as it is
+        String host = a instanceof Inet6Address ? "[" + a.getHostAddress() + "]" : a.getHostAddress();
+        try {
+            URI pinned = new URI(u.getScheme(), null, host, u.getPort(), u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath(),
+                    null, null);
+            String withQuery = pinned.toString() + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
+            return new Target(URI.create(withQuery), u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()));
+        } catch (URISyntaxException e) {
+            throw refuse(url, "it cannot be addressed by IP");
+        }
+    }
+
+    private final ThreadLocal<InetAddress> lastChecked = new ThreadLocal<>();
+
     /** The URL if callbacks may go there, else a 400 naming the reason. */
     URI check(String url) {
+        lastChecked.remove();
         if (url == null || url.isBlank()) throw refuse(url, "it is empty");
         if (url.length() > MAX_URL) throw refuse(url, "it is longer than " + MAX_URL + " characters");
         URI u;
@@ -46,6 +72,7 @@ final class CallbackPolicy {
         if (u.getRawFragment() != null) throw refuse(url, "it has a #fragment, which is never sent");
         String host = u.getHost();
         String bare = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        if (u.getPort() == 0 || u.getPort() > 65535) throw refuse(url, "its port is not valid");
         if (allowed.stream().anyMatch(a -> a.equalsIgnoreCase(bare))) return u;
         InetAddress[] addrs;
         try {
@@ -55,10 +82,12 @@ final class CallbackPolicy {
         }
         for (InetAddress a : addrs) {
             if (isInternal(a) && !allowedAddress(a)) {
-                throw refuse(url, "its host resolves to " + a.getHostAddress() + ", an internal address (loopback, private or link-local); "
-                        + "the operator can allow it with --allow-callback " + a.getHostAddress());
+                // the address itself is not named: the answer must not map the server's network for the caller
+                throw refuse(url, "its host resolves to an internal address (loopback, private or link-local); "
+                        + "the operator can allow such addresses with --allow-callback");
             }
         }
+        lastChecked.set(addrs[0]);
         return u;
     }
 
@@ -92,6 +121,14 @@ final class CallbackPolicy {
         }
         if (a instanceof Inet6Address) {
             if ((b[0] & 0xfe) == 0xfc) return true; // unique local fc00::/7
+            if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x02) return embeddedV4(b, 2); // 6to4 2002::/16 carries an IPv4 address
+            if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && b[2] == 0 && b[3] == 0) return true; // Teredo 2001::/32
+            boolean nat64 = (b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b;
+            for (int i = 4; i < 12 && nat64; i++) nat64 &= b[i] == 0;
+            if (nat64) return embeddedV4(b, 12); // NAT64 64:ff9b::/96
+            boolean compatible = true; // ::a.b.c.d (IPv4-compatible, deprecated but still routed by some stacks)
+            for (int i = 0; i < 12; i++) compatible &= b[i] == 0;
+            if (compatible) return embeddedV4(b, 12);
             boolean mapped = true; // ::ffff:a.b.c.d: judge the IPv4 address inside
             for (int i = 0; i < 10; i++) mapped &= b[i] == 0;
             mapped &= (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff;
@@ -104,6 +141,14 @@ final class CallbackPolicy {
             }
         }
         return false;
+    }
+
+    private static boolean embeddedV4(byte[] b, int from) {
+        try {
+            return isInternal(InetAddress.getByAddress(java.util.Arrays.copyOfRange(b, from, from + 4)));
+        } catch (UnknownHostException e) {
+            return true;
+        }
     }
 
     private static boolean inCidr(InetAddress a, String cidr) {

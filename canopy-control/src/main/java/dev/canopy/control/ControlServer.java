@@ -36,6 +36,10 @@ public final class ControlServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
     static final String CALLER = "canopy.caller";
 
+    static {
+        if (System.getProperty("jdk.httpclient.allowRestrictedHeaders") == null) System.setProperty("jdk.httpclient.allowRestrictedHeaders", "host");
+    }
+
     final ControlSettings settings;
     final Clock clock;
     final TokenVerifier tokens;

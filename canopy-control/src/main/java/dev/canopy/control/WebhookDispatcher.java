@@ -39,6 +39,12 @@ final class WebhookDispatcher implements AutoCloseable {
     private static final int BATCH = 32;
     private static final int MAX_ERROR = 500;
 
+    static {
+        // lets a delivery to a pinned address carry the URL's own Host header; read once, when the JDK's HTTP client
+        // first loads, so it is set here and in ControlServer before any client exists
+        if (System.getProperty("jdk.httpclient.allowRestrictedHeaders") == null) System.setProperty("jdk.httpclient.allowRestrictedHeaders", "host");
+    }
+
     private final DataSource db;
     private final Clock clock;
     private final ControlSettings settings;
@@ -61,7 +67,8 @@ final class WebhookDispatcher implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).connectTimeout(settings.webhookTimeout()).executor(senders).build();
+        // the client keeps its own executor: sharing the senders' pool deadlocks once every sender waits in send()
+        this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).connectTimeout(settings.webhookTimeout()).build();
         this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "canopy-webhook-dispatcher");
             t.setDaemon(true);
@@ -141,11 +148,23 @@ final class WebhookDispatcher implements AutoCloseable {
         String error = null;
         Duration retryAfter = null;
         try {
-            URI url = policy.check(d.url);
+            // checked again now (the name may resolve elsewhere than at registration) and, for http, sent to the
+            // very address that was checked, so a name re-pointed in between (DNS rebinding) cannot redirect the request
+            CallbackPolicy.Target target = policy.resolve(d.url);
+            URI url = target.pinned();
             // the receiver checks this against its own wall clock (5 minutes of tolerance): the system's, not the scheduling clock
             long ts = Instant.now().getEpochSecond();
             String signature = new Webhook(d.secret).sign(d.id, ts, d.body);
-            HttpRequest req = HttpRequest.newBuilder(url).timeout(settings.webhookTimeout())
+            HttpRequest.Builder rb = HttpRequest.newBuilder(url);
+            if (target.hostHeader() != null) {
+                try {
+                    rb.header("Host", target.hostHeader());
+                } catch (IllegalArgumentException restricted) {
+                    // this JVM's HTTP client loaded before the property was set: send by name (checked a moment ago)
+                    rb = HttpRequest.newBuilder(policy.check(d.url));
+                }
+            }
+            HttpRequest req = rb.timeout(settings.webhookTimeout())
                     .header("content-type", "application/json").header("user-agent", "Canopy-Webhooks/1")
                     .header("webhook-id", d.id).header("webhook-timestamp", Long.toString(ts)).header("webhook-signature", signature)
                     .POST(HttpRequest.BodyPublishers.ofString(d.body)).build();

@@ -155,4 +155,50 @@ class WebhookDeliveryTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> deliveries(f, t, sub[0]).get(0).get("status").asText().equals("failed"));
         assertThat(deliveries(f, t, sub[0]).get(0).get("last_error").asText()).startsWith("gave up after");
     }
+
+    /** More deliveries at once than the dispatcher has sending threads: every one arrives (no sender waits on itself). */
+    @Test
+    void manyDeliveriesAtOnceAllArrive() throws Exception {
+        ControlFixture f = embedded;
+        String t = f.token("many-" + Long.toHexString(System.nanoTime()), Scope.PREDICT, Scope.READ);
+        int port = freePort();
+        List<String[]> subs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) subs.add(subscribe(f, t, "http://127.0.0.1:" + port + "/s" + i));
+        List<WebhookVerifier.Event> got = Collections.synchronizedList(new ArrayList<>());
+        List<WebhookListener> receivers = new ArrayList<>();
+        // three subscriptions, three secrets: one receiver per secret on its own port would change the URL, so the
+        // receiver here accepts any of them by trying each verifier
+        try (java.io.Closeable server = multiSecretReceiver(port, subs.stream().map(x -> x[1]).toList(), got)) {
+            for (int i = 0; i < 6; i++) cancelledJob(f, t);
+            await().atMost(Duration.ofSeconds(60)).until(() -> got.size() >= 18);
+            assertThat(got.stream().map(WebhookVerifier.Event::id).distinct().count()).isEqualTo(18);
+        }
+    }
+
+    /** A receiver verifying with any of several secrets (one per subscription), on one port. */
+    static java.io.Closeable multiSecretReceiver(int port, List<String> secrets, List<WebhookVerifier.Event> into) throws Exception {
+        com.sun.net.httpserver.HttpServer s = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", port), 64);
+        s.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(8));
+        s.createContext("/", ex -> {
+            try (ex) {
+                String body = new String(ex.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                // slow receivers keep every sender busy at once
+                Thread.sleep(300);
+                for (String secret : secrets) {
+                    try {
+                        into.add(new WebhookVerifier(secret).verify(body, ex.getRequestHeaders()));
+                        ex.sendResponseHeaders(200, -1);
+                        return;
+                    } catch (WebhookVerifier.Invalid wrongSecret) {
+                        // try the next one
+                    }
+                }
+                ex.sendResponseHeaders(401, -1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        s.start();
+        return () -> s.stop(0);
+    }
 }
