@@ -84,6 +84,7 @@ public final class Database implements AutoCloseable {
             ownerOnly(dataDir);
             lock = lockOrExplain(dataDir);
             stopOrphan(dataDir.resolve("data"));
+            String password = password(dataDir);
             Path bin = Files.createDirectories(dataDir.resolve("bin"));
             pg = EmbeddedPostgres.builder()
                     .setDataDirectory(dataDir.resolve("data"))
@@ -94,7 +95,11 @@ public final class Database implements AutoCloseable {
                     // the builder turns both off for speed; tokens and revocations must survive a crash
                     .setServerConfig("fsync", "on")
                     .setServerConfig("synchronous_commit", "on")
+                    .setServerConfig("password_encryption", "scram-sha-256")
+                    // the start-up check connects with it too (ignored while pg_hba still says trust, on the very first start)
+                    .setConnectConfig("password", password)
                     .start();
+            requirePassword(pg, dataDir.resolve("data"), password);
             HikariConfig c = new HikariConfig();
             c.setDataSource(pg.getPostgresDatabase());
             c.setMaximumPoolSize(8);
@@ -126,6 +131,40 @@ public final class Database implements AutoCloseable {
     }
 
     static final String PORT_FILE = "port";
+    static final String PASSWORD_FILE = "password";
+
+    /** The database's password, made at first start and kept owner-only in the (owner-only) database folder. */
+    private static String password(Path dataDir) throws IOException {
+        Path f = dataDir.resolve(PASSWORD_FILE);
+        if (!Files.exists(f)) {
+            byte[] b = new byte[24];
+            new java.security.SecureRandom().nextBytes(b);
+            Path tmp = dataDir.resolve(PASSWORD_FILE + ".tmp");
+            Files.writeString(tmp, java.util.HexFormat.of().formatHex(b));
+            try {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            } catch (UnsupportedOperationException notPosix) {
+                LOG.debug("{} is not on a POSIX file system", tmp);
+            }
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        }
+        return Files.readString(f).trim();
+    }
+
+    /**
+     * initdb leaves {@code trust} authentication: anyone on this machine could connect as the superuser. Every
+     * start sets the password and makes TCP connections (the only kind: there is no Unix socket) present it.
+     */
+    private static void requirePassword(EmbeddedPostgres pg, Path data, String password) throws IOException {
+        try (java.sql.Connection c = pg.getPostgresDatabase().getConnection(); java.sql.Statement s = c.createStatement()) {
+            s.execute("ALTER USER postgres PASSWORD '" + password + "'"); // hex only: nothing to escape
+            Files.writeString(data.resolve("pg_hba.conf"), "# written by Canopy: password (SCRAM) for every connection\n"
+                    + "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n");
+            s.execute("SELECT pg_reload_conf()");
+        } catch (java.sql.SQLException e) {
+            throw new IOException("cannot require a password on the embedded database: " + e.getMessage(), e);
+        }
+    }
 
     /**
      * A canopy process killed with SIGKILL leaves its PostgreSQL running with nobody to stop it. Holding the
@@ -173,7 +212,13 @@ public final class Database implements AutoCloseable {
                 throw e;
             }
             if (!port.matches("\\d{1,5}")) throw e;
-            return connect("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", null, null);
+            String password;
+            try {
+                password = Files.readString(dataDir.resolve(PASSWORD_FILE)).trim();
+            } catch (IOException noPassword) {
+                throw e;
+            }
+            return connect("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", password, null);
         }
     }
 

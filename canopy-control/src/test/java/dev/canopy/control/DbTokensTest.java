@@ -142,4 +142,24 @@ class DbTokensTest {
                 .hasMessageContaining("cannot connect to jdbc:postgresql://127.0.0.1:1/nothing")
                 .satisfies(e -> assertThat(((dev.canopy.api.CanopyException) e).fix()).contains("embedded"));
     }
+
+    /** initdb's trust authentication does not survive the first start: without the password nobody gets in. */
+    @Test
+    void theEmbeddedDatabaseWantsItsPasswordAndAnotherProcessFindsIt() throws Exception {
+        Path dir = tmp.resolve("guarded");
+        try (Database db = Database.embedded(dir)) {
+            String port = Files.readString(dir.resolve("port")).trim();
+            assertThatThrownBy(() -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", ""))
+                    .isInstanceOf(java.sql.SQLException.class);
+            assertThat(java.nio.file.Files.getPosixFilePermissions(dir.resolve("password")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+            // a second canopy process (token create beside a running server) connects as a client, with the password
+            try (Database client = Database.embeddedOrRunning(dir)) {
+                new DbTokens(client.dataSource(), Clock.systemUTC()).create("t", java.util.EnumSet.of(Scope.READ), null, "test");
+            }
+        }
+        // and a restart (SCRAM from the first connection on) works
+        try (Database again = Database.embedded(dir)) {
+            assertThat(new DbTokens(again.dataSource(), Clock.systemUTC()).list()).hasSize(1);
+        }
+    }
 }
