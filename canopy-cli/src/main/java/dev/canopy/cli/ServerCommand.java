@@ -35,7 +35,7 @@ final class ServerCommand implements Callable<Integer> {
     String dbUrl;
     @Option(names = "--db-user", description = "Database user (default: the OS user); the password comes from CANOPY_DB_PASSWORD")
     String dbUser;
-    @Option(names = "--allow-uris", description = "More URI prefixes surveys may be registered under (the Canopy home is always allowed), comma-separated")
+    @Option(names = "--allow-uris", description = "More URI prefixes surveys may be registered under (the home's surveys/ folder is always allowed), comma-separated")
     String allowUris;
     @Option(names = "--allow-callback", split = ",", description = "Internal addresses webhooks may reach: IPs, CIDR blocks or host names "
             + "(e.g. 127.0.0.1 for a receiver on this machine)")
@@ -57,7 +57,7 @@ final class ServerCommand implements Callable<Integer> {
         if (maxRunning < 1 || maxRunning > 64) throw new UsageException("--max-running-jobs must be 1 to 64", "give a small number: each job is a JVM");
         if (leaseSeconds < 3 || leaseSeconds > 3600) throw new UsageException("--lease-s must be 3 to 3600", "15 suits most machines");
         java.nio.file.Path home = main.home().root();
-        List<String> prefixes = new ArrayList<>(List.of(home.toUri().toString()));
+        List<String> prefixes = new ArrayList<>(List.of(ControlSettings.surveysPrefix(home)));
         if (allowUris != null) prefixes.addAll(UriPolicy.parse(allowUris, "--allow-uris").prefixes());
         ControlSettings st = ControlSettings.defaults(home).withHost(host).withPort(port).withAllowUris(UriPolicy.of(prefixes, "--allow-uris"))
                 .withAllowCallbacks(allowCallbacks).withMaxRunningJobs(maxRunning).withRateLimit(rateLimit).withLease(Duration.ofSeconds(leaseSeconds))

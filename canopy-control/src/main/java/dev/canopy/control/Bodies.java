@@ -18,6 +18,22 @@ final class Bodies {
 
     private Bodies() { }
 
+    /**
+     * The body's bytes, at most {@code max}: Jetty's limit only checks a declared Content-Length, so a chunked
+     * body is read here with a bound instead of whole.
+     */
+    static byte[] bytes(Context ctx, long max) {
+        try (java.io.InputStream in = ctx.req().getInputStream()) {
+            byte[] b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+            if (b.length > max) throw new ApiError(413, "body_too_large", "the body is larger than " + max + " bytes");
+            return b;
+        } catch (java.io.IOException e) {
+            throw new ApiError(400, "bad_body", "the body could not be read: " + Page.abbreviate(String.valueOf(e.getMessage())));
+        }
+    }
+
+    static long maxBody = dev.canopy.control.ControlSettings.DEFAULT_MAX_BODY;
+
     /** The body as a JSON object whose fields are all in {@code allowed}. */
     static JsonNode object(Context ctx, Set<String> allowed) {
         String ct = ctx.contentType();
@@ -26,12 +42,14 @@ final class Bodies {
         }
         JsonNode n;
         try {
-            n = Json.MAPPER.readTree(ctx.bodyAsBytes());
+            n = Json.MAPPER.readTree(bytes(ctx, maxBody));
         } catch (java.io.IOException e) {
             String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
             throw new ApiError(400, "bad_json", "the body is not valid JSON: " + Page.abbreviate(String.valueOf(why)));
         }
         if (n == null || !n.isObject()) throw new ApiError(400, "bad_json", "the body must be a JSON object");
+        // PostgreSQL text cannot hold NUL: refuse it here, naming it, rather than fail in the database
+        if (Json.writeString(n).contains("\\u0000")) throw new ApiError(400, "bad_json", "the body contains a NUL character (\\u0000); remove it");
         for (Iterator<String> it = n.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!allowed.contains(f)) {

@@ -89,6 +89,7 @@ public final class ControlServer implements AutoCloseable {
                                 + "'Authorization: Bearer <token>' (canopy token create); errors are RFC 9457 problems with a stable 'code'.");
                     }))));
         });
+        Bodies.maxBody = settings.maxBodyBytes();
         app.beforeMatched(this::authorize);
         new SystemRoutes(this).register(app);
         new SurveyRoutes(this).register(app);
@@ -160,6 +161,8 @@ public final class ControlServer implements AutoCloseable {
             throw new ApiError(429, "rate_limited", "too many requests for token " + p.tokenId() + "; slow down",
                     Long.toString(Math.max(1, (waitMillis + 999) / 1000)));
         }
+        String q = ctx.queryString();
+        if (q != null && (q.contains("%00") || q.indexOf('\0') >= 0)) throw new ApiError(400, "bad_query", "the query string contains a NUL character");
         ctx.attribute(CALLER, new Principals.Caller(p));
     }
 
@@ -201,6 +204,11 @@ public final class ControlServer implements AutoCloseable {
             // the message may name the registry's location: not for clients
             return r.kind().isNotFound() ? new ApiError(404, "model_not_found", "no such model, version or stage; list models with canopy model list")
                     : new ApiError(400, "bad_model", "invalid model reference; write NAME:VERSION or NAME@STAGE");
+        }
+        if (e instanceof CanopyException c && c.code().startsWith("db.") && c.getCause() instanceof java.sql.SQLException q && q.getSQLState() != null
+                && (q.getSQLState().startsWith("22") || q.getSQLState().startsWith("23"))) {
+            // data exceptions and constraint violations come from the request's values, not from an outage
+            return new ApiError(400, "bad_value", "a value in the request cannot be stored (" + q.getSQLState() + "); check text, numbers and times");
         }
         if (e instanceof CanopyException c && c.code().startsWith("db.")) {
             return new ApiError(503, "database_unavailable", "the database is unavailable; retry shortly", "1");

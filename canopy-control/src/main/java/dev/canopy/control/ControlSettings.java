@@ -30,9 +30,18 @@ public record ControlSettings(Path home, String host, int port, UriPolicy allowU
     public static final long DEFAULT_MAX_BODY = 2L * 1024 * 1024;
 
     public static ControlSettings defaults(Path home) {
-        return new ControlSettings(home, "127.0.0.1", 8790, UriPolicy.of(List.of(home.toUri().toString()), "--allow-uris"), List.of(), 2,
+        return new ControlSettings(home, "127.0.0.1", 8790, UriPolicy.of(List.of(surveysPrefix(home)), "--allow-uris"), List.of(), 2,
                 DriverCommand.sameJvm(List.of("-Xmx1g"), null), Duration.ofSeconds(15), Duration.ofMillis(500), 20, DEFAULT_MAX_BODY,
                 Duration.ofSeconds(10), Duration.ofHours(26), 0);
+    }
+
+    /**
+     * Surveys may be registered under the home's {@code surveys/} folder by default, never elsewhere in the home
+     * (job folders hold other teams' snapshots, the registry and database are the server's).
+     */
+    public static String surveysPrefix(Path home) {
+        String u = home.resolve("surveys").toAbsolutePath().toUri().toString();
+        return u.endsWith("/") ? u : u + "/";
     }
 
     public ControlSettings withPort(int p) {

@@ -37,6 +37,7 @@ final class Features {
                     + " served inline; read its GeoParquet at " + j.result().get("geoparquet"));
         }
         Path shards = Path.of(j.folder()).resolve(JobSupervisor.OUTPUT).resolve("shards");
+        if (!Files.isDirectory(shards)) throw new ApiError(409, "no_features", "job " + j.id() + " has no GeoParquet shards on this server");
         List<Map<String, Object>> features = new ArrayList<>();
         long index = 0;
         try (Stream<Path> files = Files.list(shards)) {

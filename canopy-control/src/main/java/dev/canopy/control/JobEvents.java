@@ -16,6 +16,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class JobEvents implements AutoCloseable {
     static final int MAX_FOLLOWERS = 256;
+    static final int MAX_PER_TOKEN = 16;
+    private final Map<String, java.util.concurrent.atomic.AtomicInteger> perToken = new ConcurrentHashMap<>();
+    private long ticks;
     private final Jobs jobs;
     private final Map<SseClient, Follower> followers = new ConcurrentHashMap<>();
     private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -26,6 +29,7 @@ final class JobEvents implements AutoCloseable {
 
     private static final class Follower {
         final String jobId;
+        String token;
         Map<String, Object> last;
 
         Follower(String jobId) {
@@ -41,17 +45,37 @@ final class JobEvents implements AutoCloseable {
         poller.scheduleWithFixedDelay(this::poll, 1, 1, TimeUnit.SECONDS);
     }
 
-    void follow(SseClient client, Jobs.Job job) {
+    /** Refuses a new stream (429) when the server or this token has too many open; called before the stream starts. */
+    void admit(String token) {
         if (followers.size() >= MAX_FOLLOWERS) throw new ApiError(429, "too_many_followers", "too many event streams are open; poll GET /v1/jobs/{id}", "5");
+        if (perToken.getOrDefault(token, new java.util.concurrent.atomic.AtomicInteger()).get() >= MAX_PER_TOKEN) {
+            throw new ApiError(429, "too_many_followers", "this token has " + MAX_PER_TOKEN + " event streams open; close one or poll", "5");
+        }
+    }
+
+    void follow(SseClient client, Jobs.Job job, String token) {
         client.keepAlive();
         Follower f = new Follower(job.id());
-        client.onClose(() -> followers.remove(client));
+        f.token = token;
+        perToken.computeIfAbsent(token, k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+        client.onClose(() -> drop(client));
         followers.put(client, f);
         push(client, f, job);
     }
 
+    private void drop(SseClient client) {
+        Follower f = followers.remove(client);
+        if (f != null) perToken.computeIfPresent(f.token, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    }
+
     private void poll() {
+        boolean ping = ++ticks % 15 == 0; // a comment every 15 s finds clients that went away (their write fails, the stream closes)
         for (Map.Entry<SseClient, Follower> e : followers.entrySet()) {
+            if (ping) e.getKey().sendComment("ping");
+            if (e.getKey().terminated()) {
+                drop(e.getKey());
+                continue;
+            }
             try {
                 jobs.get(e.getValue().jobId).ifPresent(j -> push(e.getKey(), e.getValue(), j));
             } catch (RuntimeException ex) {
@@ -68,7 +92,7 @@ final class JobEvents implements AutoCloseable {
         }
         if (j.terminal()) {
             client.sendEvent("end", Map.of("id", j.id(), "status", j.status()));
-            followers.remove(client);
+            drop(client);
             client.close();
         }
     }

@@ -36,10 +36,14 @@ final class JobRoutes {
         // Javalin's SSE handler answers an empty 200 to a request without "Accept: text/event-stream": say what is wrong instead
         io.javalin.http.sse.SseHandler sse = new io.javalin.http.sse.SseHandler(this::follow);
         app.get("/v1/jobs/{id}/events", ctx -> {
-            String accept = ctx.header("Accept");
-            if (accept == null || !accept.contains("text/event-stream")) {
-                throw new ApiError(406, "not_acceptable", "this is a server-sent event stream: send 'Accept: text/event-stream'");
+            // Javalin streams only for exactly this Accept value (as EventSource sends it)
+            if (!"text/event-stream".equals(ctx.header("Accept"))) {
+                throw new ApiError(406, "not_acceptable", "this is a server-sent event stream: send exactly 'Accept: text/event-stream'");
             }
+            // checked before the stream starts: once it has, the status is 200 whatever follows
+            Jobs.Job j = visible(ctx);
+            events.admit(ControlServer.caller(ctx).principal().tokenId());
+            ctx.attribute("canopy.job", j);
             sse.handle(ctx);
         }, Principals.Needs.READ);
         app.get("/v1/jobs/{id}/features", this::features, Principals.Needs.READ);
@@ -104,6 +108,9 @@ final class JobRoutes {
                     @OpenApiResponse(status = "404", description = "no such job"), @OpenApiResponse(status = "409", description = "already finished")})
     void cancel(Context ctx) {
         Jobs.Job j = visible(ctx);
+        if (j.kind().equals("retrain") && !ControlServer.caller(ctx).principal().allows(dev.canopy.api.auth.TokenVerifier.Scope.TRAIN)) {
+            throw new ApiError(403, "missing_scope", "cancelling a retrain job needs the 'train' scope");
+        }
         ctx.status(202).json(view(server.jobs.cancel(j.id())));
     }
 
@@ -159,7 +166,7 @@ final class JobRoutes {
                     @OpenApiResponse(status = "404", description = "no such job"),
                     @OpenApiResponse(status = "406", description = "no 'Accept: text/event-stream'")})
     void follow(SseClient client) {
-        Jobs.Job j = visible(client.ctx());
-        events.follow(client, j);
+        Jobs.Job j = client.ctx().attribute("canopy.job");
+        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId());
     }
 }

@@ -83,7 +83,7 @@ final class JobSupervisor implements AutoCloseable {
     void tick() {
         try {
             for (Running r : new ArrayList<>(running.values())) watch(r);
-            for (Jobs.Job j : jobs.claimExpired(owner, 8, settings.lease())) takeOver(j);
+            for (Jobs.Job j : jobs.claimExpired(owner, Math.max(0, settings.maxRunningJobs() - running.size()), settings.lease())) takeOver(j);
             for (Jobs.Job j : jobs.claimQueued(owner, settings.maxRunningJobs() - running.size(), settings.lease())) launch(j, false);
         } catch (RuntimeException e) {
             LOG.warn("job supervisor pass failed (retrying): {}", e.toString());
@@ -94,22 +94,34 @@ final class JobSupervisor implements AutoCloseable {
         String id = r.job.id();
         Path folder = Path.of(r.job.folder());
         if (!r.handle.isAlive()) {
-            running.remove(id);
             Integer code = r.child == null ? null : r.child.exitValue();
             boolean ok = Files.exists(folder.resolve(OUTPUT).resolve("_SUCCESS")) && (code == null || code == 0);
             Optional<Jobs.Job> now = jobs.heartbeat(id, owner, settings.lease(), readProgress(folder));
-            boolean cancelled = now.map(Jobs.Job::cancelRequested).orElse(false) && !ok;
-            if (ok) succeed(now.orElse(r.job), folder);
+            if (now.isEmpty()) { // the lease was lost: the job's new holder records the outcome, not this server
+                running.remove(id);
+                LOG.warn("job {}: its driver ended after another server took the job over", id);
+                return;
+            }
+            boolean cancelled = now.get().cancelRequested() && !ok;
+            if (ok) succeed(now.get(), folder);
             else if (cancelled) jobs.finish(id, owner, "cancelled", null, "cancelled while running");
             else jobs.finish(id, owner, "failed", null, lastError(folder, code));
+            running.remove(id); // only now: a database error above leaves the job here, to be finished on the next pass
             return;
         }
         Map<String, Object> p = readProgress(folder);
         Optional<Jobs.Job> now = jobs.heartbeat(id, owner, settings.lease(), p != null && !p.equals(r.lastProgress) ? p : null);
         r.lastProgress = p;
-        if (now.isEmpty()) { // another server holds it now (this one was too slow to renew): let go, do not stop the driver
+        if (now.isEmpty()) { // another server holds it now (this one was too slow to renew)
             running.remove(id);
-            LOG.warn("job {} was taken over by another server", id);
+            boolean adopted = jobs.get(id).map(j -> j.pid() != null && j.pid() == r.handle.pid() && host.equals(j.host())).orElse(false);
+            if (!adopted) {
+                // the new holder runs a driver of its own (resumed elsewhere): two would write the same output
+                LOG.warn("job {} was taken over by another server; stopping this server's driver", id);
+                r.handle.destroyForcibly();
+            } else {
+                LOG.warn("job {} was taken over by another server, which re-attached to its driver", id);
+            }
             return;
         }
         if (now.get().cancelRequested()) {
@@ -122,6 +134,8 @@ final class JobSupervisor implements AutoCloseable {
             }
         }
     }
+
+    static final int MAX_ATTEMPTS = 5;
 
     private void takeOver(Jobs.Job j) {
         Path folder = Path.of(j.folder());
@@ -139,6 +153,10 @@ final class JobSupervisor implements AutoCloseable {
         }
         if (j.cancelRequested()) {
             jobs.finish(j.id(), owner, "cancelled", null, "cancelled while its server was down");
+            return;
+        }
+        if (j.attempts() > MAX_ATTEMPTS) { // a job whose driver keeps dying (or kills its server) must not run forever
+            jobs.finish(j.id(), owner, "failed", null, "gave up after " + MAX_ATTEMPTS + " attempts: its driver never finished; see the log");
             return;
         }
         LOG.info("job {}: its driver is gone; resuming it", j.id());
@@ -176,7 +194,12 @@ final class JobSupervisor implements AutoCloseable {
             Process p = new ProcessBuilder(cmd).directory(folder.toFile()).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(folder.resolve(LOG_FILE).toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-            jobs.started(j.id(), owner, p.pid(), host);
+            try {
+                jobs.started(j.id(), owner, p.pid(), host);
+            } catch (RuntimeException e) {
+                p.destroyForcibly(); // unrecorded, nobody could find it again: it must not run
+                throw e;
+            }
             running.put(j.id(), new Running(j, p.toHandle(), p));
         } catch (IOException | RuntimeException e) {
             LOG.warn("job {}: cannot start its driver: {}", j.id(), e.toString());

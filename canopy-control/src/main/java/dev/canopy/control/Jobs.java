@@ -118,6 +118,11 @@ final class Jobs {
     /** A callback named by a prediction request and the secret its deliveries are signed with. */
     record Callback(String url, String secret) { }
 
+    Optional<Callback> callbackOf(String jobId) {
+        return Sql.read(db, "read a callback", c -> Sql.one(c, "SELECT url, secret FROM job_callbacks WHERE job_id = ?",
+                r -> new Callback(r.getString(1), r.getString(2)), jobId));
+    }
+
     Optional<Job> get(String id) {
         if (!Ids.looksLike("job", id)) return Optional.empty();
         return Sql.read(db, "read a job", c -> get(c, id));
@@ -139,7 +144,7 @@ final class Jobs {
         if (f.team() != null) { sql.append(" AND team = ?"); args.add(f.team()); }
         if (f.kind() != null) { sql.append(" AND kind = ?"); args.add(f.kind()); }
         if (f.status() != null) { sql.append(" AND status = ?"); args.add(f.status()); }
-        if (f.model() != null) { sql.append(" AND (model = ? OR model LIKE ?)"); args.add(f.model()); args.add(f.model() + ":%"); }
+        if (f.model() != null) { sql.append(" AND (model = ? OR split_part(model, ':', 1) = ?)"); args.add(f.model()); args.add(f.model()); }
         sql.append(" ORDER BY seq DESC LIMIT ?");
         args.add(limit + 1);
         List<Job> rows = Sql.read(db, "list jobs", c -> Sql.query(c, sql.toString(), Jobs::row, args.toArray()));
@@ -184,7 +189,7 @@ final class Jobs {
     List<Job> claimExpired(String owner, int n, Duration lease) {
         if (n <= 0) return List.of();
         Instant now = clock.instant();
-        return Sql.tx(db, "claim orphaned jobs", c -> Sql.query(c, "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM jobs "
+        return Sql.tx(db, "claim orphaned jobs", c -> Sql.query(c, "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs "
                 + "WHERE status = 'running' AND lease_until < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *", Jobs::row, owner,
                 now.plus(lease), now, n));
     }

@@ -94,6 +94,7 @@ final class Labels {
                 throw new ApiError(400, "bad_label", at + ".time '" + Page.abbreviate(time) + "' is not an ISO-8601 instant such as 2026-03-02T10:15:00Z");
             }
             if (t.isAfter(now.plus(Duration.ofDays(1)))) throw new ApiError(400, "bad_label", at + ".time " + t + " is in the future");
+            if (t.isBefore(Instant.parse("1900-01-01T00:00:00Z"))) throw new ApiError(400, "bad_label", at + ".time " + t + " is before 1900");
             rows.add(new Object[] {team, survey.name(), tile, g == null || g.isNull() ? null : Json.writeString(g), cls, annotator, t, now});
         }
         return Sql.tx(db, "store labels", c -> {
@@ -122,7 +123,11 @@ final class Labels {
     static Instant time(String value, String name) {
         if (value == null || value.isEmpty()) return null;
         try {
-            return Instant.parse(value);
+            Instant t = Instant.parse(value);
+            if (t.isBefore(Instant.parse("1900-01-01T00:00:00Z")) || t.isAfter(Instant.parse("3000-01-01T00:00:00Z"))) {
+                throw new ApiError(400, "bad_filter", name + " " + t + " is outside 1900..3000");
+            }
+            return t;
         } catch (DateTimeParseException e) {
             throw new ApiError(400, "bad_filter", name + " '" + Page.abbreviate(value) + "' is not an ISO-8601 instant such as 2026-03-02T00:00:00Z");
         }

@@ -93,7 +93,12 @@ final class Models {
         ModelRegistry.Version v = registry.version(name, version); // 404 through the registry's exception when it does not exist
         Instant now = clock.instant();
         Sql.tx(db, "record a model decision", c -> {
-            Optional<Approval> a = approval(c, name, version);
+            // one decision at a time per version: the row is made if missing, then locked
+            Sql.update(c, "INSERT INTO model_approvals (name, version, status, created_at) VALUES (?, ?, 'pending', ?) ON CONFLICT (name, version) DO NOTHING",
+                    name, version, now);
+            Optional<Approval> a = Sql.one(c, "SELECT * FROM model_approvals WHERE name = ? AND version = ? FOR UPDATE", r -> new Approval(r.getString("status"),
+                    Jsonb.map(r.getString("metrics")), r.getString("job_id"), r.getString("reason"), r.getString("decided_by"),
+                    Sql.instant(r, "decided_at")), name, version);
             if (a.isPresent() && !a.get().status().equals("pending") && !a.get().status().equals(status)) {
                 throw new ApiError(409, "already_decided", v.ref() + " was already " + a.get().status() + "; register a new version to change course");
             }
@@ -154,6 +159,24 @@ final class Models {
         if (previous != null && previous == version) return;
         Sql.update(c, "INSERT INTO stage_history (name, stage, version, previous, action, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 name, stage, version, previous, action, actor, now);
+    }
+
+    /**
+     * May {@code caller} retrain {@code name}? An admin may retrain any model; a team may retrain a model it owns,
+     * or make a new one (it then owns it); models registered outside the control plane belong to admins.
+     */
+    void checkMayRetrain(String name, Principals.Caller caller) {
+        if (caller.seesAll()) return;
+        boolean exists = registry.names().contains(name);
+        String owner = Sql.tx(db, "claim a model", c -> {
+            if (!exists) Sql.update(c, "INSERT INTO model_owners (name, team, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING", name, caller.team(),
+                    clock.instant());
+            return Sql.one(c, "SELECT team FROM model_owners WHERE name = ?", r -> r.getString(1), name).orElse(null);
+        });
+        if (owner == null || !owner.equals(caller.team())) {
+            throw new ApiError(403, "model_not_owned", "model '" + name + "' " + (owner == null ? "was registered outside the control plane" : "belongs to another team")
+                    + "; retrain it with an admin token, or retrain under a model name of your own");
+        }
     }
 
     List<Map<String, Object>> history(String name) {

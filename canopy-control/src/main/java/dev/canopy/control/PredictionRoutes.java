@@ -89,7 +89,8 @@ final class PredictionRoutes {
         Jobs.Submitted s = server.jobs.submit("prediction", caller.team(), v.ref(), request, server.settings.home().resolve("jobs").toString(), key,
                 Bodies.canonicalSha256(b), caller.actor(), callback);
         Map<String, Object> out = new LinkedHashMap<>(JobRoutes.view(s.job()));
-        if (callback != null && s.created()) out.put("callback", Map.of("url", callback.url(), "secret", callback.secret()));
+        // a replay (the first answer was lost) gets the secret the job was made with, not the one drawn for this call
+        server.jobs.callbackOf(s.job().id()).ifPresent(cb -> out.put("callback", Map.of("url", cb.url(), "secret", cb.secret())));
         if (!s.created()) ctx.header("Idempotent-Replayed", "true");
         ctx.status(202).header("Location", "/v1/jobs/" + s.job().id()).json(out);
     }

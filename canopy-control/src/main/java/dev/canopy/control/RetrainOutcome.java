@@ -70,6 +70,8 @@ final class RetrainOutcome {
             return null;
         });
         String actor = "retrain:" + j.id();
+        // applied once: a take-over that repeats this finds the decision made and leaves it (and any later roll back) alone
+        if (!models.approval(name, version).map(a -> a.status().equals("pending")).orElse(true)) return r;
         switch (decision) {
             case "promote" -> models.decide(name, version, "approved", actor, String.valueOf(gate.get("reason")), true);
             case "reject" -> models.decide(name, version, "rejected", actor, String.valueOf(gate.get("reason")), false);

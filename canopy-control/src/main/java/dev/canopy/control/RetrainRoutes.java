@@ -93,12 +93,16 @@ final class RetrainRoutes {
             throw new ApiError(400, "bad_search_space", e.oneLine());
         }
         JsonNode budget = b.get("budget");
+        if (budget != null && !budget.isNull() && !budget.isObject()) throw new ApiError(400, "bad_field", "budget must be an object: {trials, epochs}");
         int trials = intIn(budget, "trials", 2, 1, 64);
         int epochs = intIn(budget, "epochs", 2, 1, 50);
         double margin = b.hasNonNull("margin") ? number(b, "margin", -1, 1) : 0.01;
+        if (b.hasNonNull("block_size") && !b.get("block_size").isIntegralNumber()) throw new ApiError(400, "bad_field", "block_size must be a whole number from 2 to 64");
         int block = b.hasNonNull("block_size") ? (int) number(b, "block_size", 2, 64) : 8;
         long seed = b.hasNonNull("seed") ? (long) number(b, "seed", 0, Integer.MAX_VALUE) : 42;
 
+        // checked last: a refused request must not claim the model name for the caller's team
+        server.models.checkMayRetrain(model, caller);
         Map<String, Object> request = new LinkedHashMap<>();
         request.put("model", model);
         request.put("survey", survey.name());
@@ -124,7 +128,7 @@ final class RetrainRoutes {
     private static int intIn(JsonNode parent, String field, int dflt, int min, int max) {
         JsonNode v = parent == null ? null : parent.get(field);
         if (v == null || v.isNull()) return dflt;
-        if (!v.isIntegralNumber() || v.asLong() < min || v.asLong() > max) throw new ApiError(400, "bad_field", "budget." + field + " must be a whole number from " + min + " to " + max);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) throw new ApiError(400, "bad_field", "budget." + field + " must be a whole number from " + min + " to " + max);
         return v.asInt();
     }
 

@@ -74,7 +74,9 @@ final class WebhookRoutes {
             responses = {@OpenApiResponse(status = "200", description = "the subscription"), @OpenApiResponse(status = "404", description = "no such subscription")})
     void show(Context ctx) {
         Webhooks.Subscription s = visible(ctx);
-        ctx.json(s.toJson(s.team().equals(ControlServer.caller(ctx).team())));
+        // the signing secret only for its own team's tokens that may manage webhooks: a read token could forge deliveries with it
+        Principals.Caller c = ControlServer.caller(ctx);
+        ctx.json(s.toJson(s.team().equals(c.team()) && c.principal().allows(dev.canopy.api.auth.TokenVerifier.Scope.PREDICT)));
     }
 
     @OpenApi(path = "/v1/webhooks/{id}", methods = HttpMethod.DELETE, tags = "webhooks", operationId = "deleteWebhook",

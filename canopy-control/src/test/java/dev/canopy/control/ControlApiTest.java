@@ -277,4 +277,79 @@ class ControlApiTest {
             assertThat(f.get("/v1/surveys/demo", other).status()).as("surveys found under the home are shared").isEqualTo(200);
         }
     }
+
+    @Test
+    void hostileInputIsRefusedAtTheEdge() throws Exception {
+        for (ControlFixture f : both()) {
+            String t = f.token("hostile", Scope.PREDICT, Scope.READ);
+            // NUL cannot be stored: named, not a database error
+            ControlFixture.Answer nul = f.post("/v1/surveys", t, "{\"name\":\"a\\u0000b\",\"manifest\":\"x\"}");
+            assertThat(nul.status()).isEqualTo(400);
+            assertThat(nul.code()).isEqualTo("bad_json");
+            assertThat(f.get("/v1/labels?annotator=%00", t).code()).isEqualTo("bad_query");
+            // a version number beyond int: a bad reference, not a crash
+            assertThat(f.post("/v1/predictions", t, "{\"survey\":\"demo\",\"model\":\"weeds:99999999999\",\"area\":" + ControlFixture.areaJson(1) + "}")
+                    .status()).isEqualTo(400);
+            // a chunked body (no Content-Length) is bounded too
+            java.net.http.HttpRequest chunked = java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.base + "/v1/surveys"))
+                    .header("Authorization", "Bearer " + t).header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.SequenceInputStream(
+                            new java.io.ByteArrayInputStream("{\"name\":\"".getBytes()), new java.io.InputStream() {
+                                long n = 0;
+
+                                @Override
+                                public int read() {
+                                    return n++ < 8L * 1024 * 1024 ? 'x' : -1;
+                                }
+                            }))).build();
+            assertThat(ControlFixture.HTTP.send(chunked, java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(413);
+            // surveys only under the home's surveys/ folder: not the job folders beside it
+            assertThat(f.post("/v1/surveys", t, "{\"name\":\"jobs\",\"manifest\":\"" + f.home.resolve("jobs").toUri() + "\"}").code())
+                    .isEqualTo("uri_not_allowed");
+        }
+    }
+
+    @Test
+    void eventStreamsCheckAcceptAndVisibilityBeforeStreaming() {
+        for (ControlFixture f : both()) {
+            String t = f.token("streams", Scope.PREDICT, Scope.READ);
+            assertThat(f.call("GET", "/v1/jobs/job_0123456789abcdef/events", t, null, "Accept", "text/event-stream").status()).isEqualTo(404);
+            assertThat(f.call("GET", "/v1/jobs/job_0123456789abcdef/events", t, null, "Accept", "*/*").status()).isEqualTo(406);
+        }
+    }
+
+    @Test
+    void aTeamRetrainsOnlyModelsItOwns() {
+        for (ControlFixture f : both()) {
+            String suffix = Long.toHexString(System.nanoTime());
+            String a = f.token("owners-a", Scope.TRAIN, Scope.READ);
+            String b = f.token("owners-b", Scope.TRAIN, Scope.READ);
+            String body = "{\"model\":\"mine-" + suffix + "\",\"survey\":\"demo\",\"budget\":{\"trials\":1,\"epochs\":1}}";
+            assertThat(f.post("/v1/retrain", a, body).status()).isEqualTo(202);
+            assertThat(f.post("/v1/retrain", a, body).status()).as("the owner again").isEqualTo(202);
+            ControlFixture.Answer other = f.post("/v1/retrain", b, body);
+            assertThat(other.status()).isEqualTo(403);
+            assertThat(other.code()).isEqualTo("model_not_owned");
+            // a model registered outside the control plane: admins only
+            assertThat(f.post("/v1/retrain", a, "{\"model\":\"weeds\",\"survey\":\"demo\"}").code()).isEqualTo("model_not_owned");
+            assertThat(f.post("/v1/retrain", f.token("ops", Scope.ADMIN), "{\"model\":\"weeds\",\"survey\":\"demo\"}").status()).isEqualTo(202);
+        }
+    }
+
+    @Test
+    void aReplayedSubmissionReturnsTheCallbackSecretItWasMadeWith() {
+        for (ControlFixture f : both()) {
+            String t = f.token("replay", Scope.PREDICT, Scope.READ);
+            String body = ControlFixture.predictionBody(ControlFixture.areaJson(1), "http://127.0.0.1:9/hook");
+            String key = "replay-" + System.nanoTime();
+            ControlFixture.Answer first = f.post("/v1/predictions", t, body, "Idempotency-Key", key);
+            ControlFixture.Answer again = f.post("/v1/predictions", t, body, "Idempotency-Key", key);
+            assertThat(again.headers().firstValue("Idempotent-Replayed")).hasValue("true");
+            assertThat(again.json().get("callback").get("secret").asText()).isEqualTo(first.json().get("callback").get("secret").asText());
+            // a read-only token sees subscriptions but not their signing secrets
+            String sub = f.post("/v1/webhooks", t, "{\"url\":\"http://127.0.0.1:9/x\"}").json().get("id").asText();
+            assertThat(f.get("/v1/webhooks/" + sub, t).json().has("secret")).isTrue();
+            assertThat(f.get("/v1/webhooks/" + sub, f.token("replay", Scope.READ)).json().has("secret")).isFalse();
+        }
+    }
 }

@@ -151,7 +151,7 @@ class DbTokensTest {
             String port = Files.readString(dir.resolve("port")).trim();
             assertThatThrownBy(() -> java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres", "postgres", ""))
                     .isInstanceOf(java.sql.SQLException.class);
-            assertThat(java.nio.file.Files.getPosixFilePermissions(dir.resolve("password")).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+            assertThat(java.nio.file.Files.getPosixFilePermissions(dir.resolve("password"))).containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ, java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
             // a second canopy process (token create beside a running server) connects as a client, with the password
             try (Database client = Database.embeddedOrRunning(dir)) {
                 new DbTokens(client.dataSource(), Clock.systemUTC()).create("t", java.util.EnumSet.of(Scope.READ), null, "test");

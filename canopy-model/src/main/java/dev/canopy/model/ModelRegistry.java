@@ -33,7 +33,7 @@ import java.util.stream.Collectors;
 public final class ModelRegistry {
     public static final List<String> STAGES = List.of("none", "staging", "production");
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
-    private static final Pattern REF = Pattern.compile("([^:@]+)(?::(\\d+)|@([a-z]+))?");
+    private static final Pattern REF = Pattern.compile("([^:@]+)(?::(\\d{1,9})|@([a-z]+))?");
     private static final Pattern VERSION_KEY = Pattern.compile("models/[^/]+/versions/(\\d{6})/model\\.json");
 
     private final ObjectStore store;
