@@ -65,6 +65,8 @@ final class RetrainRunCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
     @Option(names = "--folder", required = true, description = "The job folder holding retrain.json")
     Path folder;
+    @Option(names = "--master", description = "Spark master: tuning trials run as Spark jobs there (default: in this process)")
+    String master;
 
     private final List<Map<String, Object>> stages = new ArrayList<>();
     private Path out;
@@ -89,7 +91,8 @@ final class RetrainRunCommand implements Callable<Integer> {
         TuneSettings ts = TuneSettings.defaults(f.train.toString(), req.get("search_space").asText()).withSamples(trials).withMaxT(epochs)
                 .withSeed(seed).withMaxFailures(1).withNoRegister(true);
         ts = new TuneSettings(ts.survey(), ts.space(), ts.scheduler(), ts.searcher(), ts.samples(), ts.maxT(), ts.gracePeriod(), ts.reductionFactor(),
-                ts.perturbationInterval(), "val_macro_f1", "max", req.path("architecture").asText("small-cnn"), null, 0, seed, 1, 0, 1, "local", null,
+                ts.perturbationInterval(), "val_macro_f1", "max", req.path("architecture").asText("small-cnn"), null, 0, seed, 1, 0, 1,
+                master == null ? "local" : "spark", master,
                 false, 1, name, true);
         Tuning.Stage tuned = TuneCommand.run(main, ts, folder.resolve("tune").toString(), Files.exists(folder.resolve("tune/experiment.json")), log,
                 Map.of("val_survey", f.val.toString()));
@@ -120,8 +123,9 @@ final class RetrainRunCommand implements Callable<Integer> {
         } catch (dev.canopy.model.RegistryException none) {
             // no production model yet: the candidate waits for an explicit approve
         }
-        double candidateF1 = macroF1(registry, candidate.ref(), f);
-        Double productionF1 = production == null ? null : macroF1(registry, production, f);
+        Confusion candidateConfusion = confusion(registry, candidate.ref(), f);
+        double candidateF1 = macroF1(candidateConfusion, f);
+        Double productionF1 = production == null ? null : macroF1(confusion(registry, production, f), f);
         double margin = req.get("margin").asDouble();
         String decision;
         String reason;
@@ -144,6 +148,8 @@ final class RetrainRunCommand implements Callable<Integer> {
         gate.put("production_macro_f1", productionF1);
         gate.put("margin", margin);
         gate.put("test_tiles", f.test.size());
+        // rows: the labels' class; columns: the candidate's prediction (the last column: a class the labels do not have)
+        gate.put("candidate_confusion", Map.of("classes", f.classes, "matrix", candidateConfusion.matrix()));
         gate.put("reason", reason);
         stage("validation", gate, t0);
         stage("registration", Map.of("candidate", candidate.ref(), "decision", decision), System.nanoTime());
@@ -259,8 +265,8 @@ final class RetrainRunCommand implements Callable<Integer> {
         return new ManifestWriter(new FileObjectStore(dir), ManifestWriter.DEFAULT_ROWS_PER_PART, Map.of(), classes);
     }
 
-    /** Macro F1 over the labels' classes on the test tiles; a model's class outside them counts as wrong. */
-    private double macroF1(ModelRegistry registry, String ref, Features f) throws Exception {
+    /** The confusion of {@code ref} on the test tiles; a predicted class outside the labels' is the extra last column. */
+    private Confusion confusion(ModelRegistry registry, String ref, Features f) throws Exception {
         Confusion confusion = new Confusion(f.classes.size() + 1); // the extra class: "predicted something the labels do not have"
         try (TileClassifier m = registry.load(ref); TileSource source = new TileSource(null, S3Settings.fromEnvironment())) {
             ImageDecoder decoder = new ImageDecoder(m.card().inputSize(), m.card().mean(), m.card().std());
@@ -274,6 +280,11 @@ final class RetrainRunCommand implements Callable<Integer> {
                 confusion.add(r.label(), predicted < 0 ? f.classes.size() : predicted);
             }
         }
+        return confusion;
+    }
+
+    /** Macro F1 over the labels' classes; a prediction outside them counts as wrong. */
+    private static double macroF1(Confusion confusion, Features f) {
         List<String> names = new ArrayList<>(f.classes);
         names.add("other");
         Map<String, Double> metrics = confusion.metrics("test", names);

@@ -53,6 +53,8 @@ public final class ControlServer implements AutoCloseable {
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
+    final io.micrometer.prometheusmetrics.PrometheusMeterRegistry meters =
+            new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
     private final List<HandlerMetaInfo> routes = new CopyOnWriteArrayList<>();
     private final Javalin app;
     private final JobEvents events;
@@ -72,6 +74,8 @@ public final class ControlServer implements AutoCloseable {
         this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
         this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);
         this.events = new JobEvents(jobs);
+        io.micrometer.core.instrument.Gauge.builder("canopy.control.drivers.running", supervisor, JobSupervisor::runningCount)
+                .description("driver processes this server runs").register(meters);
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.http.maxRequestSize = settings.maxBodyBytes();
@@ -91,6 +95,16 @@ public final class ControlServer implements AutoCloseable {
         });
         Bodies.maxBody = settings.maxBodyBytes();
         app.beforeMatched(this::authorize);
+        app.before(ctx -> ctx.attribute("canopy.t0", System.nanoTime()));
+        app.after(ctx -> {
+            Long t0 = ctx.attribute("canopy.t0");
+            if (t0 == null || !ctx.path().startsWith("/v1/")) return;
+            // the route's pattern, not the path: job ids must not become label values
+            String route = ctx.endpointHandlerPath();
+            io.micrometer.core.instrument.Timer.builder("canopy.control.requests").tag("method", ctx.method().name()).tag("route", route)
+                    .tag("status", Integer.toString(ctx.statusCode())).publishPercentileHistogram().register(meters)
+                    .record(System.nanoTime() - t0, java.util.concurrent.TimeUnit.NANOSECONDS);
+        });
         new SystemRoutes(this).register(app);
         new SurveyRoutes(this).register(app);
         new PredictionRoutes(this).register(app);
@@ -142,6 +156,10 @@ public final class ControlServer implements AutoCloseable {
             if (ctx.path().startsWith("/v1/")) throw new ApiError(500, "internal", "route has no scope; refusing");
             return;
         }
+        authorizeWith(ctx, (Principals.Needs) roles.iterator().next());
+    }
+
+    private void authorizeWith(Context ctx, Principals.Needs need) {
         String h = ctx.header("Authorization");
         if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
             ctx.header("WWW-Authenticate", "Bearer");
@@ -151,7 +169,6 @@ public final class ControlServer implements AutoCloseable {
             ctx.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
             return new ApiError(401, "invalid_token", "the token is unknown, revoked or expired; make a new one with 'canopy token create'");
         });
-        Principals.Needs need = (Principals.Needs) roles.iterator().next();
         if (!p.allows(need.scope)) {
             throw new ApiError(403, "missing_scope", "this token (" + p.tokenId() + ") lacks the '" + need.scope.name().toLowerCase(java.util.Locale.ROOT)
                     + "' scope this route needs; ask for a token with it");
@@ -164,6 +181,11 @@ public final class ControlServer implements AutoCloseable {
         String q = ctx.queryString();
         if (q != null && (q.contains("%00") || q.indexOf('\0') >= 0)) throw new ApiError(400, "bad_query", "the query string contains a NUL character");
         ctx.attribute(CALLER, new Principals.Caller(p));
+    }
+
+    /** The token check of a route that is public only sometimes ({@code /metrics} beyond loopback). */
+    void authorizeManually(Context ctx, Principals.Needs need) {
+        authorizeWith(ctx, need);
     }
 
     static Principals.Caller caller(Context ctx) {

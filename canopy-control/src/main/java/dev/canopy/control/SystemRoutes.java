@@ -18,6 +18,15 @@ final class SystemRoutes {
     void register(Javalin app) {
         app.get("/healthz", this::health);
         app.get("/readyz", this::ready);
+        app.get("/metrics", this::metrics);
+    }
+
+    @OpenApi(path = "/metrics", methods = HttpMethod.GET, tags = "system", summary = "Prometheus metrics (public on a loopback bind, else a read token)",
+            operationId = "metrics", responses = @OpenApiResponse(status = "200", description = "Prometheus text format"))
+    void metrics(Context ctx) {
+        // beyond loopback the numbers say who uses the service how much: a token is needed there
+        if (!server.settings.loopback()) server.authorizeManually(ctx, Principals.Needs.READ);
+        ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(server.meters.scrape());
     }
 
     @OpenApi(path = "/healthz", methods = HttpMethod.GET, tags = "system", summary = "The process answers", operationId = "health",

@@ -131,6 +131,12 @@ class ControlApiTest {
             assertThat(f.get("/healthz", null).status()).isEqualTo(200);
             assertThat(f.get("/readyz", null).status()).isEqualTo(200);
             assertThat(f.get("/openapi.json", null).status()).isEqualTo(200);
+            String t0 = f.token("metrics", Scope.READ);
+            f.get("/v1/jobs", t0);
+            ControlFixture.Answer metrics = f.get("/metrics", null);
+            assertThat(metrics.status()).as("public on a loopback bind").isEqualTo(200);
+            assertThat(metrics.body()).contains("canopy_control_requests_seconds_count{method=\"GET\",route=\"/v1/jobs\",status=\"200\"}")
+                    .contains("canopy_control_drivers_running");
             ControlFixture.Answer missing = f.get("/v1/nothing-here", f.token("t", Scope.READ));
             assertThat(missing.status()).isEqualTo(404);
             assertThat(missing.code()).isEqualTo("not_found");

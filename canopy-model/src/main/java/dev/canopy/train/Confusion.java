@@ -12,6 +12,13 @@ public final class Confusion {
         counts = new long[classes][classes];
     }
 
+    /** The counts, rows the true class and columns the predicted one (a copy). */
+    public long[][] matrix() {
+        long[][] m = new long[counts.length][];
+        for (int i = 0; i < counts.length; i++) m[i] = counts[i].clone();
+        return m;
+    }
+
     public void add(long truth, int predicted) {
         counts[(int) truth][predicted]++;
     }

@@ -1,0 +1,54 @@
+package dev.canopy.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Requests per second per token: bursts of twice the rate, then the wait until the next one. */
+class RateLimiterTest {
+    @Test
+    void aBurstOfTwiceTheRatePassesThenTheNextWaits() {
+        ManualClock clock = new ManualClock();
+        RateLimiter l = new RateLimiter(5, clock);
+        for (int i = 0; i < 10; i++) assertThat(l.acquire("a")).as("request " + i).isZero();
+        long wait = l.acquire("a");
+        assertThat(wait).isEqualTo(200L);
+        assertThat(l.acquire("b")).as("another token has its own bucket").isZero();
+        clock.advance(Duration.ofMillis(200)); // one request's worth
+        assertThat(l.acquire("a")).isZero();
+        assertThat(l.acquire("a")).isPositive();
+        clock.advance(Duration.ofSeconds(60));
+        for (int i = 0; i < 10; i++) assertThat(l.acquire("a")).isZero();
+    }
+
+    @Test
+    void zeroMeansNoLimit() {
+        RateLimiter l = new RateLimiter(0, new ManualClock());
+        for (int i = 0; i < 1000; i++) assertThat(l.acquire("a")).isZero();
+    }
+
+    /** Time that moves only when the test says. */
+    static final class ManualClock extends java.time.Clock {
+        private java.time.Instant now = java.time.Instant.parse("2026-11-27T00:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return now;
+        }
+    }
+}
