@@ -114,7 +114,8 @@ final class BenchServer implements Callable<Integer> {
         String token = tokens.create("bench", EnumSet.of(Scope.READ, Scope.PREDICT), null, "bench");
         List<Row> rows = new ArrayList<>();
         ExecutorService clients = Executors.newFixedThreadPool(concurrency);
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(clients).build();
+        // the client keeps its own executor: sharing the callers' pool would deadlock once every caller waits in send()
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try (ControlServer server = ControlServer.start(db.dataSource(), tokens, registry, st, Clock.systemUTC())) {
             String base = "http://127.0.0.1:" + server.port();
             String area = String.format(Locale.ROOT, "{\"type\":\"Polygon\",\"coordinates\":[[[%f,%f],[%f,%f],[%f,%f],[%f,%f]]]}",

@@ -62,7 +62,7 @@ public final class ControlServer implements AutoCloseable {
     private ControlServer(DataSource db, TokenVerifier tokens, ModelRegistry registry, ControlSettings settings, Clock clock) {
         this.settings = settings;
         this.clock = clock;
-        this.tokens = tokens;
+        this.tokens = new CachedVerifier(tokens, clock, CachedVerifier.DEFAULT_TTL);
         this.registry = registry;
         this.surveys = new Surveys(db, clock, settings.allowUris(), S3Settings.fromEnvironment());
         this.jobs = new Jobs(db, clock);

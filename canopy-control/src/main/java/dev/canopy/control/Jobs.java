@@ -89,8 +89,9 @@ final class Jobs {
         String id = Ids.next("job");
         String folder = folderRoot + "/" + id;
         Optional<Submitted> done = Sql.tx(db, "submit a job", c -> {
-            Sql.update(c, "INSERT INTO jobs (id, kind, team, status, model, request, folder, created_at, created_by) "
-                    + "VALUES (?, ?, ?, 'queued', ?, ?::jsonb, ?, ?, ?)", id, kind, team, model, Json.writeString(request), folder, now, actor);
+            Job made = Sql.one(c, "INSERT INTO jobs (id, kind, team, status, model, request, folder, created_at, created_by) "
+                    + "VALUES (?, ?, ?, 'queued', ?, ?::jsonb, ?, ?, ?) RETURNING *", Jobs::row, id, kind, team, model, Json.writeString(request), folder, now,
+                    actor).orElseThrow();
             if (callback != null) Sql.update(c, "INSERT INTO job_callbacks (job_id, url, secret) VALUES (?, ?, ?)", id, callback.url(), callback.secret());
             if (idempotencyKey != null) {
                 int n = Sql.update(c, "INSERT INTO idempotency_keys (team, key, body_sha256, job_id, created_at) VALUES (?, ?, ?, ?, ?) "
@@ -100,7 +101,7 @@ final class Jobs {
                     return Optional.<Submitted>empty();
                 }
             }
-            return Optional.of(new Submitted(get(c, id).orElseThrow(), true));
+            return Optional.of(new Submitted(made, true));
         });
         if (done.isPresent()) return done.get();
         // the key was used before: the same body answers the same job, another body is a conflict
