@@ -19,14 +19,21 @@ final class CachedVerifier implements TokenVerifier {
     static final Duration DEFAULT_TTL = Duration.ofSeconds(2);
     static final int MAX_ENTRIES = 10_000;
 
-    private record Entry(Optional<Principal> verdict, Instant until) { }
+    private record Entry(Optional<Principal> verdict, long untilNanos) { }
 
     private final TokenVerifier inner;
     private final Clock clock;
     private final Duration ttl;
+    private final java.util.function.LongSupplier nanos;
     private final ConcurrentHashMap<String, Entry> cache = new ConcurrentHashMap<>();
 
     CachedVerifier(TokenVerifier inner, Clock clock, Duration ttl) {
+        this(inner, clock, ttl, System::nanoTime);
+    }
+
+    /** {@code nanos}: a monotonic time source for the TTL (a wall clock stepped back must not stretch it); {@code clock} judges expiry. */
+    CachedVerifier(TokenVerifier inner, Clock clock, Duration ttl, java.util.function.LongSupplier nanos) {
+        this.nanos = nanos;
         this.inner = inner;
         this.clock = clock;
         this.ttl = ttl;
@@ -37,9 +44,10 @@ final class CachedVerifier implements TokenVerifier {
         if (token == null || !Tokens.looksLikeToken(token.trim())) return Optional.empty();
         String key = Tokens.sha256(token.trim()); // the raw token is not kept
         Instant now = clock.instant();
+        long t = nanos.getAsLong();
         Entry e = cache.get(key);
-        if (e == null || !now.isBefore(e.until())) {
-            e = new Entry(inner.verify(token), now.plus(ttl));
+        if (e == null || t - e.untilNanos() >= 0) {
+            e = new Entry(inner.verify(token), t + ttl.toNanos());
             if (cache.size() >= MAX_ENTRIES) cache.clear(); // bounded: forgetting only costs lookups
             cache.put(key, e);
         }

@@ -42,11 +42,11 @@ final class CallbackPolicy {
         InetAddress a = lastChecked.get();
         if (a == null) return new Target(u, null); // an allow-listed name: sent as it is
         String host = a instanceof Inet6Address ? "[" + a.getHostAddress() + "]" : a.getHostAddress();
+        // built from the raw (still encoded) parts: URI's multi-argument constructors would encode '%' a second time
+        String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
+        String pinned = u.getScheme() + "://" + host + (u.getPort() < 0 ? "" : ":" + u.getPort()) + path + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
         try {
-            URI pinned = new URI(u.getScheme(), null, host, u.getPort(), u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath(),
-                    null, null);
-            String withQuery = pinned.toString() + (u.getRawQuery() == null ? "" : "?" + u.getRawQuery());
-            return new Target(URI.create(withQuery), u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()));
+            return new Target(new URI(pinned), u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort()));
         } catch (URISyntaxException e) {
             throw refuse(url, "it cannot be addressed by IP");
         }
@@ -123,9 +123,11 @@ final class CallbackPolicy {
             if ((b[0] & 0xfe) == 0xfc) return true; // unique local fc00::/7
             if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x02) return embeddedV4(b, 2); // 6to4 2002::/16 carries an IPv4 address
             if ((b[0] & 0xff) == 0x20 && (b[1] & 0xff) == 0x01 && b[2] == 0 && b[3] == 0) return true; // Teredo 2001::/32
-            boolean nat64 = (b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b;
-            for (int i = 4; i < 12 && nat64; i++) nat64 &= b[i] == 0;
-            if (nat64) return embeddedV4(b, 12); // NAT64 64:ff9b::/96
+            if ((b[0] & 0xff) == 0x00 && (b[1] & 0xff) == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b) {
+                boolean wellKnown = true; // 64:ff9b::/96 carries the IPv4 address last; the local-use 64:ff9b:1::/48 (RFC 8215) is internal
+                for (int i = 4; i < 12; i++) wellKnown &= b[i] == 0;
+                return !wellKnown || embeddedV4(b, 12);
+            }
             boolean compatible = true; // ::a.b.c.d (IPv4-compatible, deprecated but still routed by some stacks)
             for (int i = 0; i < 12; i++) compatible &= b[i] == 0;
             if (compatible) return embeddedV4(b, 12);

@@ -73,7 +73,7 @@ public final class ControlServer implements AutoCloseable {
         this.supervisor = new JobSupervisor(jobs, labels, models, settings);
         this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
         this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);
-        this.events = new JobEvents(jobs);
+        this.events = new JobEvents(jobs, this.tokens);
         io.micrometer.core.instrument.Gauge.builder("canopy.control.drivers.running", supervisor, JobSupervisor::runningCount)
                 .description("driver processes this server runs").register(meters);
         this.app = Javalin.create(cfg -> {

@@ -136,6 +136,13 @@ public final class Database implements AutoCloseable {
     /** The database's password, made at first start and kept owner-only in the (owner-only) database folder. */
     private static String password(Path dataDir) throws IOException {
         Path f = dataDir.resolve(PASSWORD_FILE);
+        Path hba = dataDir.resolve("data").resolve("pg_hba.conf");
+        if (!Files.exists(f) && Files.exists(hba) && Files.readString(hba).contains("written by Canopy")) {
+            // a new password would lock Canopy out of its own data: say how to get back in
+            throw new CanopyException("db.password_missing", "the embedded database in " + dataDir + " requires a password, but "
+                    + f + " is gone", "restore that file from a backup; or, to set a new one, stop every canopy process, replace the lines of "
+                    + hba + " with 'host all all 127.0.0.1/32 trust' and start Canopy once (it makes and sets a new password)");
+        }
         if (!Files.exists(f)) {
             byte[] b = new byte[24];
             new java.security.SecureRandom().nextBytes(b);

@@ -18,6 +18,8 @@ final class JobEvents implements AutoCloseable {
     static final int MAX_FOLLOWERS = 256;
     static final int MAX_PER_TOKEN = 16;
     private final Map<String, java.util.concurrent.atomic.AtomicInteger> perToken = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger total = new java.util.concurrent.atomic.AtomicInteger();
+    private final dev.canopy.api.auth.TokenVerifier verifier;
     private long ticks;
     private final Jobs jobs;
     private final Map<SseClient, Follower> followers = new ConcurrentHashMap<>();
@@ -30,6 +32,7 @@ final class JobEvents implements AutoCloseable {
     private static final class Follower {
         final String jobId;
         String token;
+        String bearer;
         Map<String, Object> last;
 
         Follower(String jobId) {
@@ -37,27 +40,42 @@ final class JobEvents implements AutoCloseable {
         }
     }
 
-    JobEvents(Jobs jobs) {
+    JobEvents(Jobs jobs, dev.canopy.api.auth.TokenVerifier verifier) {
         this.jobs = jobs;
+        this.verifier = verifier;
     }
 
     void start() {
         poller.scheduleWithFixedDelay(this::poll, 1, 1, TimeUnit.SECONDS);
     }
 
-    /** Refuses a new stream (429) when the server or this token has too many open; called before the stream starts. */
-    void admit(String token) {
-        if (followers.size() >= MAX_FOLLOWERS) throw new ApiError(429, "too_many_followers", "too many event streams are open; poll GET /v1/jobs/{id}", "5");
-        if (perToken.getOrDefault(token, new java.util.concurrent.atomic.AtomicInteger()).get() >= MAX_PER_TOKEN) {
+    /**
+     * Reserves a stream for {@code tokenId} before it starts, or refuses (429) when the server or the token has too many
+     * open; a reservation is given back by {@link #release} (if the stream never starts) or when the stream ends.
+     */
+    void admit(String tokenId) {
+        if (total.incrementAndGet() > MAX_FOLLOWERS) {
+            total.decrementAndGet();
+            throw new ApiError(429, "too_many_followers", "too many event streams are open; poll GET /v1/jobs/{id}", "5");
+        }
+        java.util.concurrent.atomic.AtomicInteger n = perToken.computeIfAbsent(tokenId, k -> new java.util.concurrent.atomic.AtomicInteger());
+        if (n.incrementAndGet() > MAX_PER_TOKEN) {
+            release(tokenId);
             throw new ApiError(429, "too_many_followers", "this token has " + MAX_PER_TOKEN + " event streams open; close one or poll", "5");
         }
     }
 
-    void follow(SseClient client, Jobs.Job job, String token) {
+    void release(String tokenId) {
+        total.decrementAndGet();
+        perToken.computeIfPresent(tokenId, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    }
+
+    /** Starts following; {@code bearer} is re-verified at every ping, so a revoked token's stream ends too. */
+    void follow(SseClient client, Jobs.Job job, String tokenId, String bearer) {
         client.keepAlive();
         Follower f = new Follower(job.id());
-        f.token = token;
-        perToken.computeIfAbsent(token, k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+        f.token = tokenId;
+        f.bearer = bearer;
         client.onClose(() -> drop(client));
         followers.put(client, f);
         push(client, f, job);
@@ -65,13 +83,20 @@ final class JobEvents implements AutoCloseable {
 
     private void drop(SseClient client) {
         Follower f = followers.remove(client);
-        if (f != null) perToken.computeIfPresent(f.token, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+        if (f != null) release(f.token);
     }
 
     private void poll() {
         boolean ping = ++ticks % 15 == 0; // a comment every 15 s finds clients that went away (their write fails, the stream closes)
         for (Map.Entry<SseClient, Follower> e : followers.entrySet()) {
-            if (ping) e.getKey().sendComment("ping");
+            if (ping) {
+                if (verifier.verify(e.getValue().bearer).isEmpty()) { // revoked or expired since the stream began
+                    drop(e.getKey());
+                    e.getKey().close();
+                    continue;
+                }
+                e.getKey().sendComment("ping");
+            }
             if (e.getKey().terminated()) {
                 drop(e.getKey());
                 continue;

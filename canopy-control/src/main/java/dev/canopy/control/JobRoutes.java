@@ -42,9 +42,15 @@ final class JobRoutes {
             }
             // checked before the stream starts: once it has, the status is 200 whatever follows
             Jobs.Job j = visible(ctx);
-            events.admit(ControlServer.caller(ctx).principal().tokenId());
+            String tokenId = ControlServer.caller(ctx).principal().tokenId();
+            events.admit(tokenId);
             ctx.attribute("canopy.job", j);
-            sse.handle(ctx);
+            try {
+                sse.handle(ctx);
+            } catch (RuntimeException e) {
+                if (ctx.attribute("canopy.following") == null) events.release(tokenId); // the stream never started
+                throw e;
+            }
         }, Principals.Needs.READ);
         app.get("/v1/jobs/{id}/features", this::features, Principals.Needs.READ);
     }
@@ -167,6 +173,8 @@ final class JobRoutes {
                     @OpenApiResponse(status = "406", description = "no 'Accept: text/event-stream'")})
     void follow(SseClient client) {
         Jobs.Job j = client.ctx().attribute("canopy.job");
-        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId());
+        client.ctx().attribute("canopy.following", true);
+        String h = client.ctx().header("Authorization");
+        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId(), h == null ? "" : h.substring(7).trim());
     }
 }

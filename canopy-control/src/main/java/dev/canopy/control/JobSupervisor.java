@@ -105,7 +105,13 @@ final class JobSupervisor implements AutoCloseable {
             boolean cancelled = now.get().cancelRequested() && !ok;
             if (ok) succeed(now.get(), folder);
             else if (cancelled) jobs.finish(id, owner, "cancelled", null, "cancelled while running");
-            else jobs.finish(id, owner, "failed", null, lastError(folder, code));
+            else if (r.child == null && now.get().launches() < MAX_LAUNCHES) {
+                // a re-attached driver ended without success and its exit code is unknown (it may have been stopped by the
+                // server it belonged to): resume rather than fail
+                running.remove(id);
+                launch(now.get(), true);
+                return;
+            } else jobs.finish(id, owner, "failed", null, lastError(folder, code));
             running.remove(id); // only now: a database error above leaves the job here, to be finished on the next pass
             return;
         }
@@ -114,7 +120,9 @@ final class JobSupervisor implements AutoCloseable {
         r.lastProgress = p;
         if (now.isEmpty()) { // another server holds it now (this one was too slow to renew)
             running.remove(id);
-            boolean adopted = jobs.get(id).map(j -> j.pid() != null && j.pid() == r.handle.pid() && host.equals(j.host())).orElse(false);
+            // adopted only when the new holder has attached to this very process; before that, it may be starting its own
+            boolean adopted = jobs.get(id).map(j -> j.attachedBy() != null && j.attachedBy().equals(j.leaseOwner()) && j.pid() != null
+                    && j.pid() == r.handle.pid() && host.equals(j.host())).orElse(false);
             if (!adopted) {
                 // the new holder runs a driver of its own (resumed elsewhere): two would write the same output
                 LOG.warn("job {} was taken over by another server; stopping this server's driver", id);
@@ -135,16 +143,19 @@ final class JobSupervisor implements AutoCloseable {
         }
     }
 
-    static final int MAX_ATTEMPTS = 5;
+    /** Drivers started for one job before it is failed: restarts of the server that only re-attach do not count. */
+    static final int MAX_LAUNCHES = 5;
 
     private void takeOver(Jobs.Job j) {
         Path folder = Path.of(j.folder());
         if (j.pid() != null && host.equals(j.host())) {
             Optional<ProcessHandle> h = ProcessHandle.of(j.pid()).filter(ProcessHandle::isAlive).filter(p -> isDriverOf(p, j.id()));
             if (h.isPresent()) {
-                LOG.info("job {}: re-attached to its driver (pid {})", j.id(), j.pid());
-                running.put(j.id(), new Running(j, h.get(), null));
-                return;
+                if (jobs.attached(j.id(), owner)) {
+                    LOG.info("job {}: re-attached to its driver (pid {})", j.id(), j.pid());
+                    running.put(j.id(), new Running(j, h.get(), null));
+                }
+                return; // not attached: another server holds the job again
             }
         }
         if (Files.exists(folder.resolve(OUTPUT).resolve("_SUCCESS"))) {
@@ -155,8 +166,8 @@ final class JobSupervisor implements AutoCloseable {
             jobs.finish(j.id(), owner, "cancelled", null, "cancelled while its server was down");
             return;
         }
-        if (j.attempts() > MAX_ATTEMPTS) { // a job whose driver keeps dying (or kills its server) must not run forever
-            jobs.finish(j.id(), owner, "failed", null, "gave up after " + MAX_ATTEMPTS + " attempts: its driver never finished; see the log");
+        if (j.launches() >= MAX_LAUNCHES) { // a job whose driver keeps dying (or kills its server) must not run forever
+            jobs.finish(j.id(), owner, "failed", null, "gave up after " + MAX_LAUNCHES + " drivers: none finished; see the log");
             return;
         }
         LOG.info("job {}: its driver is gone; resuming it", j.id());

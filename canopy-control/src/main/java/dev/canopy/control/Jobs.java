@@ -33,7 +33,8 @@ final class Jobs {
 
     record Job(String id, long seq, String kind, String team, String status, String model, Map<String, Object> request, String folder,
                Map<String, Object> progress, Map<String, Object> result, String error, boolean cancelRequested, int attempts, Long pid,
-               String host, String leaseOwner, Instant leaseUntil, Instant createdAt, Instant startedAt, Instant finishedAt) {
+               String host, String leaseOwner, Instant leaseUntil, Instant createdAt, Instant startedAt, Instant finishedAt, String attachedBy,
+               int launches) {
         boolean terminal() {
             return status.equals("succeeded") || status.equals("failed") || status.equals("cancelled");
         }
@@ -190,14 +191,22 @@ final class Jobs {
     List<Job> claimExpired(String owner, int n, Duration lease) {
         if (n <= 0) return List.of();
         Instant now = clock.instant();
-        return Sql.tx(db, "claim orphaned jobs", c -> Sql.query(c, "UPDATE jobs SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs "
+        // attached_by is cleared: until the new holder attaches (or starts a driver), the old holder must not think its driver adopted
+        return Sql.tx(db, "claim orphaned jobs", c -> Sql.query(c, "UPDATE jobs SET lease_owner = ?, lease_until = ?, attached_by = NULL WHERE id IN (SELECT id FROM jobs "
                 + "WHERE status = 'running' AND lease_until < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *", Jobs::row, owner,
                 now.plus(lease), now, n));
     }
 
     /** The driver's process, recorded so that a server taking the job over can find it. */
     void started(String id, String owner, long pid, String host) {
-        Sql.tx(db, "record a driver", c -> Sql.update(c, "UPDATE jobs SET pid = ?, host = ? WHERE id = ? AND lease_owner = ?", pid, host, id, owner));
+        int n = Sql.tx(db, "record a driver", c -> Sql.update(c, "UPDATE jobs SET pid = ?, host = ?, attached_by = ?, launches = launches + 1 "
+                + "WHERE id = ? AND lease_owner = ?", pid, host, owner, id, owner));
+        if (n == 0) throw new IllegalStateException("job " + id + " is no longer held by this server");
+    }
+
+    /** This server's supervisor watches the driver already running (after a take-over); false if the job is no longer its own. */
+    boolean attached(String id, String owner) {
+        return Sql.tx(db, "attach to a driver", c -> Sql.update(c, "UPDATE jobs SET attached_by = ? WHERE id = ? AND lease_owner = ?", owner, id, owner) == 1);
     }
 
     /**
@@ -238,6 +247,6 @@ final class Jobs {
                 Jsonb.map(r.getString("request")), r.getString("folder"), Jsonb.map(r.getString("progress")), Jsonb.map(r.getString("result")),
                 r.getString("error"), r.getBoolean("cancel_requested"), r.getInt("attempts"), Sql.longOrNull(r, "pid"), r.getString("host"),
                 r.getString("lease_owner"), Sql.instant(r, "lease_until"), Sql.instant(r, "created_at"), Sql.instant(r, "started_at"),
-                Sql.instant(r, "finished_at"));
+                Sql.instant(r, "finished_at"), r.getString("attached_by"), r.getInt("launches"));
     }
 }

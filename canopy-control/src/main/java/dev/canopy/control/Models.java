@@ -93,6 +93,7 @@ final class Models {
         ModelRegistry.Version v = registry.version(name, version); // 404 through the registry's exception when it does not exist
         Instant now = clock.instant();
         Sql.tx(db, "record a model decision", c -> {
+            lockName(c, name);
             // one decision at a time per version: the row is made if missing, then locked
             Sql.update(c, "INSERT INTO model_approvals (name, version, status, created_at) VALUES (?, ?, 'pending', ?) ON CONFLICT (name, version) DO NOTHING",
                     name, version, now);
@@ -106,10 +107,12 @@ final class Models {
                     + "ON CONFLICT (name, version) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason, decided_by = EXCLUDED.decided_by, "
                     + "decided_at = EXCLUDED.decided_at", name, version, status, reason, actor, now, now);
             audit(c, now, actor, "model." + (status.equals("approved") ? "approve" : "reject"), v.ref(), Map.of("reason", reason));
-            if (promote) moveStage(c, name, "production", version, "promote", actor, now);
+            if (promote) {
+                moveStage(c, name, "production", version, "promote", actor, now);
+                registry.promote(name, version, "production"); // under the name's lock: stage moves of one model happen in order
+            }
             return null;
         });
-        if (promote) registry.promote(name, version, "production");
         return view(registry.version(name, version), approval(name, version).orElse(null));
     }
 
@@ -119,11 +122,12 @@ final class Models {
         if (stage.equals("none")) throw new ApiError(400, "bad_stage", "promote to staging or production");
         Instant now = clock.instant();
         Sql.tx(db, "promote a model", c -> {
+            lockName(c, name);
             moveStage(c, name, stage, version, "promote", actor, now);
             audit(c, now, actor, "model.promote", name + ":" + version, Map.of("stage", stage));
+            registry.promote(name, version, stage);
             return null;
         });
-        registry.promote(name, version, stage);
         return view(registry.version(name, version), approval(name, version).orElse(null));
     }
 
@@ -132,6 +136,7 @@ final class Models {
         Instant now = clock.instant();
         int[] target = new int[1];
         Sql.tx(db, "roll back a stage", c -> {
+            lockName(c, name);
             Optional<Integer> previous = Sql.one(c, "SELECT previous FROM stage_history WHERE name = ? AND stage = ? ORDER BY id DESC LIMIT 1 FOR UPDATE",
                     r -> (Integer) r.getObject("previous"), name, stage);
             if (previous.isEmpty() || previous.get() == null) {
@@ -147,10 +152,26 @@ final class Models {
             Sql.update(c, "INSERT INTO stage_history (name, stage, version, previous, action, actor, at) VALUES (?, ?, ?, ?, 'rollback', ?, ?)",
                     name, stage, target[0], before, actor, now);
             audit(c, now, actor, "model.rollback", name, Map.of("stage", stage, "from", current == null ? -1 : current, "to", target[0]));
+            registry.promote(name, target[0], stage);
             return null;
         });
-        registry.promote(name, target[0], stage);
         return view(registry.version(name, target[0]), approval(name, target[0]).orElse(null));
+    }
+
+    /** Serialises stage moves of one model across servers (a transaction-scoped advisory lock). */
+    private static void lockName(Connection c, String name) throws SQLException {
+        Sql.query(c, "SELECT pg_advisory_xact_lock(hashtext(?))", r -> null, "canopy.model." + name);
+    }
+
+    /** Re-makes a promotion the database recorded but the registry may have missed (a crash in between), unless production moved since. */
+    void repairPromotion(String name, int version) {
+        Sql.tx(db, "repair a promotion", c -> {
+            lockName(c, name);
+            Integer last = Sql.one(c, "SELECT version FROM stage_history WHERE name = ? AND stage = 'production' ORDER BY id DESC LIMIT 1",
+                    r -> r.getInt(1), name).orElse(null);
+            if (last != null && last == version) registry.promote(name, version, "production");
+            return null;
+        });
     }
 
     private void moveStage(Connection c, String name, String stage, int version, String action, String actor, Instant now) throws SQLException {

@@ -70,8 +70,13 @@ final class RetrainOutcome {
             return null;
         });
         String actor = "retrain:" + j.id();
-        // applied once: a take-over that repeats this finds the decision made and leaves it (and any later roll back) alone
-        if (!models.approval(name, version).map(a -> a.status().equals("pending")).orElse(true)) return r;
+        // applied once; a take-over that repeats this finds the decision made. It only repairs what a crash between the
+        // database and the registry may have left: its own promotion, if production has not moved since
+        java.util.Optional<Models.Approval> made = models.approval(name, version);
+        if (made.isPresent() && !made.get().status().equals("pending")) {
+            if (made.get().status().equals("approved") && actor.equals(made.get().decidedBy())) models.repairPromotion(name, version);
+            return r;
+        }
         switch (decision) {
             case "promote" -> models.decide(name, version, "approved", actor, String.valueOf(gate.get("reason")), true);
             case "reject" -> models.decide(name, version, "rejected", actor, String.valueOf(gate.get("reason")), false);

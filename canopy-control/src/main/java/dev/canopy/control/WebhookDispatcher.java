@@ -54,6 +54,7 @@ final class WebhookDispatcher implements AutoCloseable {
     private final ScheduledExecutorService loop;
     private final ExecutorService senders;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile boolean warnedUnpinned;
 
     WebhookDispatcher(DataSource db, Clock clock, ControlSettings settings, CallbackPolicy policy, Webhooks webhooks) {
         this.db = db;
@@ -68,7 +69,9 @@ final class WebhookDispatcher implements AutoCloseable {
             return t;
         });
         // the client keeps its own executor: sharing the senders' pool deadlocks once every sender waits in send()
-        this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).connectTimeout(settings.webhookTimeout()).build();
+        // HTTP/1.1: an h2c upgrade would address later requests by the pinned IP (":authority"), not by the Host header
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(settings.webhookTimeout()).build();
         this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "canopy-webhook-dispatcher");
             t.setDaemon(true);
@@ -161,6 +164,9 @@ final class WebhookDispatcher implements AutoCloseable {
                     rb.header("Host", target.hostHeader());
                 } catch (IllegalArgumentException restricted) {
                     // this JVM's HTTP client loaded before the property was set: send by name (checked a moment ago)
+                    if (!warnedUnpinned) LOG.warn("webhooks go out by host name, not pinned to the checked address: the JDK HTTP client was loaded "
+                            + "before jdk.httpclient.allowRestrictedHeaders=host could be set (set it on the command line)");
+                    warnedUnpinned = true;
                     rb = HttpRequest.newBuilder(policy.check(d.url));
                 }
             }

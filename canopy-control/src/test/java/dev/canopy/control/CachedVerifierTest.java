@@ -25,7 +25,7 @@ class CachedVerifierTest {
             return revoked[0] || !t.equals(token) ? Optional.empty()
                     : Optional.of(new TokenVerifier.Principal("id", "team", EnumSet.of(Scope.READ), clock.instant().plus(Duration.ofMinutes(1))));
         };
-        CachedVerifier v = new CachedVerifier(db, clock, Duration.ofSeconds(2));
+        CachedVerifier v = new CachedVerifier(db, clock, Duration.ofSeconds(2), () -> clock.instant().toEpochMilli() * 1_000_000L);
         for (int i = 0; i < 100; i++) assertThat(v.verify(token)).isPresent();
         assertThat(lookups.get()).isEqualTo(1);
         revoked[0] = true;
@@ -48,7 +48,7 @@ class CachedVerifierTest {
         String token = Tokens.newToken();
         Instant expires = clock.instant().plus(Duration.ofMillis(500));
         CachedVerifier v = new CachedVerifier(t -> Optional.of(new TokenVerifier.Principal("id", "t", EnumSet.of(Scope.READ), expires)), clock,
-                Duration.ofSeconds(2));
+                Duration.ofSeconds(2), () -> clock.instant().toEpochMilli() * 1_000_000L);
         assertThat(v.verify(token)).isPresent();
         clock.advance(Duration.ofMillis(500));
         assertThat(v.verify(token)).isEmpty();

@@ -65,7 +65,7 @@ class CallbackPolicyTest {
     @Test
     void internalMeansExactlyTheseRanges() throws Exception {
         for (String a : List.of("100.64.0.0", "100.127.255.255", "192.0.0.1", "198.18.0.1", "198.19.255.255", "240.0.0.1", "255.255.255.255",
-                "0.1.2.3", "224.0.0.1", "fc00::1", "fdff::1", "fe80::1", "2002:0a00:0001::1", "2001:0:1234::1", "64:ff9b::7f00:1", "ff02::1")) {
+                "0.1.2.3", "224.0.0.1", "fc00::1", "fdff::1", "fe80::1", "2002:0a00:0001::1", "2001:0:1234::1", "64:ff9b::7f00:1", "ff02::1", "64:ff9b:1::a00:1")) {
             assertThat(CallbackPolicy.isInternal(InetAddress.getByName(a))).as(a).isTrue();
         }
         for (String a : List.of("100.63.255.255", "100.128.0.0", "192.0.1.1", "198.17.255.255", "198.20.0.1", "239.255.255.254".replace("239", "223"),
@@ -102,5 +102,8 @@ class CallbackPolicyTest {
         assertThat(pub.pinned().toString()).isEqualTo("http://93.184.215.14/");
         assertThat(pub.hostHeader()).isEqualTo("93.184.215.14");
         assertThatThrownBy(() -> none.check("http://93.184.215.14:0/")).hasMessageContaining("port");
+        assertThat(none.resolve("http://93.184.215.14/a%20b/c%2Fd?q=%26&r=1").pinned().toString()).as("escapes kept as they are")
+                .isEqualTo("http://93.184.215.14/a%20b/c%2Fd?q=%26&r=1");
+        assertThat(none.resolve("http://[2001:4860:4860::8888]:81/p").pinned().getPort()).isEqualTo(81);
     }
 }

@@ -161,5 +161,13 @@ class DbTokensTest {
         try (Database again = Database.embedded(dir)) {
             assertThat(new DbTokens(again.dataSource(), Clock.systemUTC()).list()).hasSize(1);
         }
+        // a lost password file is named, with the way back, instead of a new password that would lock Canopy out
+        Files.move(dir.resolve("password"), dir.resolve("password.bak"));
+        assertThatThrownBy(() -> Database.embedded(dir)).hasMessageContaining("password").extracting(e -> ((dev.canopy.api.CanopyException) e).code())
+                .isEqualTo("db.password_missing");
+        Files.move(dir.resolve("password.bak"), dir.resolve("password"));
+        try (Database restored = Database.embedded(dir)) {
+            assertThat(new DbTokens(restored.dataSource(), Clock.systemUTC()).list()).hasSize(1);
+        }
     }
 }
