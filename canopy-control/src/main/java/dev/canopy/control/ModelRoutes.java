@@ -33,10 +33,17 @@ final class ModelRoutes {
         app.post("/v1/models/{name}/rollback", this::rollback, Principals.Needs.ADMIN);
     }
 
-    @OpenApi(path = "/v1/models", methods = HttpMethod.GET, tags = "models", operationId = "listModels", summary = "Registered models and their stages",
-            responses = @OpenApiResponse(status = "200", description = "{items}"))
+    @OpenApi(path = "/v1/models", methods = HttpMethod.GET, tags = "models", operationId = "listModels", summary = "Registered models and their stages, by name",
+            queryParams = {@OpenApiParam(name = "cursor"), @OpenApiParam(name = "limit", type = Integer.class)},
+            responses = @OpenApiResponse(status = "200", description = "{items, next_cursor}"))
     void list(Context ctx) {
-        List<Map<String, Object>> items = server.registry.names().stream().map(n -> {
+        long after = Page.after(ctx.queryParam("cursor"));
+        int limit = Page.limit(ctx.queryParam("limit"));
+        List<String> names = server.registry.names(); // sorted: a cursor is the position after the last name seen
+        List<Long> positions = new java.util.ArrayList<>();
+        for (long i = after; i < names.size() && positions.size() <= limit; i++) positions.add(i + 1);
+        Page<Long> page = Page.of(positions, limit, x -> x);
+        List<Map<String, Object>> items = page.items().stream().map(i -> names.get((int) (i - 1))).map(n -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", n);
             List<ModelRegistry.Version> vs = server.registry.versions(n);
@@ -46,7 +53,10 @@ final class ModelRoutes {
             m.put("stages", stages);
             return m;
         }).toList();
-        ctx.json(Map.of("items", items));
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("items", items);
+        out.put("next_cursor", page.nextCursor());
+        ctx.json(out);
     }
 
     static String name(Context ctx) {

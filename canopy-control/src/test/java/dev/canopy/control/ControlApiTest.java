@@ -164,6 +164,11 @@ class ControlApiTest {
             assertThat(f.get("/v1/jobs?status=queued", a).json().get("items").findValuesAsText("id")).contains(id);
             String admin = f.token("ops", Scope.ADMIN);
             assertThat(f.get("/v1/jobs/" + id, admin).status()).isEqualTo(200);
+            JsonNode models = f.get("/v1/models?limit=1", a).json();
+            assertThat(models.get("items").get(0).get("name").asText()).isEqualTo("weeds");
+            assertThat(models.get("items").get(0).get("stages").get("production").asInt()).isEqualTo(1);
+            assertThat(models.has("next_cursor")).isFalse();
+            assertThat(f.get("/v1/models?cursor=" + Page.encode(1), a).json().get("items")).isEmpty();
         }
     }
 
