@@ -107,8 +107,10 @@ final class Models {
                     + "ON CONFLICT (name, version) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason, decided_by = EXCLUDED.decided_by, "
                     + "decided_at = EXCLUDED.decided_at", name, version, status, reason, actor, now, now);
             audit(c, now, actor, "model." + (status.equals("approved") ? "approve" : "reject"), v.ref(), Map.of("reason", reason));
+            announce(c, now, "model." + status, name, actor, Map.of("model", v.ref(), "reason", reason, "by", actor));
             if (promote) {
                 moveStage(c, name, "production", version, "promote", actor, now);
+                announce(c, now, "model.promoted", name, actor, Map.of("model", v.ref(), "stage", "production", "by", actor));
                 registry.promote(name, version, "production"); // under the name's lock: stage moves of one model happen in order
             }
             return null;
@@ -125,6 +127,7 @@ final class Models {
             lockName(c, name);
             moveStage(c, name, stage, version, "promote", actor, now);
             audit(c, now, actor, "model.promote", name + ":" + version, Map.of("stage", stage));
+            announce(c, now, "model.promoted", name, actor, Map.of("model", name + ":" + version, "stage", stage, "by", actor));
             registry.promote(name, version, stage);
             return null;
         });
@@ -152,10 +155,26 @@ final class Models {
             Sql.update(c, "INSERT INTO stage_history (name, stage, version, previous, action, actor, at) VALUES (?, ?, ?, ?, 'rollback', ?, ?)",
                     name, stage, target[0], before, actor, now);
             audit(c, now, actor, "model.rollback", name, Map.of("stage", stage, "from", current == null ? -1 : current, "to", target[0]));
+            announce(c, now, "model.rolled_back", name, actor, Map.of("model", name + ":" + target[0], "stage", stage, "by", actor));
             registry.promote(name, target[0], stage);
             return null;
         });
         return view(registry.version(name, target[0]), approval(name, target[0]).orElse(null));
+    }
+
+    /**
+     * A model event for webhooks, in the transaction of the change: to the model's owning team, else to the team of
+     * whoever made the change (the token's team, or the retrain job's).
+     */
+    private static void announce(Connection c, Instant now, String type, String name, String actor, Map<String, Object> data) throws SQLException {
+        String team = Sql.one(c, "SELECT team FROM model_owners WHERE name = ?", r -> r.getString(1), name).orElse(null);
+        if (team == null && actor.startsWith("token:")) {
+            team = Sql.one(c, "SELECT team FROM tokens WHERE id = ?", r -> r.getString(1), actor.substring(6)).orElse(null);
+        }
+        if (team == null && actor.startsWith("retrain:")) {
+            team = Sql.one(c, "SELECT team FROM jobs WHERE id = ?", r -> r.getString(1), actor.substring(8)).orElse(null);
+        }
+        Outbox.emit(c, now, type, team == null ? "admin" : team, null, data);
     }
 
     /** Serialises stage moves of one model across servers (a transaction-scoped advisory lock). */

@@ -13,7 +13,8 @@ import java.util.Map;
  * did not happen. {@link WebhookDispatcher} fans them out to deliveries.
  */
 final class Outbox {
-    static final java.util.List<String> EVENT_TYPES = java.util.List.of("job.started", "job.succeeded", "job.failed", "job.cancelled");
+    static final java.util.List<String> EVENT_TYPES = java.util.List.of("job.started", "job.succeeded", "job.failed", "job.cancelled",
+            "model.approved", "model.rejected", "model.promoted", "model.rolled_back");
 
     private Outbox() { }
 

@@ -363,4 +363,25 @@ class ControlApiTest {
             assertThat(f.get("/v1/webhooks/" + sub, f.token("replay", Scope.READ)).json().has("secret")).isFalse();
         }
     }
+
+    @Test
+    void stageMovesAreAuditedAndAnnouncedToTheTeam() throws Exception {
+        for (ControlFixture f : both()) {
+            String admin = f.token("models-" + Long.toHexString(System.nanoTime()), Scope.ADMIN);
+            ControlFixture.Answer moved = f.post("/v1/models/weeds/promote", admin, "{\"version\":1,\"stage\":\"staging\"}");
+            assertThat(moved.status()).as(moved.body()).isEqualTo(200);
+            assertThat(moved.json().get("stage").asText()).isEqualTo("staging");
+            try (java.sql.Connection c = f.db.dataSource().getConnection(); java.sql.Statement st = c.createStatement();
+                 java.sql.ResultSet r = st.executeQuery("SELECT type, team, payload::text FROM outbox WHERE type LIKE 'model.%' ORDER BY seq DESC LIMIT 1")) {
+                assertThat(r.next()).isTrue();
+                assertThat(r.getString(1)).isEqualTo("model.promoted");
+                assertThat(r.getString(2)).startsWith("models-");
+                assertThat(r.getString(3)).contains("weeds:1").contains("staging");
+            }
+            // back to production for the other tests
+            assertThat(f.post("/v1/models/weeds/promote", admin, "{\"version\":1,\"stage\":\"production\"}").status()).isEqualTo(200);
+            assertThat(f.post("/v1/models/weeds/promote", admin, "{\"version\":\"1\",\"stage\":\"production\"}").code()).isEqualTo("bad_field");
+            assertThat(f.post("/v1/models/weeds/promote", admin, "{\"version\":7,\"stage\":\"production\"}").status()).isEqualTo(404);
+        }
+    }
 }
