@@ -289,7 +289,8 @@ class ControlPlaneTest {
     void retrainingGatesTheCandidateAgainstProduction() throws Exception {
         prepareHome(1024);
         Server s = startServer();
-        CanopyClient c = s.client(token("ecology", "read,train,admin"));
+        String adminToken = token("ecology", "read,train,admin");
+        CanopyClient c = s.client(adminToken);
         com.fasterxml.jackson.databind.node.ArrayNode labels = dev.canopy.api.Json.MAPPER.createArrayNode();
         try (FileObjectStore survey = new FileObjectStore(home.resolve("surveys/demo"));
              var rows = dev.canopy.imagery.Manifest.open(survey).rows()) {
@@ -328,6 +329,17 @@ class ControlPlaneTest {
         assertThat(after.get("versions").get(v3 - 1).get("stage").asText()).isEqualTo("production");
         assertThat(after.get("versions").get(v3 - 1).get("approval").asText()).isEqualTo("approved");
         assertThat(c.rollback("weeds", "production").get("ref").asText()).isEqualTo("weeds:1");
+        // the retrain's tuning, as the dashboard will read it: every trial's curve, the best, the compute saved
+        String token = tokenFile(c);
+        JsonNode experiments = raw(s, java.nio.file.Files.readString(Path.of(token)).trim(), "/v1/experiments");
+        assertThat(experiments.get("items")).isEmpty(); // another team's token: sees none of these retrain jobs
+        JsonNode mine = dev.canopy.api.Json.MAPPER.readTree(java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + s.port() + "/v1/experiments/" + rejected.get("id").asText())).header("Authorization", "Bearer " + adminToken)
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(mine.get("trials")).hasSize(2);
+        assertThat(mine.get("trials").get(0).get("curve").get(0)).hasSize(2);
+        assertThat(mine.get("metric").asText()).isEqualTo("val_macro_f1");
+        assertThat(mine.get("best_trial").asText()).startsWith("trial-");
         assertThat(c.model("weeds").get("versions").get(0).get("stage").asText()).isEqualTo("production");
     }
 }

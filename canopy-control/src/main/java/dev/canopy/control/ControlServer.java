@@ -50,6 +50,7 @@ public final class ControlServer implements AutoCloseable {
     final ModelRegistry registry;
     final Labels labels;
     final Models models;
+    final Experiments experiments;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
@@ -70,6 +71,7 @@ public final class ControlServer implements AutoCloseable {
         this.callbacks = new CallbackPolicy(settings.allowCallbacks());
         this.labels = new Labels(db, clock);
         this.models = new Models(db, clock, registry);
+        this.experiments = new Experiments(settings.home(), jobs);
         this.supervisor = new JobSupervisor(jobs, labels, models, settings);
         this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
         this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);

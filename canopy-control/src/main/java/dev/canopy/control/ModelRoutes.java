@@ -31,6 +31,23 @@ final class ModelRoutes {
         app.post("/v1/models/{name}/versions/{version}/reject", this::reject, Principals.Needs.ADMIN);
         app.post("/v1/models/{name}/promote", this::promote, Principals.Needs.ADMIN);
         app.post("/v1/models/{name}/rollback", this::rollback, Principals.Needs.ADMIN);
+        app.get("/v1/experiments", this::experiments, Principals.Needs.READ);
+        app.get("/v1/experiments/{id}", this::experiment, Principals.Needs.READ);
+    }
+
+    @OpenApi(path = "/v1/experiments", methods = HttpMethod.GET, tags = "experiments", operationId = "listExperiments",
+            summary = "Tuning experiments (the home's tune folders, and this team's retrain jobs'): best trial, stopped trials, compute saved",
+            responses = @OpenApiResponse(status = "200", description = "{items}"))
+    void experiments(Context ctx) {
+        ctx.json(Map.of("items", server.experiments.list(ControlServer.caller(ctx))));
+    }
+
+    @OpenApi(path = "/v1/experiments/{id}", methods = HttpMethod.GET, tags = "experiments", operationId = "getExperiment",
+            summary = "An experiment with every trial's curve ([iteration, metric] pairs; a stopped trial's curve ends where it stopped)",
+            pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "the experiment"), @OpenApiResponse(status = "404", description = "no such experiment")})
+    void experiment(Context ctx) {
+        ctx.json(server.experiments.show(ctx.pathParam("id"), ControlServer.caller(ctx)));
     }
 
     @OpenApi(path = "/v1/models", methods = HttpMethod.GET, tags = "models", operationId = "listModels", summary = "Registered models and their stages, by name",

@@ -42,7 +42,7 @@ class ControlApiTest {
             Map.entry("GET /v1/models", Scope.READ), Map.entry("GET /v1/models/{name}", Scope.READ),
             Map.entry("POST /v1/models/{name}/versions/{version}/approve", Scope.ADMIN), Map.entry("POST /v1/models/{name}/versions/{version}/reject", Scope.ADMIN),
             Map.entry("POST /v1/models/{name}/promote", Scope.ADMIN), Map.entry("POST /v1/models/{name}/rollback", Scope.ADMIN),
-            Map.entry("POST /v1/labels", Scope.TRAIN), Map.entry("GET /v1/labels", Scope.READ), Map.entry("POST /v1/retrain", Scope.TRAIN));
+            Map.entry("POST /v1/labels", Scope.TRAIN), Map.entry("GET /v1/experiments", Scope.READ), Map.entry("GET /v1/experiments/{id}", Scope.READ), Map.entry("GET /v1/labels", Scope.READ), Map.entry("POST /v1/retrain", Scope.TRAIN));
 
     @BeforeAll
     static void start() {
@@ -122,6 +122,7 @@ class ControlApiTest {
     private static String idFor(String path) {
         if (path.startsWith("/v1/jobs")) return "job_0123456789abcdef";
         if (path.startsWith("/v1/webhooks")) return "whk_0123456789abcdef";
+        if (path.startsWith("/v1/experiments")) return "no-such-experiment";
         return "msg_0123456789abcdef";
     }
 
