@@ -51,6 +51,7 @@ public final class ControlServer implements AutoCloseable {
     final Labels labels;
     final Models models;
     final Experiments experiments;
+    final Sessions sessions;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
@@ -69,13 +70,15 @@ public final class ControlServer implements AutoCloseable {
         this.jobs = new Jobs(db, clock);
         this.webhooks = new Webhooks(db, clock);
         this.callbacks = new CallbackPolicy(settings.allowCallbacks());
+        this.sessions = new Sessions(db, clock);
         this.labels = new Labels(db, clock);
         this.models = new Models(db, clock, registry);
         this.experiments = new Experiments(settings.home(), jobs);
         this.supervisor = new JobSupervisor(jobs, labels, models, settings);
         this.dispatcher = new WebhookDispatcher(db, clock, settings, callbacks, webhooks);
         this.limiter = new RateLimiter(settings.rateLimitPerSecond(), clock);
-        this.events = new JobEvents(jobs, this.tokens);
+        this.events = new JobEvents(jobs, credential -> credential.startsWith("session:")
+                ? sessions.find(credential.substring(8)).isPresent() : this.tokens.verify(credential.substring(7)).isPresent());
         io.micrometer.core.instrument.Gauge.builder("canopy.control.drivers.running", supervisor, JobSupervisor::runningCount)
                 .description("driver processes this server runs").register(meters);
         this.app = Javalin.create(cfg -> {
@@ -115,6 +118,7 @@ public final class ControlServer implements AutoCloseable {
         new ModelRoutes(this).register(app);
         new LabelRoutes(this).register(app);
         new RetrainRoutes(this).register(app);
+        new SessionRoutes(this).register(app);
         mapErrors();
     }
 
@@ -163,14 +167,27 @@ public final class ControlServer implements AutoCloseable {
 
     private void authorizeWith(Context ctx, Principals.Needs need) {
         String h = ctx.header("Authorization");
-        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            ctx.header("WWW-Authenticate", "Bearer");
-            throw new ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'; make a token with 'canopy token create'");
+        TokenVerifier.Principal p;
+        String sid = h == null ? ctx.cookie(Sessions.COOKIE) : null;
+        if (sid != null) {
+            // a dashboard session: the cookie stands for the token; changes must also carry the session's CSRF token
+            Sessions.Session session = sessions.find(sid).orElseThrow(() -> new ApiError(401, "session_expired",
+                    "the session has ended (expired, logged out, or its token revoked); sign in again with a token"));
+            boolean safe = ctx.method() == io.javalin.http.HandlerType.GET || ctx.method() == io.javalin.http.HandlerType.HEAD;
+            if (!safe && !Sessions.sameSecret(ctx.header("X-CSRF-Token"), session.csrf())) {
+                throw new ApiError(403, "csrf", "a change made with the session cookie needs the session's X-CSRF-Token header");
+            }
+            p = session.principal();
+        } else {
+            if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                ctx.header("WWW-Authenticate", "Bearer");
+                throw new ApiError(401, "unauthenticated", "send 'Authorization: Bearer <token>'; make a token with 'canopy token create'");
+            }
+            p = tokens.verify(h.substring(7).trim()).orElseThrow(() -> {
+                ctx.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+                return new ApiError(401, "invalid_token", "the token is unknown, revoked or expired; make a new one with 'canopy token create'");
+            });
         }
-        TokenVerifier.Principal p = tokens.verify(h.substring(7).trim()).orElseThrow(() -> {
-            ctx.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-            return new ApiError(401, "invalid_token", "the token is unknown, revoked or expired; make a new one with 'canopy token create'");
-        });
         if (!p.allows(need.scope)) {
             throw new ApiError(403, "missing_scope", "this token (" + p.tokenId() + ") lacks the '" + need.scope.name().toLowerCase(java.util.Locale.ROOT)
                     + "' scope this route needs; ask for a token with it");

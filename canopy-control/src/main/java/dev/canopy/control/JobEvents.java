@@ -19,7 +19,7 @@ final class JobEvents implements AutoCloseable {
     static final int MAX_PER_TOKEN = 16;
     private final Map<String, java.util.concurrent.atomic.AtomicInteger> perToken = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger total = new java.util.concurrent.atomic.AtomicInteger();
-    private final dev.canopy.api.auth.TokenVerifier verifier;
+    private final java.util.function.Predicate<String> stillValid;
     private long ticks;
     private final Jobs jobs;
     private final Map<SseClient, Follower> followers = new ConcurrentHashMap<>();
@@ -40,9 +40,10 @@ final class JobEvents implements AutoCloseable {
         }
     }
 
-    JobEvents(Jobs jobs, dev.canopy.api.auth.TokenVerifier verifier) {
+    /** {@code stillValid}: whether a follower's credential (as {@link #follow} got it) still grants access. */
+    JobEvents(Jobs jobs, java.util.function.Predicate<String> stillValid) {
         this.jobs = jobs;
-        this.verifier = verifier;
+        this.stillValid = stillValid;
     }
 
     void start() {
@@ -70,7 +71,7 @@ final class JobEvents implements AutoCloseable {
         perToken.computeIfPresent(tokenId, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
     }
 
-    /** Starts following; {@code bearer} is re-verified at every ping, so a revoked token's stream ends too. */
+    /** Starts following; {@code credential} is re-checked at every ping, so a revoked token's (or ended session's) stream ends too. */
     void follow(SseClient client, Jobs.Job job, String tokenId, String bearer) {
         client.keepAlive();
         Follower f = new Follower(job.id());
@@ -90,7 +91,7 @@ final class JobEvents implements AutoCloseable {
         boolean ping = ++ticks % 15 == 0; // a comment every 15 s finds clients that went away (their write fails, the stream closes)
         for (Map.Entry<SseClient, Follower> e : followers.entrySet()) {
             if (ping) {
-                if (verifier.verify(e.getValue().bearer).isEmpty()) { // revoked or expired since the stream began
+                if (!stillValid.test(e.getValue().bearer)) { // revoked, expired or signed out since the stream began
                     drop(e.getKey());
                     e.getKey().close();
                     continue;

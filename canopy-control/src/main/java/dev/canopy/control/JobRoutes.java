@@ -175,6 +175,7 @@ final class JobRoutes {
         Jobs.Job j = client.ctx().attribute("canopy.job");
         client.ctx().attribute("canopy.following", true);
         String h = client.ctx().header("Authorization");
-        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId(), h == null ? "" : h.substring(7).trim());
+        String credential = h != null ? "bearer:" + h.substring(Math.min(7, h.length())).trim() : "session:" + client.ctx().cookie(Sessions.COOKIE);
+        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId(), credential);
     }
 }

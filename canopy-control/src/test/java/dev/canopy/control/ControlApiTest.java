@@ -385,4 +385,39 @@ class ControlApiTest {
             assertThat(f.post("/v1/models/weeds/promote", admin, "{\"version\":7,\"stage\":\"production\"}").status()).isEqualTo(404);
         }
     }
+
+    /** The dashboard's sign-in: a pasted token becomes an HttpOnly, SameSite=Strict cookie; changes need the CSRF token. */
+    @Test
+    void aSessionCookieActsForItsTokenAndChangesNeedTheCsrfToken() {
+        for (ControlFixture f : both()) {
+            assertThat(f.post("/ui/session", null, "{\"token\":\"cnp_" + "B".repeat(43) + "\"}").status()).isEqualTo(401);
+            String token = f.token("browser", Scope.READ, Scope.PREDICT);
+            ControlFixture.Answer in = f.post("/ui/session", null, "{\"token\":\"" + token + "\"}");
+            assertThat(in.status()).as(in.body()).isEqualTo(201);
+            String setCookie = in.headers().firstValue("set-cookie").orElseThrow();
+            assertThat(setCookie).contains("HttpOnly").contains("SameSite=Strict").doesNotContain(token);
+            String cookie = setCookie.substring(0, setCookie.indexOf(';'));
+            String csrf = in.json().get("csrf_token").asText();
+            assertThat(f.call("GET", "/v1/jobs", null, null, "Cookie", cookie).status()).isEqualTo(200);
+            String body = ControlFixture.predictionBody(ControlFixture.areaJson(1), null);
+            ControlFixture.Answer forged = f.call("POST", "/v1/predictions", null, body, "Cookie", cookie);
+            assertThat(forged.status()).isEqualTo(403);
+            assertThat(forged.code()).isEqualTo("csrf");
+            assertThat(f.call("POST", "/v1/predictions", null, body, "Cookie", cookie, "X-CSRF-Token", "wrong").code()).isEqualTo("csrf");
+            assertThat(f.call("POST", "/v1/predictions", null, body, "Cookie", cookie, "X-CSRF-Token", csrf).status()).isEqualTo(202);
+            assertThat(f.call("POST", "/v1/retrain", null, "{}", "Cookie", cookie, "X-CSRF-Token", csrf).code()).as("the token's scopes still apply")
+                    .isEqualTo("missing_scope");
+            // sign out needs the CSRF token too; afterwards the cookie is worth nothing
+            assertThat(f.call("DELETE", "/ui/session", null, null, "Cookie", cookie).status()).isEqualTo(403);
+            assertThat(f.call("DELETE", "/ui/session", null, null, "Cookie", cookie, "X-CSRF-Token", csrf).status()).isEqualTo(204);
+            ControlFixture.Answer after = f.call("GET", "/v1/jobs", null, null, "Cookie", cookie);
+            assertThat(after.status()).isEqualTo(401);
+            assertThat(after.code()).isEqualTo("session_expired");
+            // a revoked token ends its sessions at once
+            ControlFixture.Answer again = f.post("/ui/session", null, "{\"token\":\"" + token + "\"}");
+            String cookie2 = again.headers().firstValue("set-cookie").orElseThrow().split(";")[0];
+            assertThat(f.tokens.revoke(dev.canopy.api.auth.Tokens.idOf(token), "test")).isTrue();
+            assertThat(f.call("GET", "/v1/jobs", null, null, "Cookie", cookie2).status()).isEqualTo(401);
+        }
+    }
 }
