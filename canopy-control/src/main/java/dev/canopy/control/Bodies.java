@@ -36,13 +36,22 @@ final class Bodies {
 
     /** The body as a JSON object whose fields are all in {@code allowed}. */
     static JsonNode object(Context ctx, Set<String> allowed) {
+        JsonNode n = optionalObject(ctx, allowed, maxBody);
+        if (n == null) throw new ApiError(400, "bad_json", "the body must be a JSON object");
+        return n;
+    }
+
+    /** As {@link #object}, at most {@code max} bytes, and null when the body is empty (a request whose fields are all optional). */
+    static JsonNode optionalObject(Context ctx, Set<String> allowed, long max) {
         String ct = ctx.contentType();
         if (ct != null && !ct.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
             throw new ApiError(415, "unsupported_media_type", "send the body as application/json, not " + Page.abbreviate(ct));
         }
+        byte[] raw = bytes(ctx, max);
+        if (new String(raw, java.nio.charset.StandardCharsets.UTF_8).isBlank()) return null;
         JsonNode n;
         try {
-            n = Json.MAPPER.readTree(bytes(ctx, maxBody));
+            n = Json.MAPPER.readTree(raw);
         } catch (java.io.IOException e) {
             String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
             throw new ApiError(400, "bad_json", "the body is not valid JSON: " + Page.abbreviate(String.valueOf(why)));

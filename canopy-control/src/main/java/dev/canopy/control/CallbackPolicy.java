@@ -37,9 +37,10 @@ final class CallbackPolicy {
     record Target(URI pinned, String hostHeader) { }
 
     Target resolve(String url) {
-        URI u = check(url);
+        Checked ck = checked(url);
+        URI u = ck.uri();
         if (!u.getScheme().equalsIgnoreCase("http")) return new Target(u, null);
-        InetAddress a = lastChecked.get();
+        InetAddress a = ck.address();
         if (a == null) return new Target(u, null); // an allow-listed name: sent as it is
         String host = a instanceof Inet6Address ? "[" + a.getHostAddress() + "]" : a.getHostAddress();
         // built from the raw (still encoded) parts: URI's multi-argument constructors would encode '%' a second time
@@ -52,11 +53,15 @@ final class CallbackPolicy {
         }
     }
 
-    private final ThreadLocal<InetAddress> lastChecked = new ThreadLocal<>();
+    /** A URL that passed, and the address it was judged by (null for an allow-listed name, sent as it is). */
+    private record Checked(URI uri, InetAddress address) { }
 
     /** The URL if callbacks may go there, else a 400 naming the reason. */
     URI check(String url) {
-        lastChecked.remove();
+        return checked(url).uri();
+    }
+
+    private Checked checked(String url) {
         if (url == null || url.isBlank()) throw refuse(url, "it is empty");
         if (url.length() > MAX_URL) throw refuse(url, "it is longer than " + MAX_URL + " characters");
         URI u;
@@ -73,7 +78,7 @@ final class CallbackPolicy {
         String host = u.getHost();
         String bare = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
         if (u.getPort() == 0 || u.getPort() > 65535) throw refuse(url, "its port is not valid");
-        if (allowed.stream().anyMatch(a -> a.equalsIgnoreCase(bare))) return u;
+        if (allowed.stream().anyMatch(a -> a.equalsIgnoreCase(bare))) return new Checked(u, null);
         InetAddress[] addrs;
         try {
             addrs = InetAddress.getAllByName(bare);
@@ -87,8 +92,7 @@ final class CallbackPolicy {
                         + "the operator can allow such addresses with --allow-callback");
             }
         }
-        lastChecked.set(addrs[0]);
-        return u;
+        return new Checked(u, addrs[0]);
     }
 
     private boolean allowedAddress(InetAddress a) {

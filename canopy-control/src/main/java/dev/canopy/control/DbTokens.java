@@ -130,14 +130,7 @@ public final class DbTokens implements TokenVerifier {
     }
 
     private static void audit(Connection c, Instant at, String actor, String action, String subject, Map<String, Object> detail) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?::jsonb)")) {
-            s.setTimestamp(1, Timestamp.from(at));
-            s.setString(2, actor);
-            s.setString(3, action);
-            s.setString(4, subject);
-            s.setString(5, Json.writeString(detail));
-            s.executeUpdate();
-        }
+        Models.audit(c, at, actor, action, subject, detail);
     }
 
     private interface Work {
@@ -145,20 +138,10 @@ public final class DbTokens implements TokenVerifier {
     }
 
     private void inTransaction(Work w) {
-        try (Connection c = db.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                w.run(c);
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
-            }
-        } catch (SQLException e) {
-            throw dbError("write tokens", e);
-        }
+        Sql.tx(db, "write tokens", c -> {
+            w.run(c);
+            return null;
+        });
     }
 
     private static Set<Scope> scopes(Array a) throws SQLException {

@@ -1,6 +1,5 @@
 package dev.canopy.control;
 
-import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,9 +42,5 @@ public record DriverCommand(String java, List<String> javaOptions, String classP
         cmd.addAll(args);
         if (master != null) cmd.addAll(List.of("--master", master));
         return cmd;
-    }
-
-    static String pathSeparator() {
-        return File.pathSeparator;
     }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -291,7 +290,4 @@ final class JobSupervisor implements AutoCloseable {
         }
     }
 
-    static Map<String, Object> copy(Map<String, Object> m) {
-        return m == null ? null : new LinkedHashMap<>(m);
-    }
 }

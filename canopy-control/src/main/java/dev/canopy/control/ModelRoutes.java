@@ -101,21 +101,8 @@ final class ModelRoutes {
     }
 
     private static String reason(Context ctx) {
-        byte[] raw = Bodies.bytes(ctx, 64 * 1024);
-        String text = new String(raw, java.nio.charset.StandardCharsets.UTF_8).trim();
-        if (text.isEmpty()) return null;
-        JsonNode b;
-        try {
-            b = dev.canopy.api.Json.MAPPER.readTree(text);
-        } catch (java.io.IOException e) {
-            throw new ApiError(400, "bad_json", "the body is not valid JSON; send {\"reason\": \"...\"} or nothing");
-        }
-        if (b == null || !b.isObject()) throw new ApiError(400, "bad_json", "the body must be a JSON object");
-        for (var it = b.fieldNames(); it.hasNext(); ) {
-            String f = it.next();
-            if (!f.equals("reason")) throw new ApiError(400, "unknown_field", "unknown field '" + Page.abbreviate(f) + "'; this request takes reason");
-        }
-        if (dev.canopy.api.Json.writeString(b).contains("\\u0000")) throw new ApiError(400, "bad_json", "the body contains a NUL character");
+        JsonNode b = Bodies.optionalObject(ctx, Set.of("reason"), 64 * 1024);
+        if (b == null) return null;
         String r = Bodies.text(b, "reason", false);
         if (r != null && r.length() > 1000) throw new ApiError(400, "bad_field", "reason is longer than 1000 characters");
         return r;

@@ -90,7 +90,7 @@ final class Surveys {
         try (var dirs = Files.list(surveysDir)) {
             for (Path d : dirs.sorted().toList()) {
                 String name = d.getFileName().toString();
-                if (!NAME.matcher(name).matches() || !Files.isRegularFile(d.resolve("manifest").resolve("_index.json")) || get(name).isPresent()) continue;
+                if (!NAME.matcher(name).matches() || !Files.isRegularFile(d.resolve(dev.canopy.imagery.ManifestWriter.INDEX)) || get(name).isPresent()) continue;
                 try {
                     register(name, null, d.toUri().toString(), "server");
                     n++;
