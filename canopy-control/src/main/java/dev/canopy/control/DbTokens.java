@@ -1,7 +1,6 @@
 package dev.canopy.control;
 
 import dev.canopy.api.CanopyException;
-import dev.canopy.api.Json;
 import dev.canopy.api.auth.TokenVerifier;
 import dev.canopy.api.auth.Tokens;
 import java.sql.Array;
