@@ -52,7 +52,7 @@ public final class ExecutorResources {
     }
 
     public static Held pool(InferenceJobSpec job) {
-        String key = job.modelRoot() + "|" + job.modelPrefix() + "|" + job.replicas() + "|" + job.maxBatch() + "|" + job.maxWaitMicros();
+        String key = job.modelRoot() + "|" + job.modelPrefix() + "|" + job.replicas() + "|" + job.maxBatch() + "|" + job.maxWaitMicros() + "|" + job.engine();
         while (true) {
             Lease<PredictorPool<float[], Classification>> lease;
             List<Lease<PredictorPool<float[], Classification>>> leaving = new ArrayList<>();
@@ -90,7 +90,7 @@ public final class ExecutorResources {
             ModelPackage pkg = ModelPackage.open(store, job.modelPrefix());
             Path cache = Files.createTempDirectory("canopy-model-cache");
             try {
-                return PredictorPool.classifier(() -> pkg.load(cache)).withReplicas(job.replicas()).withMaxBatch(job.maxBatch())
+                return PredictorPool.classifier(() -> job.engine() == null ? pkg.load(cache) : pkg.load(cache, dev.canopy.model.InferenceEngine.of(job.engine()))).withReplicas(job.replicas()).withMaxBatch(job.maxBatch())
                         .withMaxWait(job.maxWaitMicros()).withQueueCapacity(Math.max(64, job.maxBatch() * job.replicas() * 4)).build();
             } finally {
                 deleteTree(cache); // every replica has read its weights into memory

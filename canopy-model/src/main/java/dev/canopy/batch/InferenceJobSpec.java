@@ -19,10 +19,12 @@ import java.io.Serializable;
  * @param maxInFlightBytes bytes in flight per task, from fetch to answer
  * @param allowedUriPrefixes URI prefixes tiles may be read from ({@link dev.canopy.storage.UriPolicy});
  *                        null when the job's owner runs it on their own data (the CLI)
+ * @param engine          the engine that runs the model ({@code pytorch} or {@code onnx}, resolved by the driver so
+ *                        every executor runs the same one); null for the package's default
  */
 public record InferenceJobSpec(String surveyRoot, String modelRoot, String modelPrefix, String modelRef, String areaWkt, String outputRoot,
                                int replicas, int maxBatch, long maxWaitMicros, int decodeThreads, int maxInFlight, long maxInFlightBytes,
-                               java.util.List<String> allowedUriPrefixes)
+                               java.util.List<String> allowedUriPrefixes, String engine)
         implements Serializable {
     public static final int DEFAULT_ROWS_PER_SHARD = 50_000;
 
@@ -30,10 +32,23 @@ public record InferenceJobSpec(String surveyRoot, String modelRoot, String model
     public InferenceJobSpec(String surveyRoot, String modelRoot, String modelPrefix, String modelRef, String areaWkt, String outputRoot,
                             int replicas, int maxBatch, long maxWaitMicros, int decodeThreads, int maxInFlight, long maxInFlightBytes) {
         this(surveyRoot, modelRoot, modelPrefix, modelRef, areaWkt, outputRoot, replicas, maxBatch, maxWaitMicros, decodeThreads, maxInFlight,
-                maxInFlightBytes, null);
+                maxInFlightBytes, null, null);
+    }
+
+    /** The same job with URI rules. */
+    public InferenceJobSpec withAllowedUriPrefixes(java.util.List<String> prefixes) {
+        return new InferenceJobSpec(surveyRoot, modelRoot, modelPrefix, modelRef, areaWkt, outputRoot, replicas, maxBatch, maxWaitMicros, decodeThreads,
+                maxInFlight, maxInFlightBytes, prefixes, engine);
+    }
+
+    /** The same job on another engine ({@code pytorch}, {@code onnx}; null for the package's default). */
+    public InferenceJobSpec withEngine(String engine) {
+        return new InferenceJobSpec(surveyRoot, modelRoot, modelPrefix, modelRef, areaWkt, outputRoot, replicas, maxBatch, maxWaitMicros, decodeThreads,
+                maxInFlight, maxInFlightBytes, allowedUriPrefixes, engine);
     }
 
     public InferenceJobSpec {
+        if (engine != null) dev.canopy.model.InferenceEngine.of(engine); // a clear error now, not in every task
         allowedUriPrefixes = allowedUriPrefixes == null ? null : java.util.List.copyOf(allowedUriPrefixes);
     }
 

@@ -1,17 +1,8 @@
 package dev.canopy.model;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
-import ai.djl.nn.Blocks;
-import ai.djl.nn.ParallelBlock;
-import ai.djl.nn.SequentialBlock;
-import ai.djl.nn.convolutional.Conv2d;
-import ai.djl.nn.core.Linear;
-import ai.djl.nn.norm.BatchNorm;
-import ai.djl.nn.pooling.Pool;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -21,23 +12,22 @@ public enum Architecture {
     /** Four conv blocks, about 0.3M parameters: fast enough for tests and tuning on a CPU. */
     SMALL_CNN("small-cnn", 64) {
         @Override
-        public Block build(int classes) {
-            SequentialBlock net = new SequentialBlock();
+        public List<Layer> layers(int classes) {
+            List<Layer> net = new ArrayList<>();
             int[] widths = {32, 64, 128, 128};
             for (int i = 0; i < widths.length; i++) {
-                net.add(conv(widths[i], 3, 1)).add(bn()).add(Activation.reluBlock());
-                net.add(i < widths.length - 1 ? Pool.maxPool2dBlock(new Shape(2, 2), new Shape(2, 2)) : Pool.globalAvgPool2dBlock());
+                net.addAll(List.of(new Layer.Conv(widths[i], 3, 1), new Layer.Norm(), new Layer.Relu()));
+                net.add(i < widths.length - 1 ? new Layer.MaxPool(2, 2, 0) : new Layer.GlobalAvgPool());
             }
-            return net.add(Blocks.batchFlattenBlock()).add(Linear.builder().setUnits(classes).build());
+            net.addAll(List.of(new Layer.Flatten(), new Layer.Dense(classes)));
+            return net;
         }
     },
     /** ResNet-18 in torchvision's layout (basic residual blocks [2,2,2,2], 11.2M parameters for 5 classes). */
     RESNET18("resnet18", 224) {
         @Override
-        public Block build(int classes) {
-            SequentialBlock net = new SequentialBlock()
-                    .add(conv(64, 7, 2)).add(bn()).add(Activation.reluBlock())
-                    .add(Pool.maxPool2dBlock(new Shape(3, 3), new Shape(2, 2), new Shape(1, 1)));
+        public List<Layer> layers(int classes) {
+            List<Layer> net = new ArrayList<>(List.of(new Layer.Conv(64, 7, 2), new Layer.Norm(), new Layer.Relu(), new Layer.MaxPool(3, 2, 1)));
             int[] widths = {64, 128, 256, 512};
             for (int stage = 0; stage < widths.length; stage++) {
                 for (int b = 0; b < 2; b++) {
@@ -45,7 +35,8 @@ public enum Architecture {
                     net.add(basicBlock(widths[stage], stride, stage > 0 && b == 0));
                 }
             }
-            return net.add(Pool.globalAvgPool2dBlock()).add(Blocks.batchFlattenBlock()).add(Linear.builder().setUnits(classes).build());
+            net.addAll(List.of(new Layer.GlobalAvgPool(), new Layer.Flatten(), new Layer.Dense(classes)));
+            return net;
         }
     };
 
@@ -65,7 +56,13 @@ public enum Architecture {
         return defaultInputSize;
     }
 
-    public abstract Block build(int classes);
+    /** The network as layers: the one description both engines are built from. */
+    public abstract List<Layer> layers(int classes);
+
+    /** The DJL block (for training and the PyTorch engine). */
+    public Block build(int classes) {
+        return Layer.block(layers(classes));
+    }
 
     /** Freshly initialised (untrained) weights, seeded: for benchmarks and pipeline tests where accuracy does not matter. */
     public byte[] initialWeights(int classes, int inputSize, int seed) {
@@ -90,32 +87,10 @@ public enum Architecture {
                 "choose one of " + Arrays.stream(values()).map(Architecture::id).toList());
     }
 
-    static Conv2d conv(int filters, int kernel, int stride) {
-        return Conv2d.builder().setFilters(filters).setKernelShape(new Shape(kernel, kernel))
-                .optStride(new Shape(stride, stride)).optPadding(new Shape(kernel / 2, kernel / 2)).optBias(false).build();
-    }
-
-    static BatchNorm bn() {
-        return BatchNorm.builder().build();
-    }
-
     /** conv-bn-relu-conv-bn plus identity (or a strided 1x1 projection), then relu. */
-    static Block basicBlock(int filters, int stride, boolean project) {
-        SequentialBlock main = new SequentialBlock()
-                .add(conv(filters, 3, stride)).add(bn()).add(Activation.reluBlock())
-                .add(conv(filters, 3, 1)).add(bn());
-        Block shortcut = project
-                ? new SequentialBlock().add(Conv2d.builder().setFilters(filters).setKernelShape(new Shape(1, 1))
-                        .optStride(new Shape(stride, stride)).optBias(false).build()).add(bn())
-                : Blocks.identityBlock();
-        return new SequentialBlock()
-                .add(new ParallelBlock(Architecture::sum, List.of(main, shortcut)))
-                .add(Activation.reluBlock());
-    }
-
-    private static NDList sum(List<NDList> branches) {
-        NDArray a = branches.get(0).singletonOrThrow();
-        NDArray b = branches.get(1).singletonOrThrow();
-        return new NDList(a.add(b));
+    static Layer basicBlock(int filters, int stride, boolean project) {
+        List<Layer> main = List.of(new Layer.Conv(filters, 3, stride), new Layer.Norm(), new Layer.Relu(), new Layer.Conv(filters, 3, 1), new Layer.Norm());
+        List<Layer> shortcut = project ? List.of(new Layer.Conv(filters, 1, stride), new Layer.Norm()) : List.of();
+        return new Layer.Residual(main, shortcut);
     }
 }

@@ -21,6 +21,8 @@ public final class ModelPackage {
             ModelCard.FORMAT_DJL, "weights.params",
             ModelCard.FORMAT_TORCHSCRIPT, "model.pt",
             ModelCard.FORMAT_ONNX, "model.onnx");
+    /** The ONNX graph a Canopy-trained ({@code djl}) package carries beside its weights, exported when it was registered. */
+    public static final String EXPORTED_ONNX = "model.onnx";
 
     private final ObjectStore store;
     private final String prefix;
@@ -44,6 +46,7 @@ public final class ModelPackage {
 
     public static ModelPackage write(ObjectStore store, String prefix, ModelCard card, byte[] weights) {
         store.put(Keys.join(prefix, weightsFile(card.format())), weights);
+        if (card.format().equals(ModelCard.FORMAT_DJL)) store.put(Keys.join(prefix, EXPORTED_ONNX), OnnxExport.export(card, weights));
         store.put(Keys.join(prefix, CARD), Json.write(card));
         return new ModelPackage(store, prefix, card);
     }
@@ -63,15 +66,36 @@ public final class ModelPackage {
         return store.get(Keys.join(prefix, weightsFile(card.format())));
     }
 
-    /** Loads the model for prediction; formats that need a local file are copied into {@code cacheDir}. */
+    /** Loads the model on the PyTorch engine (ONNX Runtime for ONNX imports); see {@link #load(Path, InferenceEngine)}. */
     public TileClassifier load(Path cacheDir) {
+        return load(cacheDir, card.format().equals(ModelCard.FORMAT_ONNX) ? InferenceEngine.ONNX : InferenceEngine.PYTORCH);
+    }
+
+    /**
+     * Loads the model for prediction on {@code engine} (concrete: resolve {@link InferenceEngine#AUTO} with
+     * {@link EngineChoice} first); formats that need a local file are copied into {@code cacheDir}.
+     */
+    public TileClassifier load(Path cacheDir, InferenceEngine engine) {
+        if (engine == InferenceEngine.AUTO || !engine.runs(card.format())) {
+            throw new ModelException("model.engine_unsupported", "model '" + card.name() + "' (" + card.format() + ") cannot be loaded on engine " + engine.id(),
+                    "resolve the engine with EngineChoice first");
+        }
         return switch (card.format()) {
-            case ModelCard.FORMAT_DJL -> new BlockClassifier(card, weights());
+            case ModelCard.FORMAT_DJL -> engine == InferenceEngine.ONNX ? new OnnxClassifier(card, exportedOnnx()) : new BlockClassifier(card, weights());
             case ModelCard.FORMAT_TORCHSCRIPT -> new TorchScriptClassifier(card, local(cacheDir));
             case ModelCard.FORMAT_ONNX -> new OnnxClassifier(card, weights());
             default -> throw new ModelException("model.unsupported_format", "this build cannot run '" + card.format() + "' models",
                     "import the model as TorchScript (.pt) or ONNX (.onnx)");
         };
+    }
+
+    /** The package's exported ONNX graph; packages registered before Canopy exported one get it made now, from their weights. */
+    private byte[] exportedOnnx() {
+        try {
+            return store.get(Keys.join(prefix, EXPORTED_ONNX));
+        } catch (StorageException.NotFound e) {
+            return OnnxExport.export(card, weights());
+        }
     }
 
     private Path local(Path cacheDir) {

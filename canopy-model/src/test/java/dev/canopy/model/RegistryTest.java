@@ -32,7 +32,7 @@ class RegistryTest {
 
     private void exercise(ObjectStore store) {
         ModelRegistry r = new ModelRegistry(store, tmp.resolve("cache"), Clock.systemUTC());
-        List<ModelRegistry.Version> made = IntStream.range(0, 6).mapToObj(i -> CompletableFuture.supplyAsync(() -> r.register("weeds", card(), new byte[] {(byte) i})))
+        List<ModelRegistry.Version> made = IntStream.range(0, 6).mapToObj(i -> CompletableFuture.supplyAsync(() -> r.register("weeds", card(), Architecture.SMALL_CNN.initialWeights(2, 32, i))))
                 .collect(Collectors.toList()).stream().map(CompletableFuture::join).collect(Collectors.toList());
         assertThat(made.stream().map(ModelRegistry.Version::version)).containsExactlyInAnyOrder(1, 2, 3, 4, 5, 6);
         assertThat(r.versions("weeds")).hasSize(6);
@@ -49,7 +49,7 @@ class RegistryTest {
         assertThatThrownBy(() -> r.resolve("weeds@staging")).hasMessageContaining("no version of weeds is in stage staging");
         assertThatThrownBy(() -> r.resolve("nothing")).hasMessageContaining("no model named 'nothing'");
         assertThatThrownBy(() -> r.resolve("weeds:99")).hasMessageContaining("no version 99");
-        assertThatThrownBy(() -> r.register("Bad Name", card(), new byte[1])).hasMessageContaining("invalid model name");
+        assertThatThrownBy(() -> r.register("Bad Name", card(), Architecture.SMALL_CNN.initialWeights(2, 32, 1))).hasMessageContaining("invalid model name");
         assertThatThrownBy(() -> r.promote("weeds", 1, "prod")).hasMessageContaining("unknown stage");
         assertThat(r.resolve("weeds:4").card().name()).isEqualTo("weeds");
     }

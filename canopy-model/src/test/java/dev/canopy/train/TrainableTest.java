@@ -77,7 +77,8 @@ class TrainableTest {
                 for (int i = 0; i < input.length; i++) input[i] = (float) Math.sin(i * 0.01);
                 float[] inMemory = t.predict(input, 4);
                 try (TileClassifier c = ModelPackage.open(store, "weeds").load(tmp.resolve("cache"))) {
-                    assertThat(c.predict(input, 4)).containsExactly(inMemory);
+                    // the package runs the network with batch norms folded into the convolutions: equal up to float rounding
+                    assertThat(c.predict(input, 4)).containsExactly(inMemory, org.assertj.core.data.Offset.offset(1e-5f));
                     assertThat(c.card().classes()).hasSize(5);
                 }
             }

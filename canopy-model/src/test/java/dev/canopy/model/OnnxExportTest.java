@@ -1,0 +1,127 @@
+package dev.canopy.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import dev.canopy.imagery.ImageDecoder;
+import dev.canopy.imagery.LandCover;
+import dev.canopy.train.TileClassifierTrainable;
+import dev.canopy.train.TinySurvey;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The exported ONNX model computes what the DJL block computes: probabilities within 1e-4 on the same inputs. */
+class OnnxExportTest {
+    static final double TOLERANCE = 1e-4;
+
+    @TempDir
+    Path tmp;
+
+    @ParameterizedTest
+    @CsvSource({"small-cnn, 64", "resnet18, 224"})
+    void exportedModelMatchesDjlWithEvalModeBatchNorm(String id, int size) {
+        Architecture arch = Architecture.of(id);
+        ModelCard card = card(arch, size);
+        byte[] params = perturbedWeights(arch, card.classes().size(), size, 7);
+        float[] images = gaussian(4 * 3 * size * size, 11);
+        try (TileClassifier djl = new BlockClassifier(card, params); TileClassifier onnx = new OnnxClassifier(card, OnnxExport.export(card, params))) {
+            assertClose(onnx.predict(images, 4), djl.predict(images, 4));
+            assertClose(onnx.predict(images, 1), djl.predict(java.util.Arrays.copyOf(images, 3 * size * size), 1));
+        }
+    }
+
+    @Test
+    void exportedTrainedModelMatchesDjlOnSurveyTiles() throws Exception {
+        Path survey = TinySurvey.generate(tmp.resolve("survey"), 120, 32, 5);
+        try (TileClassifierTrainable t = new TileClassifierTrainable()) {
+            t.setup(TinySurvey.config(survey, 1));
+            t.step();
+            ModelCard card = t.card("weeds");
+            ImageDecoder decoder = new ImageDecoder(card.inputSize(), card.mean(), card.std());
+            List<Path> tiles;
+            try (Stream<Path> s = Files.walk(survey)) {
+                tiles = s.filter(p -> p.toString().endsWith(".jpg")).sorted().limit(16).toList();
+            }
+            assertThat(tiles).hasSize(16);
+            int per = 3 * card.inputSize() * card.inputSize();
+            float[] batch = new float[tiles.size() * per];
+            for (int i = 0; i < tiles.size(); i++) System.arraycopy(decoder.decode(Files.readAllBytes(tiles.get(i)), tiles.get(i).toString()), 0, batch, i * per, per);
+            try (TileClassifier onnx = new OnnxClassifier(card, OnnxExport.export(card, t.parameterBytes()))) {
+                float[] expected = t.predict(batch, tiles.size());
+                float[] actual = onnx.predict(batch, tiles.size());
+                assertClose(actual, expected);
+            }
+        }
+    }
+
+    @Test
+    void weightsOfAnotherArchitectureAreAClearError() {
+        ModelCard card = card(Architecture.SMALL_CNN, 32);
+        byte[] resnet = Architecture.RESNET18.initialWeights(card.classes().size(), 32, 1);
+        assertThatThrownBy(() -> OnnxExport.export(card, resnet)).isInstanceOf(ModelException.class)
+                .hasMessageContaining("cannot read the weights").extracting(e -> ((ModelException) e).code()).isEqualTo("model.corrupt_weights");
+    }
+
+    static ModelCard card(Architecture arch, int size) {
+        return new ModelCard("x-" + arch.id(), ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                LandCover.labels(), Map.of(), null);
+    }
+
+    /** Seeded weights whose batch norms are far from the identity, as after training. */
+    static byte[] perturbedWeights(Architecture arch, int classes, int size, int seed) {
+        Engines.pytorch().setRandomSeed(seed);
+        SplittableRandom r = new SplittableRandom(seed);
+        try (NDManager m = Engines.newManager()) {
+            Block b = arch.build(classes);
+            b.initialize(m, DataType.FLOAT32, new Shape(1, 3, size, size));
+            for (Pair<String, Parameter> p : b.getParameters()) {
+                NDArray a = p.getValue().getArray();
+                String n = p.getKey();
+                float[] v = a.toFloatArray();
+                for (int i = 0; i < v.length; i++) {
+                    if (n.endsWith("_runningMean") || n.endsWith("_beta")) v[i] = (float) (0.2 * r.nextGaussian());
+                    else if (n.endsWith("_runningVar") || n.endsWith("_gamma")) v[i] = (float) (0.5 + r.nextDouble());
+                }
+                a.set(v);
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            try (DataOutputStream d = new DataOutputStream(out)) {
+                b.saveParameters(d);
+            }
+            return out.toByteArray();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static float[] gaussian(int n, int seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+        return x;
+    }
+
+    static void assertClose(float[] actual, float[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        double worst = 0;
+        for (int i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+        assertThat(worst).as("largest probability difference").isLessThanOrEqualTo(TOLERANCE);
+    }
+}
