@@ -10,6 +10,7 @@ import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
+import dev.canopy.model.InferenceEngine;
 import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.model.TileClassifier;
@@ -45,8 +46,9 @@ final class BenchInfer implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--tiles", defaultValue = "2000", description = "Survey size (default: ${DEFAULT-VALUE})")
-    int tiles;
+    @Option(names = "--tiles", description = "Survey size (default: 8000 tiles for the small CNN, 2000 for ResNet-18: long enough for a "
+            + "steady state, which a job's fixed start and commit costs hide in a few seconds' run)")
+    Integer tiles;
     @Option(names = "--tile-size", defaultValue = "512", description = "Tile size in px (default: ${DEFAULT-VALUE})")
     int tileSize;
     @Option(names = "--models", defaultValue = "small-cnn,resnet18", split = ",", description = "Models to measure (default: ${DEFAULT-VALUE})")
@@ -62,20 +64,35 @@ final class BenchInfer implements Callable<Integer> {
     @Option(names = "--store", defaultValue = "file", description = "Where the survey and output live: s3 (S3Proxy on loopback) or file (default: ${DEFAULT-VALUE})")
     String store;
 
-    record Row(String model, double ceiling, int bestBatch, double canopy, double naive) { }
+    @Option(names = "--seconds", defaultValue = "2", description = "Seconds per model-only measurement (default: ${DEFAULT-VALUE})")
+    double seconds;
+    @Option(names = "--engine", defaultValue = "auto", description = "Engine of the pipeline runs (b) and (c): auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
+    String engine;
+
+    static final int[] BATCHES = {1, 8, 16, 32};
+
+    /** Best model-only rate of one engine and the batch size that gave it. */
+    record Ceiling(String engine, double[] perBatch, double best, int bestBatch) { }
+
+    record Row(String model, int tiles, List<Ceiling> ceilings, String picked, double decode, double canopy, double naive) {
+        Ceiling of(String engine) {
+            return ceilings.stream().filter(c -> c.engine().equals(engine)).findFirst().orElseThrow();
+        }
+
+        double fastest() {
+            return ceilings.stream().mapToDouble(Ceiling::best).max().orElse(0);
+        }
+
+        /** The CPU bound: decode and model share the cores, so a tile costs 1/D + 1/M of them. */
+        double bound() {
+            return 1 / (1 / decode + 1 / of(picked).best());
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path bench = parent.main.home().dir("bench");
-        Path survey = bench.resolve("infer-survey-" + tiles + "-" + tileSize);
-        try (FileObjectStore store = new FileObjectStore(survey)) {
-            if (!store.exists("survey.json")) {
-                out.printf("generating %,d tiles of %d px into %s%n", tiles, tileSize, survey);
-                SurveyRuns.generate(SurveySpec.of(tiles, tileSize, 21), store, true, Runtime.getRuntime().availableProcessors(), parent.main.progress());
-            }
-        }
-        String surveyRoot = survey.toUri().toString();
         String outRoot = bench.toUri().toString();
         dev.canopy.testkit.S3ProxyServer s3 = null;
         if (store.equals("s3")) {
@@ -86,10 +103,7 @@ final class BenchInfer implements Callable<Integer> {
             System.setProperty("aws.accessKeyId", dev.canopy.testkit.S3ProxyServer.ACCESS_KEY);
             System.setProperty("aws.secretAccessKey", dev.canopy.testkit.S3ProxyServer.SECRET_KEY);
             System.setProperty("aws.region", "us-east-1");
-            surveyRoot = "s3://bench/survey";
             outRoot = "s3://bench";
-            out.printf("uploading the survey to S3Proxy at %s%n", s3.endpoint());
-            upload(survey, surveyRoot);
         } else if (!store.equals("file")) {
             throw new UsageException("--store must be s3 or file, got " + store, "e.g. --store file");
         }
@@ -105,19 +119,34 @@ final class BenchInfer implements Callable<Integer> {
                 ModelCard card = new ModelCard("bench-" + arch.id(), ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN,
                         ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null);
                 ModelRegistry.Version v = registry.register("bench-" + arch.id(), card, arch.initialWeights(LandCover.values().length, size, 1));
-                int n = tiles;
+                int n = tiles != null ? tiles : arch == Architecture.SMALL_CNN ? 8000 : 2000;
+                Path survey = survey(bench, n, out);
+                String surveyRoot = survey.toUri().toString();
+                if (s3 != null) {
+                    surveyRoot = "s3://bench/survey-" + n + "-" + tileSize;
+                    out.printf("uploading the survey to S3Proxy at %s%n", s3.endpoint());
+                    upload(survey, surveyRoot);
+                }
                 out.printf("%n== %s at %d px, %,d tiles of %d px ==%n", arch.id(), size, n, tileSize);
-                double[] ceiling = ceiling(registry, v, out);
-                int batch = maxBatch != null ? maxBatch : (int) ceiling[1];
+                List<Ceiling> ceilings = new ArrayList<>();
+                byte[] weights = registry.openPackage(v).weights();
+                ceilings.add(ceiling("pytorch-unfolded", () -> dev.canopy.model.BlockClassifier.unfolded(card, weights), size, out));
+                for (InferenceEngine e : List.of(InferenceEngine.PYTORCH, InferenceEngine.ONNX)) {
+                    ceilings.add(ceiling(e.id(), () -> registry.openPackage(v).load(null, e), size, out));
+                }
+                InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
+                Ceiling model = ceilings.stream().filter(c -> c.engine().equals(picked.id())).findFirst().orElseThrow();
+                double decode = decodeRate(survey, size, threads, out);
+                int batch = maxBatch != null ? maxBatch : Math.max(model.bestBatch(), 8);
                 InferenceJobSpec job = new InferenceJobSpec(surveyRoot, registry.store().root().toString(), registry.packagePrefix(v),
                         v.ref(), null, outRoot + "/out-canopy", replicas, batch, 5_000, threads,
-                        TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+                        TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(picked.id());
                 int rowsPerShard = Math.max(50, n / (2 * Runtime.getRuntime().availableProcessors()));
                 double canopy = timed(job, v, n, rowsPerShard, new SparkShardRunner(spark), "canopy", out);
                 InferenceJobSpec naiveJob = new InferenceJobSpec(job.surveyRoot(), job.modelRoot(), job.modelPrefix(), job.modelRef(), null,
-                        outRoot + "/out-naive", 1, batch, 0, 1, 1, 1);
+                        outRoot + "/out-naive", 1, batch, 0, 1, 1, 1).withEngine(picked.id());
                 double naive = timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
-                rows.add(new Row(arch.id(), ceiling[0], (int) ceiling[1], canopy, naive));
+                rows.add(new Row(arch.id(), n, ceilings, picked.id(), decode, canopy, naive));
                 ExecutorResources.reset();
                 dev.canopy.bench.NaiveShardTask.reset();
             }
@@ -125,14 +154,35 @@ final class BenchInfer implements Callable<Integer> {
             spark.stop();
             if (s3 != null) s3.close();
         }
-        out.printf("%n%-10s %14s %10s %14s %14s %10s %10s%n", "model", "(a) ceiling/s", "best bs", "(b) canopy/s", "(c) naive/s", "(b)/(a)", "(b)/(c)");
+        out.printf("%nModel alone (a), best img/s over batch sizes %s (batch in brackets):%n", java.util.Arrays.toString(BATCHES));
+        out.printf("%-10s %18s %14s %14s %9s %16s %16s%n", "model", "pytorch-unfolded", "pytorch", "onnx", "picked", "picked/fastest", "picked/unfolded");
         for (Row r : rows) {
-            out.printf("%-10s %14.0f %10d %14.0f %14.0f %10.2f %10.2f%n", r.model(), r.ceiling(), r.bestBatch(), r.canopy(), r.naive(),
-                    r.canopy() / r.ceiling(), r.canopy() / r.naive());
+            Ceiling p = r.of(r.picked());
+            out.printf("%-10s %18s %14s %14s %9s %16.2f %16.2f%n", r.model(), cell(r.of("pytorch-unfolded")), cell(r.of("pytorch")), cell(r.of("onnx")),
+                    r.picked(), p.best() / r.fastest(), p.best() / r.of("pytorch-unfolded").best());
+        }
+        out.printf("%nPipelines on the picked engine: D = decode only, M = model only (picked), B = 1/(1/D + 1/M) the CPU bound%n");
+        out.printf("%-10s %7s %9s %9s %9s %14s %14s %8s %8s %8s%n", "model", "tiles", "D/s", "M/s", "B/s", "(b) canopy/s", "(c) naive/s", "(b)/B", "(b)/M", "(b)/(c)");
+        for (Row r : rows) {
+            double m = r.of(r.picked()).best();
+            out.printf("%-10s %7d %9.0f %9.0f %9.0f %14.0f %14.0f %8.2f %8.2f %8.2f%n", r.model(), r.tiles(), r.decode(), m, r.bound(), r.canopy(), r.naive(),
+                    r.canopy() / r.bound(), r.canopy() / m, r.canopy() / r.naive());
         }
         out.printf("%n%d cores, decode threads %d, replicas %d, pipeline batch %s, Spark %s, store %s, simulated fetch latency %s ms%n",
                 Runtime.getRuntime().availableProcessors(), threads, replicas, maxBatch == null ? "= best bs" : maxBatch.toString(), master == null ? "local[*]" : master, store, Long.getLong("canopy.bench.fetchLatencyMs", 0));
         return 0;
+    }
+
+    /** A generated survey of {@code n} tiles, made once and kept under the bench folder. */
+    private Path survey(Path bench, int n, PrintWriter out) {
+        Path survey = bench.resolve("infer-survey-" + n + "-" + tileSize);
+        try (FileObjectStore store = new FileObjectStore(survey)) {
+            if (!store.exists("survey.json")) {
+                out.printf("generating %,d tiles of %d px into %s%n", n, tileSize, survey);
+                SurveyRuns.generate(SurveySpec.of(n, tileSize, 21), store, true, Runtime.getRuntime().availableProcessors(), parent.main.progress());
+            }
+        }
+        return survey;
     }
 
     private static void upload(Path dir, String root) throws Exception {
@@ -172,32 +222,72 @@ final class BenchInfer implements Callable<Integer> {
         }
     }
 
-    /** Best images/s of the model alone over batch sizes, on random pre-normalised tensors. */
-    private double[] ceiling(ModelRegistry registry, ModelRegistry.Version v, PrintWriter out) {
+    private static String cell(Ceiling c) {
+        return String.format("%.0f [%d]", c.best(), c.bestBatch());
+    }
+
+    /** Images/s of one engine alone, on random pre-normalised tensors, at each batch size. */
+    private Ceiling ceiling(String label, java.util.function.Supplier<TileClassifier> load, int s, PrintWriter out) {
+        double[] rates = new double[BATCHES.length];
         double best = 0;
         int bestBs = 0;
-        try (TileClassifier c = registry.openPackage(v).load(parent.main.home().cache().resolve("bench-model"))) {
-            int s = c.card().inputSize();
-            for (int bs : new int[] {1, 8, 16, 32, 64}) {
+        try (TileClassifier c = load.get()) {
+            for (int i = 0; i < BATCHES.length; i++) {
+                int bs = BATCHES[i];
                 float[] x = new float[bs * 3 * s * s];
                 SplittableRandom r = new SplittableRandom(bs);
-                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+                for (int k = 0; k < x.length; k++) x[k] = (float) r.nextGaussian();
                 c.predict(x, bs); // warm-up
+                c.predict(x, bs);
                 long t0 = System.nanoTime();
                 long images = 0;
-                while (System.nanoTime() - t0 < 3_000_000_000L) {
+                while (System.nanoTime() - t0 < seconds * 1e9) {
                     c.predict(x, bs);
                     images += bs;
                 }
-                double ips = images / ((System.nanoTime() - t0) / 1e9);
-                out.printf("  (a) model alone, batch %3d: %8.0f img/s%n", bs, ips);
-                if (ips > best) {
-                    best = ips;
+                rates[i] = images / ((System.nanoTime() - t0) / 1e9);
+                if (rates[i] > best) {
+                    best = rates[i];
                     bestBs = bs;
                 }
             }
         }
-        return new double[] {best, bestBs};
+        StringBuilder line = new StringBuilder(String.format("  (a) %-17s", label));
+        for (int i = 0; i < BATCHES.length; i++) line.append(String.format("  bs %2d: %6.0f", BATCHES[i], rates[i]));
+        out.println(line.append("  img/s"));
+        out.flush();
+        return new Ceiling(label, rates, best, bestBs);
+    }
+
+    /** D: tiles/s decoding alone (JPEG from memory to the model's normalised input) on {@code threads} threads. */
+    private double decodeRate(Path survey, int size, int threads, PrintWriter out) throws Exception {
+        List<byte[]> jpegs = new ArrayList<>();
+        try (var files = Files.walk(survey)) {
+            for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".jpg")).limit(256)::iterator) jpegs.add(Files.readAllBytes(p));
+        }
+        ImageDecoder decoder = new ImageDecoder(size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long t0 = System.nanoTime();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int offset = t;
+                fs.add(pool.submit(() -> {
+                    for (int i = offset; System.nanoTime() < end; i++) {
+                        decoder.decode(jpegs.get(i % jpegs.size()), "bench");
+                        done.incrementAndGet();
+                    }
+                }));
+            }
+            for (var f : fs) f.get();
+        } finally {
+            pool.shutdownNow();
+        }
+        double rate = done.get() / ((System.nanoTime() - t0) / 1e9);
+        out.printf("  D   decode only, %d threads: %.0f tiles/s%n", threads, rate);
+        return rate;
     }
 
     private double timed(InferenceJobSpec job, ModelRegistry.Version v, int n, int rowsPerShard, ShardRunner runner, String label, PrintWriter out)

@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
         dev.canopy.batch.InferenceJobSpec job = new dev.canopy.batch.InferenceJobSpec(survey.toUri().toString(),
                 main.registry().store().root().toString(), main.registry().packagePrefix(staged), staged.ref(), null, dev.canopy.storage.ObjectStores.toUri(jobDir.toString()).toString(),
                 1, 32, 5_000, Runtime.getRuntime().availableProcessors(), dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT,
-                dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+                dev.canopy.batch.TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(InferCommand.engine(main, main.registry().openPackage(staged), "auto").id());
         dev.canopy.batch.BatchInference.Summary summary = InferCommand.run(main, job, staged, null,
                 dev.canopy.batch.BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(250), null);
         InferCommand.print(out, summary);

@@ -6,6 +6,9 @@ import dev.canopy.batch.InferenceJobSpec;
 import dev.canopy.batch.ShardRunner;
 import dev.canopy.batch.TilePipeline;
 import dev.canopy.imagery.Area;
+import dev.canopy.model.EngineChoice;
+import dev.canopy.model.InferenceEngine;
+import dev.canopy.model.ModelPackage;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.spark.SparkSessions;
 import dev.canopy.spark.SparkShardRunner;
@@ -72,6 +75,9 @@ final class InferCommand implements Callable<Integer> {
     boolean overwrite;
     @Option(names = "--resume", description = "Continue an interrupted job, skipping committed shards")
     boolean resume;
+    @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto (the faster on this host, measured once per "
+            + "kind of model), pytorch or onnx (default: ${DEFAULT-VALUE})")
+    String engine;
 
     @Override
     public Integer call() throws Exception {
@@ -87,7 +93,7 @@ final class InferCommand implements Callable<Integer> {
         InferenceJobSpec job = new InferenceJobSpec(surveyRoot, registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
                 a == null ? null : a.geometry().toText(), ObjectStores.toUri(out).toString(), replicas, maxBatch, maxWaitMs * 1000,
                 decodeThreads == null ? Runtime.getRuntime().availableProcessors() : decodeThreads, TilePipeline.DEFAULT_MAX_IN_FLIGHT,
-                TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+                TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(engine(main, registry.openPackage(v), engine).id());
         BatchInference.Options options = BatchInference.Options.defaults().withOverwrite(overwrite).withResume(resume)
                 .withRowsPerShard(rowsPerShard == null ? 0 : rowsPerShard).withMaxErrorFraction(maxErrorFraction);
         if (dryRun) {
@@ -98,6 +104,14 @@ final class InferCommand implements Callable<Integer> {
         BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, master);
         print(spec.commandLine().getOut(), s);
         return 0;
+    }
+
+    /** The concrete engine for a job: resolved here, in the driver, so that every executor runs the same one. */
+    static InferenceEngine engine(Main main, ModelPackage pkg, String requested) {
+        InferenceEngine e = new EngineChoice(main.home().dir("engines"), java.time.Clock.systemUTC())
+                .resolve(pkg, InferenceEngine.of(requested), main.progress()::println);
+        main.progress().println("engine " + e.id() + (InferenceEngine.of(requested) == InferenceEngine.AUTO ? " (auto)" : ""));
+        return e;
     }
 
     static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,

@@ -50,6 +50,9 @@ final class ServeCommand implements Callable<Integer> {
     java.nio.file.Path tokensFile;
     @Option(names = "--no-auth", description = "No token checks; refused unless --host is a loopback address")
     boolean noAuth;
+    @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto (the faster on this host, measured once per "
+            + "kind of model), pytorch or onnx (default: ${DEFAULT-VALUE})")
+    String engine;
 
     @Override
     public Integer call() throws Exception {
@@ -57,7 +60,8 @@ final class ServeCommand implements Callable<Integer> {
                 .withMaxWaitMicros(maxWaitMs * 1000).withQueueCapacity(queue).withRequestTimeout(Duration.ofMillis(timeoutMs))
                 .withMaxModels(maxModels).withRefreshInterval(Duration.ofSeconds(refreshS))
                 .withAllowUris(allowUris == null ? dev.canopy.storage.UriPolicy.none(ServeSettings.ALLOW_URIS_FLAG)
-                        : dev.canopy.storage.UriPolicy.parse(allowUris, "--allow-uris"));
+                        : dev.canopy.storage.UriPolicy.parse(allowUris, "--allow-uris"))
+                .withEngine(dev.canopy.model.InferenceEngine.of(engine), main.home().dir("engines"));
         String newToken = null;
         if (noAuth) {
             st = st.withNoAuth();

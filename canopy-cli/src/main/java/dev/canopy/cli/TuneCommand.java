@@ -52,7 +52,7 @@ final class TuneCommand implements Callable<Integer> {
     Path space;
     @Option(names = "--scheduler", defaultValue = "asha", description = "fifo, asha, hyperband, median or pbt (default: ${DEFAULT-VALUE})")
     String scheduler;
-    @Option(names = "--searcher", defaultValue = "random", description = "random, grid or tpe (default: ${DEFAULT-VALUE})")
+    @Option(names = "--searcher", defaultValue = "random", description = "random, grid, tpe or bohb (model-based proposals for --scheduler hyperband or asha, fitted at every rung; default: ${DEFAULT-VALUE})")
     String searcher;
     @Option(names = "--samples", defaultValue = "16", description = "Configurations to try (default: ${DEFAULT-VALUE})")
     int samples;

@@ -10,6 +10,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /**
  * Decodes JPEG/PNG bytes to a normalised float tensor in CHW layout (channels R,G,B), resized to
@@ -43,13 +44,19 @@ public final class ImageDecoder {
 
     /** Decodes to RGB pixels, {@code size x size}. */
     public BufferedImage decodeImage(byte[] bytes, String name) {
+        return toRgb(decodeRaw(bytes, name));
+    }
+
+    /** The decoder's own image (usually 3-byte BGR), subsampled towards {@code size} but not yet resized. */
+    private BufferedImage decodeRaw(byte[] bytes, String name) {
         if (bytes == null || bytes.length == 0) throw new ImageDecodeException(name, "empty file", null);
         boolean jpeg = bytes.length > 2 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8;
         if (jpeg && !hasJpegEnd(bytes)) {
             // libjpeg pads a truncated JPEG with grey and only warns: refuse it instead of training on grey
             throw new ImageDecodeException(name, "truncated JPEG (no end-of-image marker)", null);
         }
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+        // a memory-cached stream: ImageIO's default for an InputStream copies every image into a temporary file first
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) throw new ImageDecodeException(name, "not a JPEG or PNG image", null);
             ImageReader reader = readers.next();
@@ -64,7 +71,7 @@ public final class ImageDecoder {
                 reader.addIIOReadWarningListener((src, msg) -> warning[0] = msg);
                 BufferedImage img = reader.read(0, p);
                 if (warning[0] != null) throw new ImageDecodeException(name, warning[0], null);
-                return toRgb(img);
+                return img;
             } finally {
                 reader.dispose();
             }
@@ -77,7 +84,33 @@ public final class ImageDecoder {
 
     /** Decodes and normalises to CHW floats: {@code (pixel/255 - mean[c]) / std[c]}. */
     public float[] decode(byte[] bytes, String name) {
-        return toTensor(decodeImage(bytes, name));
+        BufferedImage raw = decodeRaw(bytes, name);
+        if (raw.getType() == BufferedImage.TYPE_3BYTE_BGR && raw.getWidth() == size && raw.getHeight() == size) return normalizeBgr(raw);
+        return toTensor(toRgb(raw));
+    }
+
+    /** CHW floats straight from a 3-byte BGR raster: no per-pixel colour-model calls, no intermediate image. */
+    private float[] normalizeBgr(BufferedImage img) {
+        java.awt.image.Raster r = img.getRaster();
+        java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
+        byte[] data = ((java.awt.image.DataBufferByte) r.getDataBuffer()).getData();
+        int[] offsets = sm.getBandOffsets(); // per band (R, G, B) inside a pixel
+        int pixelStride = sm.getPixelStride();
+        int scanline = sm.getScanlineStride();
+        int base = r.getDataBuffer().getOffset() - r.getSampleModelTranslateY() * scanline - r.getSampleModelTranslateX() * pixelStride;
+        float[] out = new float[3 * size * size];
+        int plane = size * size;
+        for (int c = 0; c < 3; c++) {
+            float scale = 1f / (255f * std[c]);
+            float shift = mean[c] / std[c];
+            int outBase = c * plane;
+            for (int y = 0; y < size; y++) {
+                int in = base + y * scanline + offsets[c];
+                int o = outBase + y * size;
+                for (int x = 0; x < size; x++, in += pixelStride) out[o + x] = (data[in] & 0xFF) * scale - shift;
+            }
+        }
+        return out;
     }
 
     /** Decodes to packed RGB pixels, {@code size x size}, row-major. */

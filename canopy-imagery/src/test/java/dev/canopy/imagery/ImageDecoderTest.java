@@ -21,6 +21,19 @@ class ImageDecoderTest {
     }
 
     @Test
+    void fastPathFromTheDecodersBytesEqualsThePixelPath() {
+        // 64 px to 32 px: the decoder subsamples by 2 and hands back a 3-byte BGR image of the target size
+        ImageDecoder d = new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+        byte[] bytes = jpeg();
+        float[] fast = d.decode(bytes, "t.jpg");
+        float[] viaPixels = d.toTensor(d.decodeImage(bytes, "t.jpg"));
+        assertThat(fast).containsExactly(viaPixels);
+        // a size that needs resizing takes the pixel path and agrees with it too
+        ImageDecoder odd = new ImageDecoder(24, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+        assertThat(odd.decode(bytes, "t.jpg")).containsExactly(odd.toTensor(odd.decodeImage(bytes, "t.jpg")));
+    }
+
+    @Test
     void decodesAndResizesToChwTensor() {
         float[] t = decoder.decode(jpeg(), "t.jpg");
         assertThat(t).hasSize(3 * 32 * 32);

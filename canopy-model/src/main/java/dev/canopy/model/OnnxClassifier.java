@@ -22,7 +22,9 @@ public final class OnnxClassifier implements TileClassifier {
         this.card = card;
         // the session copies its options when created: the native options are freed right after
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            options.setIntraOpNumThreads(Integer.getInteger("canopy.onnx.threads", Runtime.getRuntime().availableProcessors()));
+            // spinning intra-op threads burn the cores that decoding needs between batches
+            if (!Boolean.getBoolean("canopy.onnx.spin")) options.addConfigEntry("session.intra_op.allow_spinning", "0");
             this.session = env.createSession(model, options);
             if (session.getNumInputs() != 1) {
                 session.close();

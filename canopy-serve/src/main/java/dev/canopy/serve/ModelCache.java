@@ -213,8 +213,12 @@ public final class ModelCache implements AutoCloseable {
         DistributionSummary batchSize = DistributionSummary.builder("canopy.batch.size").tag("model", v.name()).publishPercentileHistogram()
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64).register(meters);
         Timer queue = Timer.builder("canopy.queue.time").tag("model", v.name()).publishPercentileHistogram().register(meters);
-        PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(java.nio.file.Path.of(
-                        System.getProperty("java.io.tmpdir"), "canopy-serve-cache", v.name(), Integer.toString(v.version()))))
+        java.nio.file.Path cacheDir = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "canopy-serve-cache", v.name(), Integer.toString(v.version()));
+        dev.canopy.model.ModelPackage pkg = registry.openPackage(v);
+        dev.canopy.model.InferenceEngine engine = settings.engine() == null ? null
+                : new dev.canopy.model.EngineChoice(settings.enginesDir() == null ? cacheDir.resolve("engines") : settings.enginesDir(), clock)
+                        .resolve(pkg, settings.engine(), LOG::info);
+        PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> engine == null ? pkg.load(cacheDir) : pkg.load(cacheDir, engine))
                 .withReplicas(settings.replicas()).withMaxBatch(settings.maxBatch()).withMaxWait(settings.maxWaitMicros())
                 .withQueueCapacity(settings.queueCapacity())
                 .withObserver((size, waited, modelNanos) -> {

@@ -168,7 +168,8 @@ public final class Experiment implements TrialScheduler.TrialControl {
         int index = state.trials.size();
         int limit = searcher.capacity() < 0 ? samples : Math.min(samples, searcher.capacity());
         if (index >= limit) return null;
-        Map<String, Object> config = searcher.suggest(index, state.trials.stream().filter(Trial::isFinished).toList());
+        Map<String, Object> config = searcher.suggest(index, searcher.seesRunningTrials() ? List.copyOf(state.trials)
+                : state.trials.stream().filter(Trial::isFinished).toList());
         if (config == null) return null;
         Trial t = new Trial(String.format("trial-%03d", index), index, config);
         state.trials.add(t);

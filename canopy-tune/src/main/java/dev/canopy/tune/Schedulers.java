@@ -25,7 +25,8 @@ public final class Schedulers {
             case "random" -> new RandomSearcher(space, seed);
             case "grid" -> new GridSearcher(space, seed);
             case "tpe" -> new TpeSearcher(space, seed, objective.metric(), objective.maximize());
-            default -> throw new TuneException("unknown searcher '" + name + "'", "use random, grid or tpe");
+            case "bohb" -> new BohbSearcher(space, seed, objective.metric(), objective.maximize());
+            default -> throw new TuneException("unknown searcher '" + name + "'", "use random, grid, tpe or bohb (with --scheduler hyperband)");
         };
     }
 }

@@ -37,27 +37,46 @@ public final class TpeSearcher implements Searcher {
         List<Trial> scored = history.stream().filter(t -> t.lastMetric(metric) != null && !t.lastMetric(metric).isNaN()) // diverged runs teach nothing
                 .sorted(maximize ? byMetric.reversed() : byMetric).toList();
         if (scored.size() < STARTUP) return space.sample(rng);
-        int nGood = Math.max(1, (int) Math.ceil(GAMMA * scored.size()));
-        List<Map<String, Object>> good = scored.subList(0, nGood).stream().map(Trial::config).toList();
-        List<Map<String, Object>> bad = scored.subList(nGood, scored.size()).stream().map(Trial::config).toList();
+        return propose(space, scored.stream().map(Trial::config).toList(), rng);
+    }
+
+    /**
+     * TPE's proposal from configurations sorted best first: candidates are drawn around the best
+     * {@link #GAMMA} share and the one with the highest good/bad density ratio wins.
+     */
+    static Map<String, Object> propose(SearchSpace space, List<Map<String, Object>> bestFirst, Random rng) {
+        int nGood = goodCount(bestFirst.size());
+        List<Map<String, Object>> good = bestFirst.subList(0, nGood);
+        List<Map<String, Object>> bad = bestFirst.subList(nGood, bestFirst.size());
         Map<String, Object> best = null;
         double bestScore = Double.NEGATIVE_INFINITY;
         for (int c = 0; c < CANDIDATES; c++) {
             Map<String, Object> cand = new LinkedHashMap<>(space.sample(rng));
-            double score = 0;
             for (Map.Entry<String, Domain> e : space.params().entrySet()) {
-                String k = e.getKey();
-                Domain d = e.getValue();
-                Object v = draw(d, good, k, rng);
-                if (v != null) cand.put(k, v);
-                score += Math.log(density(d, good, k, cand.get(k)) + 1e-12) - Math.log(density(d, bad, k, cand.get(k)) + 1e-12);
+                Object v = draw(e.getValue(), good, e.getKey(), rng);
+                if (v != null) cand.put(e.getKey(), v);
             }
+            double score = logRatio(space, good, bad, cand);
             if (score > bestScore) {
                 bestScore = score;
                 best = cand;
             }
         }
         return best;
+    }
+
+    static int goodCount(int n) {
+        return Math.max(1, (int) Math.ceil(GAMMA * n));
+    }
+
+    /** log(good density / bad density) of a configuration, summed over the parameters (TPE's acquisition). */
+    static double logRatio(SearchSpace space, List<Map<String, Object>> good, List<Map<String, Object>> bad, Map<String, Object> cand) {
+        double score = 0;
+        for (Map.Entry<String, Domain> e : space.params().entrySet()) {
+            String k = e.getKey();
+            score += Math.log(density(e.getValue(), good, k, cand.get(k)) + 1e-12) - Math.log(density(e.getValue(), bad, k, cand.get(k)) + 1e-12);
+        }
+        return score;
     }
 
     /** A draw from the good-density for numeric/categorical leaf parameters, else null (keep the random sample). */
