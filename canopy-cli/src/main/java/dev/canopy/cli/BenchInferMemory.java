@@ -33,7 +33,8 @@ import picocli.CommandLine.Spec;
 
 /** Peak memory of batch inference over manifests of growing size (images reused with --distinct). */
 @Command(name = "infer-memory", mixinStandardHelpOptions = true,
-        description = {"Peak heap and resident memory of batch inference for manifests of 10,000 and 1,000,000 rows (reusing 500 distinct 64 px images).",
+        description = {"Peak heap (after full GCs) and peak resident memory of batch inference for manifests of 10,000 and 1,000,000 rows "
+                + "(reusing 500 distinct 64 px images), each in a fresh JVM with a 600 MB heap; fails unless both stay within 15%% of each other.",
                 "Large tiles: CANOPY_JAVA_OPTS=-Xmx512m canopy bench infer-memory --rows 2000 --tile-size 4096 --distinct 8"})
 final class BenchInferMemory implements Callable<Integer> {
     @ParentCommand
@@ -47,54 +48,115 @@ final class BenchInferMemory implements Callable<Integer> {
     long distinct;
     @Option(names = "--tile-size", defaultValue = "64", description = "Tile size in pixels, up to 4096 (default: ${DEFAULT-VALUE})")
     int tileSize;
+    @Option(names = "--heap", defaultValue = "600m", description = "Heap of each measured JVM, -Xmx and -Xms (default: ${DEFAULT-VALUE})")
+    String heap;
+    @Option(names = "--tolerance", defaultValue = "0.15", description = "Largest relative difference allowed between the sizes' peaks (default: ${DEFAULT-VALUE})")
+    double tolerance;
+    @Option(names = "--in-process", description = "Measure in this JVM instead of one fresh JVM per size (resident memory then accumulates)")
+    boolean inProcess;
+    @Option(names = "--report", hidden = true, description = "Internal: the child JVM writes its measurement here")
+    Path report;
+
+    /** One size's measurement. */
+    record Measured(long rows, long ok, long errors, double seconds, long liveHeapMb, long peakHeapMb, long maxHeapMb, long residentPeakMb) { }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (report != null || inProcess) {
+            List<Measured> all = new ArrayList<>();
+            for (long n : rows) all.add(measure(n, out));
+            if (report != null) java.nio.file.Files.write(report, dev.canopy.api.Json.MAPPER.writeValueAsBytes(all));
+            else return verdict(all, out);
+            return 0;
+        }
+        // one fresh JVM per size, with the same fixed heap: a process's resident peak is its own, not the sum of earlier runs
+        List<Measured> all = new ArrayList<>();
+        for (long n : rows) {
+            Path file = java.nio.file.Files.createTempFile("canopy-memory", ".json");
+            try {
+                List<String> args = new ArrayList<>(List.of("bench", "infer-memory", "--rows", Long.toString(n), "--distinct", Long.toString(distinct),
+                        "--tile-size", Integer.toString(tileSize), "--report", file.toString()));
+                List<String> cmd = dev.canopy.control.DriverCommand.sameJvm(List.of("-Xmx" + heap, "-Xms" + heap), null)
+                        .command("bench-memory-" + n, parent.main.home().root(), args);
+                out.printf("measuring %,d rows in a fresh JVM with -Xmx%s -Xms%s%n", n, heap, heap);
+                out.flush();
+                Process p = new ProcessBuilder(cmd).inheritIO().start();
+                int rc = p.waitFor();
+                if (rc != 0) throw new UsageException("the measuring JVM for " + n + " rows exited with " + rc, "see its output above");
+                all.addAll(dev.canopy.api.Json.MAPPER.readValue(java.nio.file.Files.readAllBytes(file),
+                        new com.fasterxml.jackson.core.type.TypeReference<List<Measured>>() { }));
+            } finally {
+                java.nio.file.Files.deleteIfExists(file);
+            }
+        }
+        return verdict(all, out);
+    }
+
+    /** The table, and whether the largest and smallest runs' peaks are within the tolerance of each other. */
+    private int verdict(List<Measured> all, PrintWriter out) {
+        out.printf("%n%12s %10s %8s %10s %22s %20s %20s%n", "rows", "ok", "errors", "tiles/s", "peak heap after full GC", "peak incl. garbage", "peak resident");
+        for (Measured m : all) {
+            out.printf("%,12d %,10d %,8d %10.0f %19d MB %17d MB %17d MB%n", m.rows(), m.ok(), m.errors(), m.ok() / Math.max(1e-9, m.seconds()),
+                    m.liveHeapMb(), m.peakHeapMb(), m.residentPeakMb());
+        }
+        if (all.size() < 2) return 0;
+        Measured small = all.get(0), large = all.get(all.size() - 1);
+        double heapRatio = large.liveHeapMb() / (double) Math.max(1, small.liveHeapMb());
+        double rssRatio = large.residentPeakMb() / (double) Math.max(1, small.residentPeakMb());
+        boolean ok = Math.abs(heapRatio - 1) <= tolerance && Math.abs(rssRatio - 1) <= tolerance;
+        out.printf("%n%,d vs %,d rows: peak heap after GC x%.2f, peak resident x%.2f (allowed: within +-%.0f%%): %s%n", large.rows(), small.rows(),
+                heapRatio, rssRatio, 100 * tolerance, ok ? "PASS" : "FAIL");
+        return ok ? 0 : 1;
+    }
+
+    private Measured measure(long n, PrintWriter out) throws Exception {
         Path bench = parent.main.home().dir("bench");
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("registry")), bench.resolve("cache"), Clock.systemUTC());
         ModelCard card = new ModelCard("memory-cnn", ModelCard.FORMAT_DJL, "small-cnn", 64, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
                 LandCover.labels(), Map.of(), null);
         ModelRegistry.Version v = registry.register("memory-cnn", card, Architecture.SMALL_CNN.initialWeights(5, 64, 1));
-        List<String> lines = new ArrayList<>();
+        Path survey = bench.resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
+        try (FileObjectStore s = new FileObjectStore(survey)) {
+            if (!s.exists("survey.json")) {
+                out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);
+                SurveyRuns.generate(SurveySpec.of(n, tileSize, 4).withDistinct(distinct), s, true, Runtime.getRuntime().availableProcessors(),
+                        parent.main.progress());
+            }
+        }
         SparkSession spark = SparkSessions.create(null, "canopy-bench-memory", List.of());
         try {
-            for (long n : rows) {
-                Path survey = bench.resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
-                try (FileObjectStore s = new FileObjectStore(survey)) {
-                    if (!s.exists("survey.json")) {
-                        out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);
-                        SurveyRuns.generate(SurveySpec.of(n, tileSize, 4).withDistinct(distinct), s, true, Runtime.getRuntime().availableProcessors(),
-                                parent.main.progress());
-                    }
-                }
+            System.gc();
+            for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
+            // what stays alive matters, not garbage waiting for a lazy collector: a full collection every few seconds, then the heap in use
+            java.util.concurrent.atomic.AtomicLong maxLive = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicLong maxRss = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            sampler.scheduleAtFixedRate(() -> {
                 System.gc();
-                for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
-                // what stays alive matters, not garbage waiting for a lazy collector: sample heap usage right after each GC
-                java.util.concurrent.atomic.AtomicLong maxLive = new java.util.concurrent.atomic.AtomicLong();
-                java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
-                sampler.scheduleAtFixedRate(() -> maxLive.accumulateAndGet(liveAfterGc(), Math::max), 0, 200, java.util.concurrent.TimeUnit.MILLISECONDS);
-                InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v),
-                        v.ref(), null, bench.resolve("memory-out").toUri().toString(), 1, 32, 5_000, Runtime.getRuntime().availableProcessors(),
-                        TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
-                BatchInference.Summary s = BatchInference.run(job, card, null, BatchInference.Options.defaults().withOverwrite(true),
-                        new SparkShardRunner(spark), parent.main.progress());
-                sampler.shutdownNow();
-                long peakHeap = ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
-                        .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-                String line = String.format("%,12d rows of %d px: %,d ok, %,d errors in %.0f s (%.0f/s); max live heap after GC %,d MB "
-                                + "(peak incl. garbage %,d MB) of a %,d MB heap; resident %s", s.rows(), tileSize, s.ok(), s.errors(), s.seconds(),
-                        s.ok() / Math.max(1e-9, s.seconds()), maxLive.get() >> 20, peakHeap >> 20, Runtime.getRuntime().maxMemory() >> 20, residentMb());
-                out.println(line);
-                lines.add(line);
-            }
+                maxLive.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
+            }, 2, 5, java.util.concurrent.TimeUnit.SECONDS);
+            sampler.scheduleAtFixedRate(() -> maxRss.accumulateAndGet(residentKb(), Math::max), 0, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
+            InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v),
+                    v.ref(), null, bench.resolve("memory-out").toUri().toString(), 1, 32, 5_000, Runtime.getRuntime().availableProcessors(),
+                    TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+            BatchInference.Summary s = BatchInference.run(job, card, null, BatchInference.Options.defaults().withOverwrite(true),
+                    new SparkShardRunner(spark), parent.main.progress());
+            sampler.shutdownNow();
+            sampler.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+            maxLive.accumulateAndGet(liveAfterGc(), Math::max); // a job shorter than the first sample still reports
+            long peakHeap = ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
+                    .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+            Measured m = new Measured(s.rows(), s.ok(), s.errors(), s.seconds(), maxLive.get() >> 20, peakHeap >> 20,
+                    Runtime.getRuntime().maxMemory() >> 20, Math.max(maxRss.get(), residentKb()) >> 10);
+            out.printf("%,12d rows of %d px: %,d ok, %,d errors in %.0f s; peak heap after full GC %,d MB (incl. garbage %,d MB) of %,d MB; "
+                    + "peak resident %,d MB%n", m.rows(), tileSize, m.ok(), m.errors(), m.seconds(), m.liveHeapMb(), m.peakHeapMb(), m.maxHeapMb(),
+                    m.residentPeakMb());
+            return m;
         } finally {
             spark.stop();
             ExecutorResources.reset();
         }
-        out.println();
-        lines.forEach(out::println);
-        return 0;
     }
 
     /** Heap in use just after the most recent collection of each pool. */
@@ -106,16 +168,13 @@ final class BenchInferMemory implements Callable<Integer> {
         return sum;
     }
 
-    private static String residentMb() {
+    /** Resident set of this process now, in kB (0 where /proc is missing). */
+    private static long residentKb() {
         try {
-            String rss = "", hwm = "";
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("VmRSS:")) rss = l.replaceAll("\\D", "");
-                if (l.startsWith("VmHWM:")) hwm = l.replaceAll("\\D", "");
-            }
-            return String.format("%,d MB now, %,d MB high-water", Long.parseLong(rss) >> 10, Long.parseLong(hwm) >> 10);
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("\\D", ""));
         } catch (Exception e) {
-            return "n/a";
+            // not Linux: no resident figure
         }
+        return 0;
     }
 }

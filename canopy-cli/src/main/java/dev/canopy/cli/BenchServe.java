@@ -10,6 +10,9 @@ import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.serve.ModelServer;
 import dev.canopy.serve.ServeSettings;
+import dev.canopy.model.Classification;
+import dev.canopy.model.InferenceEngine;
+import dev.canopy.model.PredictorPool;
 import dev.canopy.storage.FileObjectStore;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -58,6 +61,9 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--timeout-ms", defaultValue = "1000", description = "Server request timeout (default: ${DEFAULT-VALUE})")
     long timeoutMs;
 
+    @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
+    String engine;
+
     record Point(String model, String mode, int concurrency, double rps, double p50, double p99, long errors) { }
 
     private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8)).build();
@@ -80,11 +86,26 @@ final class BenchServe implements Callable<Integer> {
             String name = "serve-" + arch.id();
             ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
                     LandCover.labels(), Map.of(), null);
-            registry.register(name, card, arch.initialWeights(5, size, 1));
+            ModelRegistry.Version v = registry.register(name, card, arch.initialWeights(5, size, 1));
+            InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
             double sustainable = 0;
+            // the same model, images and batching without HTTP: what the serving stack itself costs
+            for (String mode : new String[] {"dynamic", "batch-1"}) {
+                ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
+                try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
+                        .withMaxBatch(mode.equals("dynamic") ? 32 : 1).withMaxWait(0).withQueueCapacity(256).build()) {
+                    closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 4, 1); // warm-up
+                    for (int c : levels) {
+                        Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
+                                .withLabels(arch.id(), "in-process " + mode, c);
+                        points.add(p);
+                        out.printf("  %-10s %-19s c=%-3d %8.1f img/s  p50 %7.1f ms  p99 %7.1f ms%n", p.model(), p.mode(), c, p.rps(), p.p50(), p.p99());
+                    }
+                }
+            }
             for (String mode : new String[] {"dynamic", "batch-1"}) {
                 ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? 32 : 1)
-                        .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs));
+                        .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
                 try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
                     URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
                     closedLoop(uri, jpeg, 4, 2); // warm-up
@@ -99,15 +120,17 @@ final class BenchServe implements Callable<Integer> {
                 }
             }
         }
-        out.printf("%n%-10s %-8s %5s %10s %10s %10s %10s%n", "model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors");
-        for (Point p : points) out.printf("%-10s %-8s %5d %10.1f %10.1f %10.1f %10d%n", p.model(), p.mode(), p.concurrency(), p.rps(), p.p50(), p.p99(), p.errors());
+        out.printf("%n%-10s %-19s %5s %10s %10s %10s %10s%n", "model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors");
+        for (Point p : points) out.printf("%-10s %-19s %5d %10.1f %10.1f %10.1f %10d%n", p.model(), p.mode(), p.concurrency(), p.rps(), p.p50(), p.p99(), p.errors());
         out.println();
         for (String m : models) {
             String id = Architecture.of(m).id();
             for (int c : levels) {
                 Point d = find(points, id, "dynamic", c), one = find(points, id, "batch-1", c);
                 if (d == null || one == null) continue;
-                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx, p99 %.1f vs %.1f ms%n", id, c, d.rps() / one.rps(), d.p99(), one.p99());
+                Point inProcess = find(points, id, "in-process dynamic", c);
+                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx, p99 %.1f vs %.1f ms; served/in-process (dynamic) %.2f%n", id, c,
+                        d.rps() / one.rps(), d.p99(), one.p99(), inProcess == null ? Double.NaN : d.rps() / inProcess.rps());
             }
         }
         out.println();
@@ -125,7 +148,17 @@ final class BenchServe implements Callable<Integer> {
         }
     }
 
+    /** One request of a closed loop: true when it was answered. */
+    interface Call {
+        boolean run() throws Exception;
+    }
+
     private Raw closedLoop(URI uri, byte[] body, int concurrency, int secs) throws Exception {
+        return closedLoop(() -> http.send(request(uri, body), HttpResponse.BodyHandlers.ofString()).statusCode() == 200, concurrency, secs);
+    }
+
+    /** {@code concurrency} clients, each sending its next request when the previous one is answered. */
+    private static Raw closedLoop(Call call, int concurrency, int secs) throws Exception {
         long end = System.nanoTime() + secs * 1_000_000_000L;
         ConcurrentLinkedQueue<Long> lat = new ConcurrentLinkedQueue<>();
         AtomicLong errors = new AtomicLong();
@@ -135,8 +168,7 @@ final class BenchServe implements Callable<Integer> {
                 while (System.nanoTime() < end) {
                     long t0 = System.nanoTime();
                     try {
-                        HttpResponse<String> r = http.send(request(uri, body), HttpResponse.BodyHandlers.ofString());
-                        if (r.statusCode() == 200) lat.add(System.nanoTime() - t0);
+                        if (call.run()) lat.add(System.nanoTime() - t0);
                         else errors.incrementAndGet();
                     } catch (Exception e) {
                         errors.incrementAndGet();

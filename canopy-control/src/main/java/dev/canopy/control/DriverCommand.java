@@ -32,7 +32,7 @@ public record DriverCommand(String java, List<String> javaOptions, String classP
     }
 
     /** The full command for job {@code jobId} running Canopy's CLI with {@code args} against {@code home}. */
-    List<String> command(String jobId, Path home, List<String> args) {
+    public List<String> command(String jobId, Path home, List<String> args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(java);
         cmd.addAll(javaOptions);

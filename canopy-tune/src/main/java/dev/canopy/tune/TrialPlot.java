@@ -85,7 +85,7 @@ public final class TrialPlot {
         return s.append("</svg>\n").toString();
     }
 
-    private static String esc(String s) {
+    static String esc(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
     }
 }
