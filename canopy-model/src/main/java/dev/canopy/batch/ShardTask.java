@@ -42,7 +42,7 @@ public final class ShardTask {
             ManifestIndex.Part part = manifest.part(spec.partKey());
             PipelineStats stats = new PipelineStats();
             Map<String, String> meta = Map.of("canopy.model", job.modelRef(), "canopy.survey", job.surveyRoot(),
-                    "canopy.shard", Integer.toString(spec.index()));
+                    "canopy.shard", Integer.toString(spec.index()), "canopy.engine", job.engine() == null ? "default" : job.engine());
             try (Stream<ManifestRow> rows = manifest.rows(part).skip(spec.skip()).limit(spec.count())
                     .filter(r -> area == null || area.intersects(r.bbox()));
                  ShardWriter writer = new ShardWriter(spec, out, card.classes(), meta)) {
