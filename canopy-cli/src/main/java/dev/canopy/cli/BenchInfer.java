@@ -83,7 +83,7 @@ final class BenchInfer implements Callable<Integer> {
             return ceilings.stream().mapToDouble(Ceiling::best).max().orElse(0);
         }
 
-        /** The CPU bound: decode and model share the cores, so a tile costs 1/D + 1/M of them. */
+        /** The CPU bound estimate: decode and model share the cores, so a tile costs 1/D + 1/M seconds of all of them. */
         double bound() {
             return 1 / (1 / decode + 1 / of(picked).best());
         }
@@ -161,7 +161,8 @@ final class BenchInfer implements Callable<Integer> {
             out.printf("%-10s %18s %14s %14s %9s %16.2f %16.2f%n", r.model(), cell(r.of("pytorch-unfolded")), cell(r.of("pytorch")), cell(r.of("onnx")),
                     r.picked(), p.best() / r.fastest(), p.best() / r.of("pytorch-unfolded").best());
         }
-        out.printf("%nPipelines on the picked engine: D = decode only, M = model only (picked), B = 1/(1/D + 1/M) the CPU bound%n");
+        out.printf("%nPipelines on the picked engine: D = decode only, M = model only (picked), both on all cores; B = 1/(1/D + 1/M), the rate "
+                + "if decoding and the model shared the cores with nothing lost (an estimate of the bound: a model that leaves cores idle lets (b) pass it)%n");
         out.printf("%-10s %7s %9s %9s %9s %14s %14s %8s %8s %8s%n", "model", "tiles", "D/s", "M/s", "B/s", "(b) canopy/s", "(c) naive/s", "(b)/B", "(b)/M", "(b)/(c)");
         for (Row r : rows) {
             double m = r.of(r.picked()).best();

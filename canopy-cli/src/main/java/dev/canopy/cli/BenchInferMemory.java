@@ -35,7 +35,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "infer-memory", mixinStandardHelpOptions = true,
         description = {"Peak heap (after full GCs) and peak resident memory of batch inference for manifests of 10,000 and 1,000,000 rows "
                 + "(reusing 500 distinct 64 px images), each in a fresh JVM with a 600 MB heap; fails unless both stay within 15%% of each other.",
-                "Large tiles: CANOPY_JAVA_OPTS=-Xmx512m canopy bench infer-memory --rows 2000 --tile-size 4096 --distinct 8"})
+                "Large tiles: canopy bench infer-memory --heap 512m --rows 2000 --tile-size 4096 --distinct 8"})
 final class BenchInferMemory implements Callable<Integer> {
     @ParentCommand
     BenchCommand parent;
@@ -54,6 +54,8 @@ final class BenchInferMemory implements Callable<Integer> {
     double tolerance;
     @Option(names = "--in-process", description = "Measure in this JVM instead of one fresh JVM per size (resident memory then accumulates)")
     boolean inProcess;
+    @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
+    String engine;
     @Option(names = "--report", hidden = true, description = "Internal: the child JVM writes its measurement here")
     Path report;
 
@@ -70,20 +72,27 @@ final class BenchInferMemory implements Callable<Integer> {
             else return verdict(all, out);
             return 0;
         }
-        // one fresh JVM per size, with the same fixed heap: a process's resident peak is its own, not the sum of earlier runs
+        // one fresh JVM per size, with the same fixed heap: a process's resident peak is its own, not the sum of earlier runs;
+        // surveys are generated and the model registered and its engine chosen here, so that the measured JVMs only run the job
+        String chosen = InferCommand.engine(parent.main, model().openPackage(model().resolve(MODEL)), engine).id();
+        for (long n : rows) survey(n, out);
         List<Measured> all = new ArrayList<>();
         for (long n : rows) {
             Path file = java.nio.file.Files.createTempFile("canopy-memory", ".json");
             try {
                 List<String> args = new ArrayList<>(List.of("bench", "infer-memory", "--rows", Long.toString(n), "--distinct", Long.toString(distinct),
-                        "--tile-size", Integer.toString(tileSize), "--report", file.toString()));
+                        "--tile-size", Integer.toString(tileSize), "--engine", chosen, "--report", file.toString()));
                 List<String> cmd = dev.canopy.control.DriverCommand.sameJvm(List.of("-Xmx" + heap, "-Xms" + heap), null)
                         .command("bench-memory-" + n, parent.main.home().root(), args);
                 out.printf("measuring %,d rows in a fresh JVM with -Xmx%s -Xms%s%n", n, heap, heap);
                 out.flush();
                 Process p = new ProcessBuilder(cmd).inheritIO().start();
-                int rc = p.waitFor();
-                if (rc != 0) throw new UsageException("the measuring JVM for " + n + " rows exited with " + rc, "see its output above");
+                try {
+                    int rc = p.waitFor();
+                    if (rc != 0) throw new UsageException("the measuring JVM for " + n + " rows exited with " + rc, "see its output above");
+                } finally {
+                    if (p.isAlive()) p.destroyForcibly(); // interrupted: leave no measuring JVM behind
+                }
                 all.addAll(dev.canopy.api.Json.MAPPER.readValue(java.nio.file.Files.readAllBytes(file),
                         new com.fasterxml.jackson.core.type.TypeReference<List<Measured>>() { }));
             } finally {
@@ -110,13 +119,22 @@ final class BenchInferMemory implements Callable<Integer> {
         return ok ? 0 : 1;
     }
 
-    private Measured measure(long n, PrintWriter out) throws Exception {
+    static final String MODEL = "memory-cnn";
+
+    /** The bench registry, holding the small CNN the runs use (registered once). */
+    private ModelRegistry model() {
         Path bench = parent.main.home().dir("bench");
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("registry")), bench.resolve("cache"), Clock.systemUTC());
-        ModelCard card = new ModelCard("memory-cnn", ModelCard.FORMAT_DJL, "small-cnn", 64, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
-                LandCover.labels(), Map.of(), null);
-        ModelRegistry.Version v = registry.register("memory-cnn", card, Architecture.SMALL_CNN.initialWeights(5, 64, 1));
-        Path survey = bench.resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
+        if (!registry.names().contains(MODEL)) {
+            ModelCard card = new ModelCard(MODEL, ModelCard.FORMAT_DJL, "small-cnn", 64, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                    LandCover.labels(), Map.of(), null);
+            registry.register(MODEL, card, Architecture.SMALL_CNN.initialWeights(5, 64, 1));
+        }
+        return registry;
+    }
+
+    private Path survey(long n, PrintWriter out) {
+        Path survey = parent.main.home().dir("bench").resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
         try (FileObjectStore s = new FileObjectStore(survey)) {
             if (!s.exists("survey.json")) {
                 out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);
@@ -124,6 +142,16 @@ final class BenchInferMemory implements Callable<Integer> {
                         parent.main.progress());
             }
         }
+        return survey;
+    }
+
+    private Measured measure(long n, PrintWriter out) throws Exception {
+        Path bench = parent.main.home().dir("bench");
+        ModelRegistry registry = model();
+        ModelRegistry.Version v = registry.resolve(MODEL);
+        ModelCard card = v.card();
+        Path survey = survey(n, out);
+        String chosen = report != null ? engine : InferCommand.engine(parent.main, registry.openPackage(v), engine).id();
         SparkSession spark = SparkSessions.create(null, "canopy-bench-memory", List.of());
         try {
             System.gc();
@@ -136,10 +164,10 @@ final class BenchInferMemory implements Callable<Integer> {
                 System.gc();
                 maxLive.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
             }, 2, 5, java.util.concurrent.TimeUnit.SECONDS);
-            sampler.scheduleAtFixedRate(() -> maxRss.accumulateAndGet(residentKb(), Math::max), 0, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
+            sampler.scheduleAtFixedRate(() -> maxRss.accumulateAndGet(residentKb("VmRSS:"), Math::max), 0, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
             InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v),
                     v.ref(), null, bench.resolve("memory-out").toUri().toString(), 1, 32, 5_000, Runtime.getRuntime().availableProcessors(),
-                    TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
+                    TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(chosen);
             BatchInference.Summary s = BatchInference.run(job, card, null, BatchInference.Options.defaults().withOverwrite(true),
                     new SparkShardRunner(spark), parent.main.progress());
             sampler.shutdownNow();
@@ -148,7 +176,7 @@ final class BenchInferMemory implements Callable<Integer> {
             long peakHeap = ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
                     .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
             Measured m = new Measured(s.rows(), s.ok(), s.errors(), s.seconds(), maxLive.get() >> 20, peakHeap >> 20,
-                    Runtime.getRuntime().maxMemory() >> 20, Math.max(maxRss.get(), residentKb()) >> 10);
+                    Runtime.getRuntime().maxMemory() >> 20, (report != null ? residentKb("VmHWM:") : Math.max(maxRss.get(), residentKb("VmRSS:"))) >> 10);
             out.printf("%,12d rows of %d px: %,d ok, %,d errors in %.0f s; peak heap after full GC %,d MB (incl. garbage %,d MB) of %,d MB; "
                     + "peak resident %,d MB%n", m.rows(), tileSize, m.ok(), m.errors(), m.seconds(), m.liveHeapMb(), m.peakHeapMb(), m.maxHeapMb(),
                     m.residentPeakMb());
@@ -168,10 +196,13 @@ final class BenchInferMemory implements Callable<Integer> {
         return sum;
     }
 
-    /** Resident set of this process now, in kB (0 where /proc is missing). */
-    private static long residentKb() {
+    /**
+     * A resident-memory line of this process in kB ({@code VmRSS:} now, {@code VmHWM:} the peak since the process started), 0 where
+     * /proc is missing.
+     */
+    private static long residentKb(String field) {
         try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("\\D", ""));
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) if (l.startsWith(field)) return Long.parseLong(l.replaceAll("\\D", ""));
         } catch (Exception e) {
             // not Linux: no resident figure
         }

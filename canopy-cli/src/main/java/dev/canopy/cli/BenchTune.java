@@ -49,6 +49,9 @@ final class BenchTune implements Callable<Integer> {
             lr_schedule: {choice: [cosine, constant]}
             """;
 
+    static final long RECORD_SEED = 5L;
+    static final int INPUT_SIZE = 32;
+
     @ParentCommand
     BenchCommand parent;
     @Spec
@@ -142,7 +145,10 @@ final class BenchTune implements Callable<Integer> {
 
     /** Every pool configuration's curve, recorded once by a FIFO study on a generated survey and kept as JSON. */
     private List<CurveReplay.Curve> curves(Path bench, PrintWriter out) throws Exception {
-        Path file = bench.resolve(String.format("tune-curves-t%d-p%d-m%d.json", tiles, pool, maxT));
+        // named after everything the curves depend on: a changed space or setting records afresh instead of replaying stale curves
+        String what = SPACE + "|seed " + RECORD_SEED + "|input " + INPUT_SIZE;
+        Path file = bench.resolve(String.format("tune-curves-t%d-p%d-m%d-%s.json", tiles, pool, maxT,
+                dev.canopy.api.Digests.sha256(what.getBytes(java.nio.charset.StandardCharsets.UTF_8)).substring(0, 8)));
         if (Files.isRegularFile(file)) {
             out.printf("replaying recorded curves from %s%n", file);
             return Json.MAPPER.readValue(Files.readAllBytes(file), new TypeReference<List<CurveReplay.Curve>>() { });
@@ -153,7 +159,7 @@ final class BenchTune implements Callable<Integer> {
         }
         out.printf("recording %d configurations x %d epochs (once; later runs replay %s)%n", pool, maxT, file);
         dev.canopy.tune.TuneSettings s = dev.canopy.tune.TuneSettings.defaults(survey.toUri().toString(), SPACE).withScheduler("fifo")
-                .withSamples(pool).withMaxT(maxT).withInputSize(32).withSeed(5L).withMaxFailures(1).withNoRegister(true);
+                .withSamples(pool).withMaxT(maxT).withInputSize(INPUT_SIZE).withSeed(RECORD_SEED).withMaxFailures(1).withNoRegister(true);
         var stage = TuneCommand.run(parent.main, s, bench.resolve("tune-record-" + System.currentTimeMillis()).toString(), false, out);
         List<CurveReplay.Curve> curves = new ArrayList<>();
         for (Trial t : stage.state().trials) {

@@ -93,7 +93,7 @@ final class InferCommand implements Callable<Integer> {
         InferenceJobSpec job = new InferenceJobSpec(surveyRoot, registry.store().root().toString(), registry.packagePrefix(v), v.ref(),
                 a == null ? null : a.geometry().toText(), ObjectStores.toUri(out).toString(), replicas, maxBatch, maxWaitMs * 1000,
                 decodeThreads == null ? Runtime.getRuntime().availableProcessors() : decodeThreads, TilePipeline.DEFAULT_MAX_IN_FLIGHT,
-                TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(engine(main, registry.openPackage(v), engine).id());
+                TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES);
         BatchInference.Options options = BatchInference.Options.defaults().withOverwrite(overwrite).withResume(resume)
                 .withRowsPerShard(rowsPerShard == null ? 0 : rowsPerShard).withMaxErrorFraction(maxErrorFraction);
         if (dryRun) {
@@ -101,6 +101,8 @@ final class InferCommand implements Callable<Integer> {
                     workers);
             return 0;
         }
+        // the driver chooses for the whole job (its host stands for the executors'): every executor runs the same engine
+        job = job.withEngine(engine(main, registry.openPackage(v), engine).id());
         BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, master);
         print(spec.commandLine().getOut(), s);
         return 0;

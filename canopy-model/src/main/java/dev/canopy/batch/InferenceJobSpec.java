@@ -48,7 +48,14 @@ public record InferenceJobSpec(String surveyRoot, String modelRoot, String model
     }
 
     public InferenceJobSpec {
-        if (engine != null) dev.canopy.model.InferenceEngine.of(engine); // a clear error now, not in every task
+        if (engine != null) {
+            // a clear error now, not in every task; executors run a concrete engine the driver chose
+            dev.canopy.model.InferenceEngine e = dev.canopy.model.InferenceEngine.of(engine);
+            if (e == dev.canopy.model.InferenceEngine.AUTO) {
+                throw new IllegalArgumentException("a job runs a concrete engine (pytorch or onnx), not '" + engine + "': resolve auto with EngineChoice first");
+            }
+            engine = e.id();
+        }
         allowedUriPrefixes = allowedUriPrefixes == null ? null : java.util.List.copyOf(allowedUriPrefixes);
     }
 

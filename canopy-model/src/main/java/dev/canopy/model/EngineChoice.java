@@ -3,8 +3,10 @@ package dev.canopy.model;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.canopy.api.Json;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,16 +56,38 @@ public final class EngineChoice {
         if (card.format().equals(ModelCard.FORMAT_ONNX)) return InferenceEngine.ONNX;
         if (card.format().equals(ModelCard.FORMAT_TORCHSCRIPT)) return InferenceEngine.PYTORCH;
         String key = key(card);
-        Measured m = read().get(key);
-        if (m == null) {
+        Measured known = read().get(key);
+        if (known != null) return InferenceEngine.of(known.engine());
+        try {
+            Files.createDirectories(file.getParent());
+        } catch (IOException e) {
+            say.accept("cannot keep engine measurements in " + file.getParent() + " (" + e.getMessage() + "): using pytorch");
+            return InferenceEngine.PYTORCH;
+        }
+        // one measurement at a time per host: JVMs measuring at once would slow each other and keep a wrong winner
+        // (the JVM-wide monitor first: two threads of one JVM cannot both hold a file lock)
+        synchronized (EngineChoice.class) {
+            return resolveLocked(pkg, key, say);
+        }
+    }
+
+    private InferenceEngine resolveLocked(ModelPackage pkg, String key, Consumer<String> say) {
+        Measured known;
+        try (FileChannel ch = FileChannel.open(file.resolveSibling(file.getFileName() + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock ignored = ch.lock()) {
+            known = read().get(key); // another JVM may have measured while this one waited
+            if (known != null) return InferenceEngine.of(known.engine());
             say.accept("measuring which engine runs " + key + " faster on this host (once; kept in " + file + ")");
-            m = measure(pkg);
+            Measured m = measure(pkg, say);
             Map<String, Measured> all = new TreeMap<>(read());
             all.put(key, m);
-            write(all);
+            write(all, say);
             say.accept(String.format("  pytorch %.0f img/s, onnx %.0f img/s at batch %d: %s", m.pytorchImagesPerSecond(), m.onnxImagesPerSecond(), m.batch(), m.engine()));
+            return InferenceEngine.of(m.engine());
+        } catch (IOException e) {
+            say.accept("cannot lock " + file + " (" + e.getMessage() + "): using pytorch");
+            return InferenceEngine.PYTORCH;
         }
-        return InferenceEngine.of(m.engine());
     }
 
     /** What this host has measured so far, by model kind. */
@@ -76,11 +100,13 @@ public final class EngineChoice {
         }
     }
 
+    /** A kind of model on this host: the rates depend on the network and the cores, not on the weights. */
     static String key(ModelCard card) {
-        return card.format() + ":" + card.architecture() + "@" + card.inputSize() + "/" + card.classes().size();
+        return card.format() + ":" + card.architecture() + "@" + card.inputSize() + "/" + card.classes().size() + " on "
+                + Runtime.getRuntime().availableProcessors() + " cores";
     }
 
-    private Measured measure(ModelPackage pkg) {
+    private Measured measure(ModelPackage pkg, Consumer<String> say) {
         int s = pkg.card().inputSize();
         float[] x = new float[BATCH * 3 * s * s];
         SplittableRandom r = new SplittableRandom(1);
@@ -92,12 +118,12 @@ public final class EngineChoice {
         double onnx;
         try (TileClassifier c = pkg.load(null, InferenceEngine.ONNX)) {
             onnx = rate(c, x);
+        } catch (RuntimeException | LinkageError e) {
+            // ONNX Runtime missing or unable to run this graph: the job still runs, on PyTorch
+            say.accept("ONNX Runtime could not run " + pkg.card().name() + " (" + e.getMessage() + "): using pytorch");
+            onnx = 0;
         }
-        return new Measured(onnx > pt ? "onnx" : "pytorch", round(pt), round(onnx), BATCH, clock.instant().toString());
-    }
-
-    private static double round(double v) {
-        return Math.round(v * 10) / 10.0;
+        return new Measured(onnx > pt ? "onnx" : "pytorch", pt, onnx, BATCH, clock.instant().toString());
     }
 
     static double rate(TileClassifier c, float[] x) {
@@ -112,10 +138,11 @@ public final class EngineChoice {
         return images / ((System.nanoTime() - t0) / 1e9);
     }
 
-    private void write(Map<String, Measured> all) {
+    /** Rewrites the record atomically; a failure costs only a measurement next time. */
+    private void write(Map<String, Measured> all, Consumer<String> say) {
+        Path tmp = null;
         try {
-            Files.createDirectories(file.getParent());
-            Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
+            tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
             Files.write(tmp, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(all));
             try {
                 Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -123,7 +150,14 @@ public final class EngineChoice {
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot record the engine choice in " + file, e);
+            say.accept("cannot record the engine choice in " + file + " (" + e.getMessage() + "); it will be measured again next time");
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // nothing more to do
+                }
+            }
         }
     }
 

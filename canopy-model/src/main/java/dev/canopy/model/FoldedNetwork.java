@@ -36,8 +36,19 @@ public record FoldedNetwork(List<Layer> layers, List<float[]> parameters) {
         try (NDManager m = Engines.newManager()) {
             Block block = arch.build(classes);
             block.initialize(m, DataType.FLOAT32, new Shape(1, 3, card.inputSize(), card.inputSize()));
+            List<Shape> expected = block.getParameters().values().stream().map(p -> p.getArray().getShape()).toList();
             block.loadParameters(m, new DataInputStream(new ByteArrayInputStream(parameterFile)));
-            for (Pair<String, Parameter> p : block.getParameters()) params.add(new Pair<>(p.getKey(), p.getValue().getArray().toFloatArray()));
+            int i = 0;
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                Shape got = p.getValue().getArray().getShape();
+                // DJL does not check shapes when it loads: a file for another class count would load and compute nonsense
+                if (!got.equals(expected.get(i++))) {
+                    throw new ModelException("model.corrupt_weights", "the weights of model '" + card.name() + "' do not fit " + arch.id() + " with "
+                            + classes + " classes: parameter " + p.getKey() + " has shape " + got + ", expected " + expected.get(i - 1),
+                            "register the weights with the architecture and class list they were trained for");
+                }
+                params.add(new Pair<>(p.getKey(), p.getValue().getArray().toFloatArray()));
+            }
         } catch (ModelException e) {
             throw e;
         } catch (Exception e) {

@@ -45,8 +45,10 @@ public final class ModelPackage {
     }
 
     public static ModelPackage write(ObjectStore store, String prefix, ModelCard card, byte[] weights) {
+        // exported first: weights that cannot be read are refused before anything is stored
+        byte[] onnx = card.format().equals(ModelCard.FORMAT_DJL) ? OnnxExport.export(card, weights) : null;
         store.put(Keys.join(prefix, weightsFile(card.format())), weights);
-        if (card.format().equals(ModelCard.FORMAT_DJL)) store.put(Keys.join(prefix, EXPORTED_ONNX), OnnxExport.export(card, weights));
+        if (onnx != null) store.put(Keys.join(prefix, EXPORTED_ONNX), onnx);
         store.put(Keys.join(prefix, CARD), Json.write(card));
         return new ModelPackage(store, prefix, card);
     }

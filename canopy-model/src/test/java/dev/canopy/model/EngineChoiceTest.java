@@ -54,17 +54,27 @@ class EngineChoiceTest {
             InferenceEngine first = choice.resolve(r.openPackage(v1), InferenceEngine.AUTO, said::add);
             assertThat(first).isIn(InferenceEngine.PYTORCH, InferenceEngine.ONNX);
             assertThat(said).anyMatch(s -> s.contains("measuring"));
-            EngineChoice.Measured m = choice.read().get("djl:small-cnn@32/5");
+            EngineChoice.Measured m = choice.read().get(EngineChoice.key(card));
+            assertThat(EngineChoice.key(card)).startsWith("djl:small-cnn@32/5 on ");
             assertThat(m.pytorchImagesPerSecond()).isPositive();
             assertThat(m.onnxImagesPerSecond()).isPositive();
             assertThat(m.engine()).isEqualTo(m.onnxImagesPerSecond() > m.pytorchImagesPerSecond() ? "onnx" : "pytorch");
-            assertThat(Files.list(tmp.resolve("engines")).map(p -> p.getFileName().toString())).containsExactly(EngineChoice.host() + ".json");
+            try (var files = Files.list(tmp.resolve("engines"))) {
+                assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(EngineChoice.host() + ".json",
+                        EngineChoice.host() + ".json.lock");
+            }
 
             said.clear(); // another version of the same kind of model: no new measurement
             assertThat(new EngineChoice(tmp.resolve("engines"), Clock.systemUTC()).resolve(r.openPackage(v2), InferenceEngine.AUTO, said::add)).isEqualTo(first);
             assertThat(said).isEmpty();
             // an explicit choice wins over the record
             assertThat(choice.resolve(r.openPackage(v2), InferenceEngine.PYTORCH, said::add)).isEqualTo(InferenceEngine.PYTORCH);
+            // a damaged record is measured again and rewritten, never an error
+            Files.writeString(tmp.resolve("engines").resolve(EngineChoice.host() + ".json"), "{not json");
+            said.clear();
+            assertThat(choice.resolve(r.openPackage(v2), InferenceEngine.AUTO, said::add)).isIn(InferenceEngine.PYTORCH, InferenceEngine.ONNX);
+            assertThat(said).anyMatch(s -> s.contains("measuring"));
+            assertThat(choice.read()).containsKey(EngineChoice.key(card));
         }
     }
 

@@ -41,9 +41,13 @@ class OnnxExportTest {
         ModelCard card = card(arch, size);
         byte[] params = perturbedWeights(arch, card.classes().size(), size, 7);
         float[] images = gaussian(4 * 3 * size * size, 11);
-        try (TileClassifier djl = new BlockClassifier(card, params); TileClassifier onnx = new OnnxClassifier(card, OnnxExport.export(card, params))) {
-            assertClose(onnx.predict(images, 4), djl.predict(images, 4));
-            assertClose(onnx.predict(images, 1), djl.predict(java.util.Arrays.copyOf(images, 3 * size * size), 1));
+        // the reference runs the network as trained, batch norms as DJL operators: independent of the folding both engines use
+        try (TileClassifier asTrained = BlockClassifier.unfolded(card, params); TileClassifier folded = new BlockClassifier(card, params);
+             TileClassifier onnx = new OnnxClassifier(card, OnnxExport.export(card, params))) {
+            float[] expected = asTrained.predict(images, 4);
+            assertClose(onnx.predict(images, 4), expected);
+            assertClose(folded.predict(images, 4), expected);
+            assertClose(onnx.predict(images, 1), asTrained.predict(java.util.Arrays.copyOf(images, 3 * size * size), 1));
         }
     }
 
@@ -77,6 +81,21 @@ class OnnxExportTest {
         byte[] resnet = Architecture.RESNET18.initialWeights(card.classes().size(), 32, 1);
         assertThatThrownBy(() -> OnnxExport.export(card, resnet)).isInstanceOf(ModelException.class)
                 .hasMessageContaining("cannot read the weights").extracting(e -> ((ModelException) e).code()).isEqualTo("model.corrupt_weights");
+    }
+
+    @Test
+    void weightsForAnotherClassCountAreRefusedBeforeAnythingIsStored() {
+        ModelCard card = card(Architecture.SMALL_CNN, 32); // 5 classes
+        byte[] sevenClasses = Architecture.SMALL_CNN.initialWeights(7, 32, 1);
+        assertThatThrownBy(() -> OnnxExport.export(card, sevenClasses)).isInstanceOf(ModelException.class)
+                .hasMessageContaining("do not fit small-cnn with 5 classes").extracting(e -> ((ModelException) e).code()).isEqualTo("model.corrupt_weights");
+        try (dev.canopy.storage.FileObjectStore store = new dev.canopy.storage.FileObjectStore(tmp.resolve("reg"))) {
+            ModelRegistry r = new ModelRegistry(store, tmp.resolve("cache"), java.time.Clock.systemUTC());
+            assertThatThrownBy(() -> r.register("weeds", card, sevenClasses)).isInstanceOf(ModelException.class);
+            try (var keys = store.listAll("models/weeds/")) {
+                assertThat(keys.map(dev.canopy.storage.ObjectInfo::key).filter(k -> !k.endsWith("/.claim")).toList()).isEmpty();
+            }
+        }
     }
 
     static ModelCard card(Architecture arch, int size) {

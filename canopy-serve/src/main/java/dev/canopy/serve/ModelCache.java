@@ -216,7 +216,8 @@ public final class ModelCache implements AutoCloseable {
         java.nio.file.Path cacheDir = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "canopy-serve-cache", v.name(), Integer.toString(v.version()));
         dev.canopy.model.ModelPackage pkg = registry.openPackage(v);
         dev.canopy.model.InferenceEngine engine = settings.engine() == null ? null
-                : new dev.canopy.model.EngineChoice(settings.enginesDir() == null ? cacheDir.resolve("engines") : settings.enginesDir(), clock)
+                : new dev.canopy.model.EngineChoice(settings.enginesDir() != null ? settings.enginesDir()
+                        : java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "canopy-serve-cache", "engines"), clock)
                         .resolve(pkg, settings.engine(), LOG::info);
         PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> engine == null ? pkg.load(cacheDir) : pkg.load(cacheDir, engine))
                 .withReplicas(settings.replicas()).withMaxBatch(settings.maxBatch()).withMaxWait(settings.maxWaitMicros())

@@ -22,13 +22,16 @@ import java.util.TreeMap;
  * than {@link #MIN_POINTS}): the best quarter (5 configurations) form the good density, the other 15
  * the bad one, and the candidate with the highest good/bad ratio is proposed. When 8 trials have
  * reported iteration 3, the model moves up to budget 3. Until some budget has {@link #MIN_POINTS}
- * results, configurations are drawn at random.
+ * results, configurations are drawn at random, and afterwards a third of them still are
+ * ({@link #RANDOM_FRACTION}), as in BOHB.
  *
  * <p>{@link #overPool} restricts proposals to a fixed list of configurations (each proposed once),
  * for benchmarks that replay recorded learning curves.
  */
 public final class BohbSearcher implements Searcher {
     static final int MIN_POINTS = TpeSearcher.STARTUP;
+    /** Share of proposals drawn at random even once the model exists (as in BOHB), so a wrong model cannot trap the search. */
+    static final double RANDOM_FRACTION = 1.0 / 3;
 
     private final SearchSpace space;
     private final long seed;
@@ -66,7 +69,7 @@ public final class BohbSearcher implements Searcher {
     @Override
     public Map<String, Object> suggest(int trialIndex, List<Trial> history) {
         Random rng = new Random(Seeds.of(seed, 104_729L, trialIndex));
-        List<Map<String, Object>> bestFirst = modelData(history);
+        List<Map<String, Object>> bestFirst = rng.nextDouble() < RANDOM_FRACTION ? null : modelData(history);
         if (pool == null) return bestFirst == null ? space.sample(rng) : TpeSearcher.propose(space, bestFirst, rng);
         Set<Map<String, Object>> used = new HashSet<>();
         for (Trial t : history) used.add(t.config());

@@ -29,7 +29,12 @@ public final class CurveReplay {
     public record Curve(Map<String, Object> config, double[] values) { }
 
     /** One replayed run: its trial-epochs, the best metric seen, and the best seen after each trial-epoch. */
-    public record Run(long trialEpochs, double best, double[] bestSoFar, int trials) {
+    public record Run(long trialEpochs, double best, double[] bestSoFar, List<Map<String, Object>> configs) {
+        /** Trials the run started. */
+        public int trials() {
+            return configs.size();
+        }
+
         /** The best metric seen once {@code epochs} trial-epochs were spent (the last value if the run used fewer). */
         public double bestAt(long epochs) {
             if (bestSoFar.length == 0 || epochs < 1) return Double.NaN;
@@ -58,11 +63,12 @@ public final class CurveReplay {
             double[] bestSoFar = new double[s.events.size()];
             double best = objective.maximize() ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
             for (int i = 0; i < bestSoFar.length; i++) {
-                double v = s.events.get(i).metrics().get(objective.metric());
-                best = objective.maximize() ? Math.max(best, v) : Math.min(best, v);
-                bestSoFar[i] = best;
+                Double v = s.events.get(i).metrics().get(objective.metric());
+                if (v != null && !v.isNaN()) best = objective.maximize() ? Math.max(best, v) : Math.min(best, v); // a diverged epoch is no best
+                bestSoFar[i] = Double.isInfinite(best) ? Double.NaN : best;
             }
-            return new Run(s.events.size(), bestSoFar.length == 0 ? Double.NaN : best, bestSoFar, s.trials.size());
+            return new Run(s.events.size(), Double.isInfinite(best) ? Double.NaN : best, bestSoFar,
+                    s.trials.stream().map(Trial::config).toList());
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             throw new TuneException("replay interrupted", "run it again");

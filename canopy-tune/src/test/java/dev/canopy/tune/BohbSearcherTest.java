@@ -53,9 +53,13 @@ class BohbSearcherTest {
         // ten trials of the pool's lower half reported at budget 1; the score grows with x
         List<Trial> h = new ArrayList<>();
         for (int i = 0; i < 10; i++) h.add(reported(i, pool.get(2 * i).get("x") instanceof Double d ? d : 0, 2 * i / 40.0, 1));
-        Map<String, Object> next = bohb.suggest(10, h);
-        assertThat(pool).contains(next);
-        assertThat((Double) next.get("x")).as("the model points at large x").isGreaterThan(0.4);
+        // the model's choice is the same whatever the trial's random stream; a third of proposals are random on purpose
+        Map<Map<String, Object>, Integer> counts = new java.util.HashMap<>();
+        for (int i = 10; i < 40; i++) counts.merge(bohb.suggest(i, h), 1, Integer::sum);
+        Map.Entry<Map<String, Object>, Integer> top = counts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
+        assertThat(pool).containsAll(counts.keySet());
+        assertThat(top.getValue()).as("model proposals (about 2 in 3) agree: %s", counts).isGreaterThanOrEqualTo(12);
+        assertThat((Double) top.getKey().get("x")).as("the model points at large x, away from the bad results").isGreaterThanOrEqualTo(0.75);
         // proposals never repeat a configuration already tried, and run out with the pool
         Set<Map<String, Object>> seen = new HashSet<>();
         for (Trial t : h) seen.add(t.config());

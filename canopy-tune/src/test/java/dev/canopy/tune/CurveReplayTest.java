@@ -51,13 +51,26 @@ class CurveReplayTest {
     }
 
     @Test
+    void aDivergedEpochIsNeverTheBest() {
+        List<CurveReplay.Curve> curves = new ArrayList<>(curves());
+        double[] nan = new double[MAX_T];
+        java.util.Arrays.fill(nan, Double.NaN);
+        curves.set(0, new CurveReplay.Curve(curves.get(0).config(), nan)); // trial 0 diverges from its first epoch
+        CurveReplay.Run fifo = CurveReplay.run(curves, CurveReplay.inOrder(configs(curves)), new FifoScheduler(MAX_T), 27, 4, MAX_T, VAL);
+        assertThat(fifo.bestAt(1)).isNaN(); // nothing finite seen yet
+        assertThat(fifo.best()).isEqualTo(curves.stream().skip(1).mapToDouble(c -> c.values()[MAX_T - 1]).max().orElseThrow());
+        for (double v : fifo.bestSoFar()) assertThat(Double.isNaN(v) || v > 0).isTrue();
+    }
+
+    @Test
     void hyperBandWithBohbProposesEachPoolConfigurationAtMostOnce() {
         List<CurveReplay.Curve> curves = curves();
         SearchSpace space = SearchSpace.parse("x: {uniform: [0, 26]}");
         CurveReplay.Run bohb = CurveReplay.run(curves, BohbSearcher.overPool(space, 1, "val", true, configs(curves)),
                 new HyperBandScheduler(VAL, MAX_T, 3, 1, 20), 20, 4, MAX_T, VAL);
         assertThat(bohb.trials()).isEqualTo(20);
+        assertThat(new java.util.HashSet<>(bohb.configs())).as("no configuration proposed twice").hasSize(20);
+        assertThat(configs(curves)).containsAll(bohb.configs());
         assertThat(bohb.trialEpochs()).isLessThan(20L * MAX_T);
-        assertThat(bohb.best()).isPositive();
     }
 }
