@@ -69,6 +69,9 @@ final class BenchInfer implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "auto", description = "Engine of the pipeline runs (b) and (c): auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
 
+    @Option(names = "--model-only", description = "Measure the engines' model-only ceilings and stop (no survey, no pipelines)")
+    boolean modelOnly;
+
     static final int[] BATCHES = {1, 8, 16, 32};
 
     /** Best model-only rate of one engine and the batch size that gave it. */
@@ -120,9 +123,9 @@ final class BenchInfer implements Callable<Integer> {
                         ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null);
                 ModelRegistry.Version v = registry.register("bench-" + arch.id(), card, arch.initialWeights(LandCover.values().length, size, 1));
                 int n = tiles != null ? tiles : arch == Architecture.SMALL_CNN ? 8000 : 2000;
-                Path survey = survey(bench, n, out);
-                String surveyRoot = survey.toUri().toString();
-                if (s3 != null) {
+                Path survey = modelOnly ? null : survey(bench, n, out);
+                String surveyRoot = modelOnly ? null : survey.toUri().toString();
+                if (s3 != null && !modelOnly) {
                     surveyRoot = "s3://bench/survey-" + n + "-" + tileSize;
                     out.printf("uploading the survey to S3Proxy at %s%n", s3.endpoint());
                     upload(survey, surveyRoot);
@@ -135,6 +138,10 @@ final class BenchInfer implements Callable<Integer> {
                     ceilings.add(ceiling(e.id(), () -> registry.openPackage(v).load(null, e), size, out));
                 }
                 InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
+                if (modelOnly) {
+                    rows.add(new Row(arch.id(), 0, ceilings, picked.id(), Double.NaN, Double.NaN, Double.NaN));
+                    continue;
+                }
                 Ceiling model = ceilings.stream().filter(c -> c.engine().equals(picked.id())).findFirst().orElseThrow();
                 double decode = decodeRate(survey, size, threads, out);
                 int batch = maxBatch != null ? maxBatch : Math.max(model.bestBatch(), 8);
@@ -161,6 +168,7 @@ final class BenchInfer implements Callable<Integer> {
             out.printf("%-10s %18s %14s %14s %9s %16.2f %16.2f%n", r.model(), cell(r.of("pytorch-unfolded")), cell(r.of("pytorch")), cell(r.of("onnx")),
                     r.picked(), p.best() / r.fastest(), p.best() / r.of("pytorch-unfolded").best());
         }
+        if (modelOnly) return 0;
         out.printf("%nPipelines on the picked engine: D = decode only, M = model only (picked), both on all cores; B = 1/(1/D + 1/M), the rate "
                 + "if decoding and the model shared the cores with nothing lost (an estimate of the bound: a model that leaves cores idle lets (b) pass it)%n");
         out.printf("%-10s %7s %9s %9s %9s %14s %14s %8s %8s %8s%n", "model", "tiles", "D/s", "M/s", "B/s", "(b) canopy/s", "(c) naive/s", "(b)/B", "(b)/M", "(b)/(c)");

@@ -118,7 +118,11 @@ final class BenchTune implements Callable<Integer> {
         Map<String, double[]> meanCurves = new LinkedHashMap<>();
         for (var e : runs.entrySet()) meanCurves.put(e.getKey(), meanBestSoFar(e.getValue(), (int) fifoEpochs));
         Path svg = bench.resolve("tune-budget.svg");
-        Files.writeString(svg, BudgetPlot.svg(meanCurves, acc.metric(), String.format("Best %s by trial-epochs spent (mean of %d seeds)", acc.metric(), seeds)));
+        // the x axis spans twice the longest early-stopping run: FIFO's long tail would squeeze the part where the methods differ
+        int xMax = (int) (2 * runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo"))
+                .mapToDouble(e -> mean(e.getValue(), r -> (double) r.trialEpochs())).max().orElse(fifoEpochs));
+        Files.writeString(svg, BudgetPlot.svg(meanCurves, acc.metric(), String.format("Best %s by trial-epochs spent (mean of %d seeds; FIFO goes on to %.0f)",
+                acc.metric(), seeds, fifoEpochs), Math.min(xMax, (int) fifoEpochs)));
         out.printf("plot: %s%n", svg);
         return 0;
     }

@@ -10,13 +10,16 @@ public final class BudgetPlot {
 
     private BudgetPlot() { }
 
-    /** {@code curves}: per method, the best value seen after 1, 2, ... trial-epochs (NaN where a run had not started). */
-    public static String svg(Map<String, double[]> curves, String metric, String title) {
+    /**
+     * {@code curves}: per method, the best value seen after 1, 2, ... trial-epochs (NaN where a run had not started); the x axis
+     * ends at {@code maxEpochs} (longer curves are cut there).
+     */
+    public static String svg(Map<String, double[]> curves, String metric, String title, int maxEpochs) {
         double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
-        int maxX = 1;
+        int maxX = Math.max(1, maxEpochs);
         for (double[] c : curves.values()) {
-            maxX = Math.max(maxX, c.length);
-            for (double v : c) {
+            for (int i = 0; i < Math.min(c.length, maxX); i++) {
+                double v = c[i];
                 if (Double.isNaN(v)) continue;
                 lo = Math.min(lo, v);
                 hi = Math.max(hi, v);
@@ -49,8 +52,8 @@ public final class BudgetPlot {
             String color = COLORS[k++ % COLORS.length];
             StringBuilder pts = new StringBuilder();
             double[] c = e.getValue();
-            int step = Math.max(1, c.length / 600); // at most ~600 points per line
-            for (int i = 0; i < c.length; i += step) {
+            int step = Math.max(1, Math.min(c.length, maxX) / 600); // at most ~600 points per line
+            for (int i = 0; i < Math.min(c.length, maxX); i += step) {
                 if (Double.isNaN(c[i])) continue;
                 pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", L + pw * (i + 1) / (double) maxX, T + ph - ph * (c[i] - lo) / (hi - lo)));
             }
