@@ -72,9 +72,9 @@ final class BenchServe implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path bench = parent.main.home().dir("bench");
-        Path survey = bench.resolve("serve-survey");
+        Path survey = bench.resolve("serve-survey-512"); // the tile size bench infer reads, so the two rates compare
         try (SurveyGenerator g = new SurveyGenerator(); FileObjectStore s = new FileObjectStore(survey)) {
-            if (!s.exists("survey.json")) g.generate(SurveySpec.of(16, 256, 3), s, ProgressListener.NONE);
+            if (!s.exists("survey.json")) g.generate(SurveySpec.of(16, 512, 3), s, ProgressListener.NONE);
         }
         byte[] jpeg = Files.readAllBytes(survey.resolve("tiles/r00000c00000.jpg"));
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("serve-registry")), bench.resolve("cache"), Clock.systemUTC());

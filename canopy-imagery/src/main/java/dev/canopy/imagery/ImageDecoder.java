@@ -56,8 +56,10 @@ public final class ImageDecoder {
             throw new ImageDecodeException(name, "truncated JPEG (no end-of-image marker)", null);
         }
         // a memory-cached stream: ImageIO's default for an InputStream copies every image into a temporary file first
+        // (a stream reading the array in place measured slower in the pipeline: 504-536 vs 543-636 tiles/s in alternating runs)
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            // a JPEG needs no probing of every installed reader (GIF, BMP, WBMP... each reads the header)
+            Iterator<ImageReader> readers = jpeg ? ImageIO.getImageReadersByFormatName("jpeg") : ImageIO.getImageReaders(in);
             if (!readers.hasNext()) throw new ImageDecodeException(name, "not a JPEG or PNG image", null);
             ImageReader reader = readers.next();
             try {

@@ -150,7 +150,7 @@ public final class TilePipeline {
             stats.bytesRead.add(bytes.length);
             long d0 = System.nanoTime();
             try {
-                float[] t = decoder.normalize(decoder.decodePixels(bytes, row.uri()));
+                float[] t = decoder.decode(bytes, row.uri());
                 budget.add(tensorBytes - held[0]);
                 held[0] = tensorBytes;
                 return t;
