@@ -73,7 +73,7 @@ class ControlPlaneTest {
 
     Server startServer(String... extra) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--no-progress", "--home", home.toString(),
+                "-Dai.djl.offline=true", dev.canopy.api.ClassPathArgs.argFile(System.getProperty("java.class.path")), Main.class.getName(), "--no-progress", "--home", home.toString(),
                 "server", "--port", "0", "--allow-callback", "127.0.0.1", "--lease-s", "3", "--driver-heap", "768m"));
         cmd.addAll(List.of(extra));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

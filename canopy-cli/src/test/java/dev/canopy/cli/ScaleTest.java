@@ -59,7 +59,7 @@ class ScaleTest {
     static Process start(Path log, String xmx, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), xmx));
         cmd.addAll(SparkSessions.javaOptions());
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "--no-progress", "--home", home.toString()));
+        cmd.addAll(List.of(dev.canopy.api.ClassPathArgs.argFile(System.getProperty("java.class.path")), Main.class.getName(), "--no-progress", "--home", home.toString()));
         cmd.addAll(List.of(args));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }

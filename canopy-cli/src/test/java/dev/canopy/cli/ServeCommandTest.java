@@ -36,7 +36,7 @@ class ServeCommandTest {
 
     Started serve(Path home, String... extra) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--no-progress", "--home", home.toString(),
+                "-Dai.djl.offline=true", dev.canopy.api.ClassPathArgs.argFile(System.getProperty("java.class.path")), Main.class.getName(), "--no-progress", "--home", home.toString(),
                 "serve", "--model", "weeds", "--port", "0"));
         cmd.addAll(List.of(extra));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

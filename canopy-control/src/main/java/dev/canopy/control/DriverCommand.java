@@ -38,7 +38,7 @@ public record DriverCommand(String java, List<String> javaOptions, String classP
         cmd.addAll(javaOptions);
         for (String p : OPENS) cmd.add("--add-opens=" + p + "=ALL-UNNAMED");
         cmd.addAll(List.of("-Djdk.reflect.useDirectMethodHandle=false", "-Dio.netty.tryReflectionSetAccessible=true", "-Dai.djl.offline=true",
-                JOB_MARK + jobId, "-cp", classPath, mainClass, "--home", home.toString(), "--no-progress"));
+                JOB_MARK + jobId, dev.canopy.api.ClassPathArgs.argFile(classPath), mainClass, "--home", home.toString(), "--no-progress"));
         cmd.addAll(args);
         if (master != null) cmd.addAll(List.of("--master", master));
         return cmd;
