@@ -156,14 +156,14 @@ final class BenchInferMemory implements Callable<Integer> {
         try {
             System.gc();
             for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
-            // what stays alive matters, not garbage waiting for a lazy collector: a full collection every few seconds, then the heap in use
+            // what stays alive matters, not garbage waiting for a lazy collector: a full collection every 2 seconds, then the heap in use
             java.util.concurrent.atomic.AtomicLong maxLive = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.atomic.AtomicLong maxRss = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
             sampler.scheduleAtFixedRate(() -> {
                 System.gc();
                 maxLive.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
-            }, 2, 5, java.util.concurrent.TimeUnit.SECONDS);
+            }, 1, 2, java.util.concurrent.TimeUnit.SECONDS); // often enough that a 10-second run is sampled too
             sampler.scheduleAtFixedRate(() -> maxRss.accumulateAndGet(residentKb("VmRSS:"), Math::max), 0, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
             InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v),
                     v.ref(), null, bench.resolve("memory-out").toUri().toString(), 1, 32, 5_000, Runtime.getRuntime().availableProcessors(),
