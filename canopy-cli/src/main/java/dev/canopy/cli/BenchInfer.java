@@ -246,15 +246,7 @@ final class BenchInfer implements Callable<Integer> {
                 float[] x = new float[bs * 3 * s * s];
                 SplittableRandom r = new SplittableRandom(bs);
                 for (int k = 0; k < x.length; k++) x[k] = (float) r.nextGaussian();
-                c.predict(x, bs); // warm-up
-                c.predict(x, bs);
-                long t0 = System.nanoTime();
-                long images = 0;
-                while (System.nanoTime() - t0 < seconds * 1e9) {
-                    c.predict(x, bs);
-                    images += bs;
-                }
-                rates[i] = images / ((System.nanoTime() - t0) / 1e9);
+                rates[i] = dev.canopy.model.EngineChoice.imagesPerSecond(c, x, bs, (long) (seconds * 1e9));
                 if (rates[i] > best) {
                     best = rates[i];
                     bestBs = bs;

@@ -93,20 +93,12 @@ public final class ExecutorResources {
                 return PredictorPool.classifier(() -> job.engine() == null ? pkg.load(cache) : pkg.load(cache, dev.canopy.model.InferenceEngine.of(job.engine()))).withReplicas(job.replicas()).withMaxBatch(job.maxBatch())
                         .withMaxWait(job.maxWaitMicros()).withQueueCapacity(Math.max(64, job.maxBatch() * job.replicas() * 4)).build();
             } finally {
-                deleteTree(cache); // every replica has read its weights into memory
+                dev.canopy.storage.LocalFiles.deleteQuietly(cache); // every replica has read its weights into memory
             }
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         } finally {
             store.close();
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException ignored) {
-            // a temporary folder left behind is harmless
         }
     }
 

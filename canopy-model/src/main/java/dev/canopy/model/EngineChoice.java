@@ -113,11 +113,11 @@ public final class EngineChoice {
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
         double pt;
         try (TileClassifier c = pkg.load(null, InferenceEngine.PYTORCH)) {
-            pt = rate(c, x);
+            pt = imagesPerSecond(c, x, BATCH, MEASURE_NANOS);
         }
         double onnx;
         try (TileClassifier c = pkg.load(null, InferenceEngine.ONNX)) {
-            onnx = rate(c, x);
+            onnx = imagesPerSecond(c, x, BATCH, MEASURE_NANOS);
         } catch (RuntimeException | LinkageError e) {
             // ONNX Runtime missing or unable to run this graph: the job still runs, on PyTorch
             say.accept("ONNX Runtime could not run " + pkg.card().name() + " (" + e.getMessage() + "): using pytorch");
@@ -126,14 +126,15 @@ public final class EngineChoice {
         return new Measured(onnx > pt ? "onnx" : "pytorch", pt, onnx, BATCH, clock.instant().toString());
     }
 
-    static double rate(TileClassifier c, float[] x) {
-        c.predict(x, BATCH);
-        c.predict(x, BATCH);
+    /** Images per second of {@code c} on {@code batch} images of {@code x}, after two warm-up batches, over about {@code nanos}. */
+    public static double imagesPerSecond(TileClassifier c, float[] x, int batch, long nanos) {
+        c.predict(x, batch);
+        c.predict(x, batch);
         long t0 = System.nanoTime();
         long images = 0;
-        while (System.nanoTime() - t0 < MEASURE_NANOS) {
-            c.predict(x, BATCH);
-            images += BATCH;
+        while (System.nanoTime() - t0 < nanos) {
+            c.predict(x, batch);
+            images += batch;
         }
         return images / ((System.nanoTime() - t0) / 1e9);
     }

@@ -32,15 +32,8 @@ public final class BudgetPlot {
         if (hi - lo < 1e-9) hi = lo + 1;
         int pw = W - L - R, ph = H - T - B;
         StringBuilder s = new StringBuilder();
-        s.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">%n", W, H));
-        s.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\">%s</text>%n", L, TrialPlot.esc(title)));
-        s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>%n", L, T, pw, ph));
+        TrialPlot.frame(s, W, H, L, T, pw, ph, title, lo, hi);
         for (int i = 0; i <= 5; i++) {
-            double v = lo + (hi - lo) * i / 5;
-            double y = T + ph - ph * i / 5.0;
-            s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>", L, y, L + pw, y));
-            s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>%n", L - 6, y + 4, v));
             int xv = (int) Math.round(maxX * i / 5.0);
             s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>%n", L + pw * i / 5.0, T + ph + 18, xv));
         }

@@ -73,15 +73,7 @@ public final class CurveReplay {
             Thread.currentThread().interrupt();
             throw new TuneException("replay interrupted", "run it again");
         } finally {
-            deleteTree(dir);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a temporary folder left behind is harmless
+            dev.canopy.storage.LocalFiles.deleteQuietly(dir);
         }
     }
 

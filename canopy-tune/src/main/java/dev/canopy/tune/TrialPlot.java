@@ -33,17 +33,8 @@ public final class TrialPlot {
         }
         String best = Experiment.best(trials, objective).map(Trial::id).orElse("");
         StringBuilder s = new StringBuilder();
-        s.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">%n", W, H));
-        s.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\">%s</text>%n", L, esc(title)));
         int pw = W - L - R, ph = H - T - B;
-        s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>%n", L, T, pw, ph));
-        for (int i = 0; i <= 5; i++) {
-            double v = lo + (hi - lo) * i / 5;
-            double y = T + ph - ph * i / 5.0;
-            s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>", L, y, L + pw, y));
-            s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>%n", L - 6, y + 4, v));
-        }
+        frame(s, W, H, L, T, pw, ph, title, lo, hi);
         for (int i = 1; i <= maxT; i++) {
             if (maxT > 20 && i % Math.max(1, maxT / 10) != 0) continue;
             double x = L + pw * (i - 1) / (double) Math.max(1, maxT - 1);
@@ -83,6 +74,20 @@ public final class TrialPlot {
         s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%d of %d trial-epochs</text>%n", W - R + 15, ly + 40, c.used(), c.full()));
         s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%.0f%% compute saved</text>%n", W - R + 15, ly + 60, c.savedPercent()));
         return s.append("</svg>\n").toString();
+    }
+
+    /** The SVG's opening, title, plot frame and y axis (six grid lines labelled from {@code lo} to {@code hi}); shared by the plots. */
+    static void frame(StringBuilder s, int w, int h, int l, int t, int pw, int ph, String title, double lo, double hi) {
+        s.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">%n", w, h));
+        s.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"16\">%s</text>%n", l, esc(title)));
+        s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>%n", l, t, pw, ph));
+        for (int i = 0; i <= 5; i++) {
+            double v = lo + (hi - lo) * i / 5;
+            double y = t + ph - ph * i / 5.0;
+            s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>", l, y, l + pw, y));
+            s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3f</text>%n", l - 6, y + 4, v));
+        }
     }
 
     static String esc(String s) {
