@@ -72,7 +72,7 @@ public final class NaiveShardTask {
              ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {
             Manifest manifest = Manifest.open(survey);
             ManifestIndex.Part part = manifest.part(spec.partKey());
-            try (Stream<ManifestRow> rows = manifest.rows(part).skip(spec.skip()).limit(spec.count());
+            try (Stream<ManifestRow> rows = manifest.rows(part, spec.skip(), spec.count());
                  ShardWriter writer = new ShardWriter(spec, out, model.card().classes(), Map.of())) {
                 Iterator<ManifestRow> it = rows.iterator();
                 int plane = 3 * decoder.size() * decoder.size();

@@ -44,6 +44,9 @@ final class BenchInferMemory implements Callable<Integer> {
 
     @Option(names = "--rows", defaultValue = "10000,1000000", split = ",", description = "Manifest sizes (default: ${DEFAULT-VALUE})")
     List<Long> rows;
+    @Option(names = "--rows-per-shard", defaultValue = "0", description = "Rows per shard: 0 = sized by time as canopy infer does, so "
+            + "larger jobs get larger shards (default: ${DEFAULT-VALUE})")
+    int rowsPerShard;
     @Option(names = "--distinct", defaultValue = "500", description = "Distinct images the manifest rows reuse (default: ${DEFAULT-VALUE})")
     long distinct;
     @Option(names = "--tile-size", defaultValue = "64", description = "Tile size in pixels, up to 4096 (default: ${DEFAULT-VALUE})")
@@ -65,6 +68,8 @@ final class BenchInferMemory implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (rowsPerShard < 0) throw new UsageException("--rows-per-shard must be 0 (sized by time) or a positive row count, not " + rowsPerShard,
+                "pass --rows-per-shard 0 or, say, --rows-per-shard 5000");
         if (report != null || inProcess) {
             List<Measured> all = new ArrayList<>();
             for (long n : rows) all.add(measure(n, out));
@@ -81,8 +86,9 @@ final class BenchInferMemory implements Callable<Integer> {
             Path file = java.nio.file.Files.createTempFile("canopy-memory", ".json");
             try {
                 List<String> args = new ArrayList<>(List.of("bench", "infer-memory", "--rows", Long.toString(n), "--distinct", Long.toString(distinct),
-                        "--tile-size", Integer.toString(tileSize), "--engine", chosen, "--report", file.toString()));
-                List<String> cmd = dev.canopy.control.DriverCommand.sameJvm(List.of("-Xmx" + heap, "-Xms" + heap), null)
+                        "--tile-size", Integer.toString(tileSize), "--engine", chosen, "--rows-per-shard", Integer.toString(rowsPerShard),
+                        "--report", file.toString()));
+                List<String> cmd = dev.canopy.control.DriverCommand.sameJvm(List.of("-Xmx" + heap, "-Xms" + heap, "-XX:+AlwaysPreTouch"), null)
                         .command("bench-memory-" + n, parent.main.home().root(), args);
                 out.printf("measuring %,d rows in a fresh JVM with -Xmx%s -Xms%s%n", n, heap, heap);
                 out.flush();
@@ -104,6 +110,7 @@ final class BenchInferMemory implements Callable<Integer> {
 
     /** The table, and whether the largest and smallest runs' peaks are within the tolerance of each other. */
     private int verdict(List<Measured> all, PrintWriter out) {
+        out.printf("%nrows per shard: %s (--rows-per-shard)", rowsPerShard == 0 ? "sized by time" : String.format("%,d", rowsPerShard));
         out.printf("%n%12s %10s %8s %10s %22s %20s %20s%n", "rows", "ok", "errors", "tiles/s", "peak heap after full GC", "peak incl. garbage", "peak resident");
         for (Measured m : all) {
             out.printf("%,12d %,10d %,8d %10.0f %19d MB %17d MB %17d MB%n", m.rows(), m.ok(), m.errors(), m.ok() / Math.max(1e-9, m.seconds()),
@@ -153,47 +160,45 @@ final class BenchInferMemory implements Callable<Integer> {
         Path survey = survey(n, out);
         String chosen = report != null ? engine : InferCommand.engine(parent.main, registry.openPackage(v), engine).id();
         SparkSession spark = SparkSessions.create(null, "canopy-bench-memory", List.of());
+        LiveHeapProbe live = null;
         try {
             System.gc();
             for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) p.resetPeakUsage();
-            // what stays alive matters, not garbage waiting for a lazy collector: a full collection every 2 seconds, then the heap in use
-            java.util.concurrent.atomic.AtomicLong maxLive = new java.util.concurrent.atomic.AtomicLong();
+            // what stays alive matters, not garbage waiting for a lazy collector: a full collection every 2 seconds, and the heap
+            // in use at its end as the collector reports it (LiveHeapProbe says why not the heap usage read after System.gc())
+            live = new LiveHeapProbe();
             java.util.concurrent.atomic.AtomicLong maxRss = new java.util.concurrent.atomic.AtomicLong();
             java.util.concurrent.ScheduledExecutorService sampler = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
-            sampler.scheduleAtFixedRate(() -> {
-                System.gc();
-                maxLive.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
-            }, 1, 2, java.util.concurrent.TimeUnit.SECONDS); // often enough that a 10-second run is sampled too
+            sampler.scheduleAtFixedRate(System::gc, 1, 2, java.util.concurrent.TimeUnit.SECONDS); // often enough that a 10-second run is sampled too
             sampler.scheduleAtFixedRate(() -> maxRss.accumulateAndGet(residentKb("VmRSS:"), Math::max), 0, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
             InferenceJobSpec job = new InferenceJobSpec(survey.toUri().toString(), registry.store().root().toString(), registry.packagePrefix(v),
                     v.ref(), null, bench.resolve("memory-out").toUri().toString(), 1, 32, 5_000, Runtime.getRuntime().availableProcessors(),
                     TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(chosen);
-            BatchInference.Summary s = BatchInference.run(job, card, null, BatchInference.Options.defaults().withOverwrite(true),
+            BatchInference.Summary s = BatchInference.run(job, card, null, BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(rowsPerShard),
                     new SparkShardRunner(spark), parent.main.progress());
             sampler.shutdownNow();
             sampler.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
-            maxLive.accumulateAndGet(liveAfterGc(), Math::max); // a job shorter than the first sample still reports
+            live.collectNow(); // a job shorter than the first sample still reports
+            if (live.fullCollections() == 0) {
+                throw new UsageException("no full garbage collection was reported while measuring, so there is no live-heap figure",
+                        "run with a collector whose System.gc() is a full collection (G1 or Parallel, without -XX:+ExplicitGCInvokesConcurrent)");
+            }
+            if (Boolean.getBoolean("canopy.bench.memorySamples")) {
+                out.println("live heap after each full GC (MB): " + live.samples().stream().map(b -> Long.toString(b >> 20)).toList());
+            }
             long peakHeap = ManagementFactory.getMemoryPoolMXBeans().stream().filter(p -> p.getType() == MemoryType.HEAP)
                     .mapToLong(p -> p.getPeakUsage().getUsed()).sum();
-            Measured m = new Measured(s.rows(), s.ok(), s.errors(), s.seconds(), maxLive.get() >> 20, peakHeap >> 20,
+            Measured m = new Measured(s.rows(), s.ok(), s.errors(), s.seconds(), live.maxLiveBytes() >> 20, peakHeap >> 20,
                     Runtime.getRuntime().maxMemory() >> 20, (report != null ? residentKb("VmHWM:") : Math.max(maxRss.get(), residentKb("VmRSS:"))) >> 10);
             out.printf("%,12d rows of %d px: %,d ok, %,d errors in %.0f s; peak heap after full GC %,d MB (incl. garbage %,d MB) of %,d MB; "
                     + "peak resident %,d MB%n", m.rows(), tileSize, m.ok(), m.errors(), m.seconds(), m.liveHeapMb(), m.peakHeapMb(), m.maxHeapMb(),
                     m.residentPeakMb());
             return m;
         } finally {
+            if (live != null) live.close();
             spark.stop();
             ExecutorResources.reset();
         }
-    }
-
-    /** Heap in use just after the most recent collection of each pool. */
-    private static long liveAfterGc() {
-        long sum = 0;
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (p.getType() == MemoryType.HEAP && p.getCollectionUsage() != null) sum += p.getCollectionUsage().getUsed();
-        }
-        return sum;
     }
 
     /**

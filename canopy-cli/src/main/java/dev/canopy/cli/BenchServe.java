@@ -199,19 +199,20 @@ final class BenchServe implements Callable<Integer> {
             long t0 = System.nanoTime();
             synchronized (fs) {
                 fs.add(http.sendAsync(request(uri, body), HttpResponse.BodyHandlers.discarding())
-                        .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0})
-                        .exceptionally(e -> new long[] {-1, System.nanoTime() - t0}));
+                        .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0, serverNanos(r)})
+                        .exceptionally(e -> new long[] {-1, System.nanoTime() - t0, 0}));
             }
         }, 0, periodNanos, TimeUnit.NANOSECONDS);
         done.get();
         sched.shutdownNow();
         long ok = 0, refused = 0, timedOut = 0, failed = 0;
-        long maxMs = 0;
+        long maxMs = 0, maxServerMs = 0;
         List<Long> okLat = new ArrayList<>();
         synchronized (fs) {
             for (CompletableFuture<long[]> f : fs) {
                 long[] r = f.get();
                 maxMs = Math.max(maxMs, r[1] / 1_000_000);
+                maxServerMs = Math.max(maxServerMs, r[2] / 1_000_000);
                 if (r[0] == 200) {
                     ok++;
                     okLat.add(r[1]);
@@ -222,7 +223,27 @@ final class BenchServe implements Callable<Integer> {
         }
         long[] l = okLat.stream().mapToLong(Long::longValue).sorted().toArray();
         return String.format("%-10s overload at %.0f req/s (2x sustainable) for %d s: %d answered (p99 %.0f ms), %d refused with 429, %d timed out (503), "
-                + "%d failed; slowest answer %d ms with a %d ms timeout", model, rate, secs, ok, pct(l, 0.99), refused, timedOut, failed, maxMs, timeoutMs);
+                + "%d failed; slowest answer %d ms at the client, %d ms inside the server (Server-Timing), with a %d ms timeout", model, rate, secs, ok,
+                pct(l, 0.99), refused, timedOut, failed, maxMs, maxServerMs, timeoutMs);
+    }
+
+    /** The server's own time for a request from its {@code Server-Timing: total;dur=MS} header, 0 when absent. */
+    static long serverNanos(HttpResponse<?> r) {
+        return r.headers().firstValue("Server-Timing").map(v -> {
+            for (String metric : v.split(",")) { // "total;dur=12.5, proxy;dur=3": only the server's own "total" entry
+                String[] parts = metric.trim().split(";");
+                if (!parts[0].trim().equals("total")) continue;
+                for (String p : parts) {
+                    if (!p.trim().startsWith("dur=")) continue;
+                    try {
+                        return (long) (Double.parseDouble(p.trim().substring(4)) * 1e6);
+                    } catch (NumberFormatException e) {
+                        return 0L;
+                    }
+                }
+            }
+            return 0L;
+        }).orElse(0L);
     }
 
     private static HttpRequest request(URI uri, byte[] body) {

@@ -16,10 +16,14 @@ import java.util.function.Predicate;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 import org.apache.parquet.example.data.Group;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.example.GroupReadSupport;
-import org.apache.parquet.io.InputFile;
+import org.apache.parquet.column.page.PageReadStore;
+import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.io.ColumnIOFactory;
 import org.apache.parquet.io.LocalInputFile;
+import org.apache.parquet.io.MessageColumnIO;
+import org.apache.parquet.io.RecordReader;
+import org.apache.parquet.schema.MessageType;
 
 /**
  * A survey manifest in a store: its index, and its rows streamed part by part (never all in memory).
@@ -81,7 +85,18 @@ public final class Manifest {
 
     /** The rows of one part, read lazily. */
     public Stream<ManifestRow> rows(ManifestIndex.Part part) {
-        PartIterator it = new PartIterator(part);
+        return rows(part, 0, Long.MAX_VALUE);
+    }
+
+    /**
+     * Rows {@code skip} to {@code skip + limit - 1} of one part, read lazily. Whole row groups before
+     * {@code skip} are passed over from the footer's row counts without being read or decoded, so a
+     * shard late in a 500,000-row part decodes its own rows, not all the rows before it (a part in a
+     * remote store is still downloaded whole to a temporary file first).
+     */
+    public Stream<ManifestRow> rows(ManifestIndex.Part part, long skip, long limit) {
+        if (skip < 0 || limit < 0) throw new IllegalArgumentException("skip and limit must be >= 0");
+        PartIterator it = new PartIterator(part, skip, limit);
         return StreamSupport.stream(Spliterators.spliteratorUnknownSize(it, Spliterator.ORDERED | Spliterator.NONNULL), false)
                 .onClose(it::close);
     }
@@ -93,13 +108,21 @@ public final class Manifest {
 
     private final class PartIterator implements Iterator<ManifestRow>, AutoCloseable {
         private final ManifestIndex.Part part;
-        private ParquetReader<Group> reader;
+        private long toSkip;
+        private long left;
+        private ParquetFileReader reader;
+        private MessageColumnIO columns;
+        private RecordReader<Group> group;
+        private long leftInGroup;
+        private int nextGroup;
         private Path tempCopy;
         private Group next;
         private boolean done;
 
-        PartIterator(ManifestIndex.Part part) {
+        PartIterator(ManifestIndex.Part part, long skip, long limit) {
             this.part = part;
+            this.toSkip = skip;
+            this.left = limit;
         }
 
         private void openIfNeeded() throws IOException {
@@ -112,25 +135,59 @@ public final class Manifest {
                 store.download(part.key(), tempCopy);
                 local = tempCopy;
             }
-            InputFile in = new LocalInputFile(local);
-            reader = new ParquetReader.Builder<Group>(in) {
-                @Override
-                protected org.apache.parquet.hadoop.api.ReadSupport<Group> getReadSupport() {
-                    return new GroupReadSupport();
+            reader = ParquetFileReader.open(new LocalInputFile(local));
+            MessageType schema = reader.getFooter().getFileMetaData().getSchema();
+            columns = new ColumnIOFactory().getColumnIO(schema);
+        }
+
+        /** The next row of the part past the skipped ones, or null at its end. */
+        private Group read() throws IOException {
+            while (leftInGroup == 0) {
+                if (nextGroup >= reader.getRowGroups().size()) return null;
+                long rows = reader.getRowGroups().get(nextGroup++).getRowCount();
+                if (toSkip >= rows) { // the whole group lies before the wanted rows: not read at all
+                    toSkip -= rows;
+                    reader.skipNextRowGroup();
+                    continue;
                 }
-            }.build();
+                PageReadStore pages = reader.readNextRowGroup();
+                group = columns.getRecordReader(pages, new GroupRecordConverter(columns.getType()));
+                leftInGroup = pages.getRowCount();
+            }
+            leftInGroup--;
+            Group g = group.read();
+            if (g == null) throw new IOException("row group " + (nextGroup - 1) + " ended before the row count its footer gives");
+            return g;
         }
 
         @Override
         public boolean hasNext() {
             if (next != null) return true;
             if (done) return false;
+            if (left == 0) { // nothing wanted: not even opened (or downloaded)
+                close();
+                return false;
+            }
             try {
                 openIfNeeded();
-                next = reader.read();
-            } catch (IOException e) {
-                throw new ManifestException("manifest.corrupt_part", "cannot read manifest part " + store.uri(part.key()) + ": " + e.getMessage(),
-                        "regenerate the manifest", e);
+                while (left > 0 && next == null) {
+                    Group g = read();
+                    if (g == null) break;
+                    if (toSkip > 0) {
+                        toSkip--; // within the first group read: assembled, then dropped
+                        continue;
+                    }
+                    next = g;
+                    left--;
+                }
+            } catch (StorageException | UncheckedIOException e) {
+                closeAfter(e);
+                throw e; // the store failed (throttled, gone, disk): not the manifest's fault
+            } catch (IOException | RuntimeException e) {
+                ManifestException corrupt = new ManifestException("manifest.corrupt_part", "cannot read manifest part " + store.uri(part.key())
+                        + ": " + e.getMessage(), "regenerate the manifest", e);
+                closeAfter(corrupt);
+                throw corrupt;
             }
             if (next == null) {
                 close();
@@ -147,16 +204,32 @@ public final class Manifest {
             return ManifestSchema.fromGroup(g);
         }
 
+        /** Closes after {@code failure}, attaching any error of closing to it instead of hiding it. */
+        private void closeAfter(Exception failure) {
+            try {
+                close();
+            } catch (RuntimeException e) {
+                failure.addSuppressed(e);
+            }
+        }
+
         @Override
         public void close() {
             done = true;
             try {
                 if (reader != null) reader.close();
-                if (tempCopy != null) Files.deleteIfExists(tempCopy);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } finally {
                 reader = null;
+                group = null;
+                try {
+                    if (tempCopy != null) Files.deleteIfExists(tempCopy); // even when closing the reader failed
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } finally {
+                    tempCopy = null;
+                }
             }
         }
     }

@@ -29,7 +29,14 @@ public final class ManifestWriter implements AutoCloseable {
     public static final String DIR = "manifest";
     public static final String INDEX = DIR + "/_index.json";
     public static final int DEFAULT_ROWS_PER_PART = 500_000;
-    public static final int DEFAULT_ROW_GROUP_BYTES = 16 * 1024 * 1024;
+    /**
+     * A reading task holds one row group of its part in memory and skips whole groups before its rows:
+     * small groups keep both its memory and its wasted reading small (16 MB groups measured 22 MB more
+     * live heap for a 300,000-row survey than for a 10,000-row one).
+     */
+    public static final int DEFAULT_ROW_GROUP_BYTES = 4 * 1024 * 1024;
+    /** Bytes each column buffers before compressing them into a page; a reader holds one page per column. */
+    public static final int PAGE_BYTES = 128 * 1024;
 
     private final ObjectStore store;
     private final int rowsPerPart;
@@ -44,6 +51,7 @@ public final class ManifestWriter implements AutoCloseable {
     private BoundingBox currentBox;
     private long total;
     private boolean closed;
+    private long rowGroupBytes = DEFAULT_ROW_GROUP_BYTES;
 
     public ManifestWriter(ObjectStore store, int rowsPerPart, Map<String, String> extraMetadata) {
         this(store, rowsPerPart, extraMetadata, LandCover.labels());
@@ -71,6 +79,13 @@ public final class ManifestWriter implements AutoCloseable {
         this(store, DEFAULT_ROWS_PER_PART, Map.of());
     }
 
+    /** Row groups of about {@code bytes} (default {@value #DEFAULT_ROW_GROUP_BYTES}); for tests of many small groups. */
+    ManifestWriter withRowGroupBytes(long bytes) {
+        if (bytes < 1) throw new IllegalArgumentException("row group bytes must be >= 1");
+        this.rowGroupBytes = bytes;
+        return this;
+    }
+
     public void write(ManifestRow row) {
         try {
             if (current == null) open();
@@ -94,7 +109,8 @@ public final class ManifestWriter implements AutoCloseable {
         current = ExampleParquetWriter.builder(new LocalOutputFile(currentFile))
                 .withType(ManifestSchema.SCHEMA)
                 .withCompressionCodec(CompressionCodecName.SNAPPY)
-                .withRowGroupSize((long) DEFAULT_ROW_GROUP_BYTES)
+                .withRowGroupSize(rowGroupBytes)
+                .withPageSize(PAGE_BYTES)
                 .withWriteMode(ParquetFileWriter.Mode.OVERWRITE)
                 .withExtraMetaData(extraMetadata)
                 .build();

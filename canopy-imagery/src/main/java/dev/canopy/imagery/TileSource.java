@@ -64,25 +64,23 @@ public final class TileSource implements AutoCloseable {
     /**
      * Benchmark knob: {@code -Dcanopy.bench.fetchLatencyMs=20} delays every fetch's completion, to
      * measure pipelines as if the store were a remote S3 region (10-30 ms first-byte latency) rather
-     * than a local disk. Never set in production.
+     * than a local disk. As a real S3 client, at most {@code canopy.bench.fetchMaxConcurrency} (default 50,
+     * the AWS SDK's default connection pool) requests are in flight per JVM; the rest queue without
+     * blocking the caller. Never set in production.
      */
     static final long SIMULATED_LATENCY_MS = Long.getLong("canopy.bench.fetchLatencyMs", 0);
+    static final RemoteLatency REMOTE = SIMULATED_LATENCY_MS > 0
+            ? new RemoteLatency(SIMULATED_LATENCY_MS, Math.max(1, Integer.getInteger("canopy.bench.fetchMaxConcurrency", 50))) : null;
 
     /** Fetches a URI the caller trusts (its own survey), whatever its size. */
     public CompletableFuture<byte[]> fetch(URI uri) {
-        return delayed(fetchNow(uri, -1));
+        return REMOTE == null ? fetchNow(uri, -1) : REMOTE.submit(() -> fetchNow(uri, -1));
     }
 
     /** Fetches a regular file or object of at most {@code maxBytes}; anything else fails without being read. */
     public CompletableFuture<byte[]> fetch(URI uri, long maxBytes) {
         if (maxBytes < 0) throw new IllegalArgumentException("maxBytes must be >= 0");
-        return delayed(fetchNow(uri, maxBytes));
-    }
-
-    private static CompletableFuture<byte[]> delayed(CompletableFuture<byte[]> f) {
-        if (SIMULATED_LATENCY_MS <= 0) return f;
-        java.util.concurrent.Executor later = CompletableFuture.delayedExecutor(SIMULATED_LATENCY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
-        return f.thenApplyAsync(b -> b, later);
+        return REMOTE == null ? fetchNow(uri, maxBytes) : REMOTE.submit(() -> fetchNow(uri, maxBytes));
     }
 
     private CompletableFuture<byte[]> fetchNow(URI uri, long maxBytes) {

@@ -43,7 +43,7 @@ public record Calibration(long tiles, double seconds, double tilesPerSecond, dou
             long deadline = System.nanoTime() + maxTime.toNanos();
             outer:
             for (ShardSpec s : plan) {
-                try (Stream<ManifestRow> rows = manifest.rows(manifest.part(s.partKey())).skip(s.skip()).limit(s.count())
+                try (Stream<ManifestRow> rows = manifest.rows(manifest.part(s.partKey()), s.skip(), s.count())
                         .filter(r -> area == null || area.intersects(r.bbox()))) {
                     Iterator<InferenceResult> it = pipeline.run(rows.iterator(), stats);
                     long seen = 0;

@@ -30,6 +30,10 @@ import org.apache.parquet.schema.MessageTypeParser;
  */
 public final class PredictionShardWriter implements AutoCloseable {
     public static final String PROB_PREFIX = "prob_";
+    /** Bytes of encoded rows a writer buffers before it writes them out as a row group. */
+    public static final long ROW_GROUP_BYTES = 4L << 20;
+    /** Bytes a column buffers before it compresses them into a page. */
+    public static final int PAGE_BYTES = 128 << 10;
 
     private final ParquetWriter<Group> writer;
     private final SimpleGroupFactory factory;
@@ -49,6 +53,18 @@ public final class PredictionShardWriter implements AutoCloseable {
             writer = new Builder(new LocalOutputFile(file), schema, this)
                     .withCompressionCodec(CompressionCodecName.SNAPPY)
                     .withWriteMode(ParquetFileWriter.Mode.OVERWRITE)
+                    // a row group is buffered in memory until it is full: at Parquet's default 128 MB a shard of 500,000 rows
+                    // would hold its whole output in the heap, so task memory would grow with the shard (and so with the job)
+                    .withRowGroupSize(ROW_GROUP_BYTES)
+                    // each of the ~17 columns fills a page before compressing it: at the default 1 MB that is up to 17 MB a task
+                    .withPageSize(PAGE_BYTES)
+                    // dictionaries only where values repeat: for ids, URIs, geometries and probabilities (unique per row) a
+                    // dictionary saves nothing and holds up to a page of distinct values per column in the heap before it gives up
+                    .withDictionaryEncoding(false)
+                    .withDictionaryPageSize(PAGE_BYTES)
+                    .withDictionaryEncoding("status", true)
+                    .withDictionaryEncoding("error", true)
+                    .withDictionaryEncoding("top_class", true)
                     .build();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open shard " + file, e);

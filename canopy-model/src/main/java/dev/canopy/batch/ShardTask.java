@@ -43,7 +43,7 @@ public final class ShardTask {
             PipelineStats stats = new PipelineStats();
             Map<String, String> meta = Map.of("canopy.model", job.modelRef(), "canopy.survey", job.surveyRoot(),
                     "canopy.shard", Integer.toString(spec.index()), "canopy.engine", job.engine() == null ? "default" : job.engine());
-            try (Stream<ManifestRow> rows = manifest.rows(part).skip(spec.skip()).limit(spec.count())
+            try (Stream<ManifestRow> rows = manifest.rows(part, spec.skip(), spec.count())
                     .filter(r -> area == null || area.intersects(r.bbox()));
                  ShardWriter writer = new ShardWriter(spec, out, card.classes(), meta)) {
                 Iterator<InferenceResult> results = pipeline.run(rows.iterator(), stats);

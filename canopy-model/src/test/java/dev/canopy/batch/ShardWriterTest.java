@@ -74,6 +74,29 @@ class ShardWriterTest {
     }
 
     @Test
+    void aLargeShardIsWrittenInRowGroupsSoTheTaskDoesNotHoldItAllInMemory() throws Exception {
+        // about 24 MB of incompressible error text: at Parquet's default 128 MB row group the writer would buffer all of it
+        java.util.Random random = new java.util.Random(1);
+        byte[] noise = new byte[1500];
+        Path file = tmp.resolve("big.parquet");
+        int n = 12_000;
+        try (PredictionShardWriter w = new PredictionShardWriter(file, CLASSES, Map.of())) {
+            for (int i = 0; i < n; i++) {
+                random.nextBytes(noise);
+                w.write(InferenceResult.error(row(i), java.util.Base64.getEncoder().encodeToString(noise)));
+            }
+        }
+        try (org.apache.parquet.hadoop.ParquetFileReader r = org.apache.parquet.hadoop.ParquetFileReader.open(new LocalInputFile(file))) {
+            assertThat(r.getRowGroups()).hasSizeGreaterThanOrEqualTo(2);
+            assertThat(r.getRowGroups()).allSatisfy(g -> assertThat(g.getTotalByteSize()).isLessThan(2 * PredictionShardWriter.ROW_GROUP_BYTES));
+            assertThat(r.getRecordCount()).isEqualTo(n);
+            // ids are unique per row: no dictionary for them (a dictionary would hold a page of them in the heap for nothing)
+            var id = r.getRowGroups().get(0).getColumns().stream().filter(c -> c.getPath().toDotString().equals("id")).findFirst().orElseThrow();
+            assertThat(id.getEncodings()).doesNotContain(org.apache.parquet.column.Encoding.PLAIN_DICTIONARY, org.apache.parquet.column.Encoding.RLE_DICTIONARY);
+        }
+    }
+
+    @Test
     void withoutACommitNothingReachesTheStore() throws Exception {
         Path out = tmp.resolve("out");
         ShardSpec spec = new ShardSpec(2, "p", 0, 1);

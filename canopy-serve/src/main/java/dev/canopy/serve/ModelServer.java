@@ -129,6 +129,9 @@ public final class ModelServer implements AutoCloseable {
             Long t0 = ctx.attribute(STARTED);
             String model = ctx.pathParamMap().getOrDefault("name", "-");
             if (t0 != null && ctx.path().startsWith("/v1/")) {
+                if (ctx.res().getHeader("Server-Timing") == null) { // refusals and errors before any work say it too
+                    ctx.header("Server-Timing", String.format(java.util.Locale.ROOT, "total;dur=%.1f", (System.nanoTime() - t0) / 1e6));
+                }
                 Timer.builder("canopy.requests").tag("model", model).tag("status", Integer.toString(ctx.statusCode()))
                         .publishPercentileHistogram().register(meters).record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
             }
@@ -187,7 +190,8 @@ public final class ModelServer implements AutoCloseable {
      * decode pool and prediction on the model's pool. The deadline counts from when the request arrived.
      */
     private void predict(Context ctx) {
-        long deadline = arrivalNanos(ctx) + settings.requestTimeout().toNanos();
+        long arrived = arrivalNanos(ctx);
+        long deadline = arrived + settings.requestTimeout().toNanos();
         String type = ctx.contentType() == null ? "" : ctx.contentType().split(";")[0].trim().toLowerCase();
         if (!type.equals("image/jpeg") && !type.equals("image/png") && !type.equals("application/json")) {
             throw new ApiError(415, "unsupported_media_type", "send an image/jpeg or image/png body, or application/json {\"uris\": [...]}, not '" + type + "'");
@@ -228,6 +232,8 @@ public final class ModelServer implements AutoCloseable {
         });
         CompletableFuture<Map<String, Object>> answer = work.copy().orTimeout(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         ctx.future(() -> answer.handle((result, error) -> {
+            // the time this server held the request, from Jetty's receipt to the answer: a client that measures more waited elsewhere
+            ctx.header("Server-Timing", String.format(java.util.Locale.ROOT, "total;dur=%.1f", (System.nanoTime() - arrived) / 1e6));
             if (error == null) ctx.json(result);
             else writeError(ctx, toApiError(error));
             return null;

@@ -189,6 +189,8 @@ class ModelServerTest {
             double sum = 0;
             for (JsonNode p : j.get("probabilities")) sum += p.asDouble();
             assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-4));
+            // the server says how long it held the request, so a client can tell its own queueing from the server's
+            assertThat(r.headers().firstValue("Server-Timing")).get(org.assertj.core.api.InstanceOfAssertFactories.STRING).matches("total;dur=\\d+\\.\\d");
 
             String uris = "{\"uris\": [\"" + survey.resolve("tiles/r00000c00001.jpg").toUri() + "\", \"" + survey.resolve("tiles/missing.jpg").toUri() + "\"]}";
             JsonNode batch = Json.MAPPER.readTree(post(s, "/v1/models/weeds/predict", "application/json", uris.getBytes()).body());
