@@ -61,6 +61,9 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--timeout-ms", defaultValue = "1000", description = "Server request timeout (default: ${DEFAULT-VALUE})")
     long timeoutMs;
 
+    @Option(names = "--max-batch", defaultValue = "" + ServeSettings.DEFAULT_MAX_BATCH, description = "Largest dynamic batch, in process and "
+            + "served, as canopy serve --max-batch (default: ${DEFAULT-VALUE})")
+    int maxBatch;
     @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
 
@@ -71,6 +74,7 @@ final class BenchServe implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (maxBatch < 1) throw new UsageException("--max-batch must be at least 1, not " + maxBatch, "pass --max-batch 8, say");
         Path bench = parent.main.home().dir("bench");
         Path survey = bench.resolve("serve-survey-512"); // the tile size bench infer reads, so the two rates compare
         try (SurveyGenerator g = new SurveyGenerator(); FileObjectStore s = new FileObjectStore(survey)) {
@@ -93,7 +97,7 @@ final class BenchServe implements Callable<Integer> {
             for (String mode : new String[] {"dynamic", "batch-1"}) {
                 ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
                 try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
-                        .withMaxBatch(mode.equals("dynamic") ? 32 : 1).withMaxWait(0).withQueueCapacity(256).build()) {
+                        .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
                     closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 4, 1); // warm-up
                     for (int c : levels) {
                         Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
@@ -104,7 +108,7 @@ final class BenchServe implements Callable<Integer> {
                 }
             }
             for (String mode : new String[] {"dynamic", "batch-1"}) {
-                ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? 32 : 1)
+                ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? maxBatch : 1)
                         .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
                 try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
                     URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
