@@ -69,6 +69,10 @@ final class BenchInfer implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "auto", description = "Engine of the pipeline runs (b) and (c): auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
 
+    @Option(names = "--warm-up", defaultValue = "true", negatable = true, description = "Run (b) and (c) once unmeasured before measuring "
+            + "them, so both are measured in steady state (JIT-compiled, executors and models loaded), as in a job of hours; "
+            + "--no-warm-up measures the first run (default: ${DEFAULT-VALUE})")
+    boolean warmUp;
     @Option(names = "--model-only", description = "Measure the engines' model-only ceilings and stop (no survey, no pipelines)")
     boolean modelOnly;
 
@@ -92,12 +96,15 @@ final class BenchInfer implements Callable<Integer> {
         }
     }
 
+    /** The store's own process when the survey lives in S3Proxy, so its CPU share can be printed. */
+    private dev.canopy.testkit.S3ProxyServer s3;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path bench = parent.main.home().dir("bench");
         String outRoot = bench.toUri().toString();
-        dev.canopy.testkit.S3ProxyServer s3 = null;
+        s3 = null;
         if (store.equals("s3")) {
             s3 = dev.canopy.testkit.S3ProxyServer.start(bench.resolve("s3proxy"));
             s3.createBucket("bench");
@@ -149,9 +156,11 @@ final class BenchInfer implements Callable<Integer> {
                         v.ref(), null, outRoot + "/out-canopy", replicas, batch, 5_000, threads,
                         TilePipeline.DEFAULT_MAX_IN_FLIGHT, TilePipeline.DEFAULT_MAX_IN_FLIGHT_BYTES).withEngine(picked.id());
                 int rowsPerShard = Math.max(50, n / (2 * Runtime.getRuntime().availableProcessors()));
+                if (warmUp) timed(job, v, n, rowsPerShard, new SparkShardRunner(spark), "canopy", null);
                 double canopy = timed(job, v, n, rowsPerShard, new SparkShardRunner(spark), "canopy", out);
                 InferenceJobSpec naiveJob = new InferenceJobSpec(job.surveyRoot(), job.modelRoot(), job.modelPrefix(), job.modelRef(), null,
                         outRoot + "/out-naive", 1, batch, 0, 1, 1, 1).withEngine(picked.id());
+                if (warmUp) timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", null);
                 double naive = timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
                 rows.add(new Row(arch.id(), n, ceilings, picked.id(), decode, canopy, naive));
                 ExecutorResources.reset();
@@ -294,10 +303,21 @@ final class BenchInfer implements Callable<Integer> {
     private double timed(InferenceJobSpec job, ModelRegistry.Version v, int n, int rowsPerShard, ShardRunner runner, String label, PrintWriter out)
             throws Exception {
         BatchInference.Options warm = BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(rowsPerShard).withMaxErrorFraction(1);
+        java.time.Duration storeCpu0 = s3 == null ? null : s3.cpuTime();
         BatchInference.Summary s = BatchInference.run(job, v.card(), null, warm, runner, ProgressListener.NONE);
         double ips = s.ok() / s.seconds(); // error rows are not throughput
+        if (out == null) {
+            spec.commandLine().getOut().printf("  warm-up (%s): %.0f ok img/s%n", label.equals("canopy") ? "b" : "c", ips);
+            return ips;
+        }
         out.printf("  (%s) %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n  %s", label.equals("canopy") ? "b" : "c", s.ok(), s.errors(),
                 s.seconds(), ips, InferCommand.stageLine(s));
+        if (storeCpu0 != null) {
+            double cpu = (s3.cpuTime().toNanos() - storeCpu0.toNanos()) / 1e9;
+            out.printf("  S3Proxy on the same cores used %.1f CPU-s of the run's %.1f (%.0f%% of %d cores)%n", cpu,
+                    s.seconds() * Runtime.getRuntime().availableProcessors(), 100 * cpu / (s.seconds() * Runtime.getRuntime().availableProcessors()),
+                    Runtime.getRuntime().availableProcessors());
+        }
         if (s.errors() > 0) out.printf("  WARNING: %,d error rows (see %s); they are not counted as throughput%n", s.errors(), s.output());
         return ips;
     }

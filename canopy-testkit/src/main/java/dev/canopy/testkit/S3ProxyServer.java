@@ -60,6 +60,8 @@ public final class S3ProxyServer implements AutoCloseable {
                 .redirectErrorStream(true)
                 .redirectOutput(baseDir.resolve("s3proxy.log").toFile())
                 .start();
+        // a JVM stopped by a signal (Ctrl-C on a benchmark) takes its S3Proxy with it instead of leaving it listening
+        Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly, "s3proxy-stop"));
         S3ProxyServer server = new S3ProxyServer(p, port, baseDir);
         server.awaitUp(Duration.ofSeconds(60));
         return server;
@@ -94,6 +96,11 @@ public final class S3ProxyServer implements AutoCloseable {
 
     public URI endpoint() {
         return URI.create("http://127.0.0.1:" + port);
+    }
+
+    /** CPU time the S3Proxy process has used so far (zero where the OS does not say): what a local store costs the cores it shares. */
+    public java.time.Duration cpuTime() {
+        return process.info().totalCpuDuration().orElse(java.time.Duration.ZERO);
     }
 
     /** Buckets are folders in the filesystem provider. */
