@@ -61,6 +61,9 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--timeout-ms", defaultValue = "1000", description = "Server request timeout (default: ${DEFAULT-VALUE})")
     long timeoutMs;
 
+    @Option(names = "--warm-up-seconds", defaultValue = "8", description = "Unmeasured load before each mode's measurements, so both the "
+            + "in-process and the served path are JIT-compiled when measured (default: ${DEFAULT-VALUE})")
+    int warmUpSeconds;
     @Option(names = "--max-batch", defaultValue = "" + ServeSettings.DEFAULT_MAX_BATCH, description = "Largest dynamic batch, in process and "
             + "served, as canopy serve --max-batch (default: ${DEFAULT-VALUE})")
     int maxBatch;
@@ -98,7 +101,7 @@ final class BenchServe implements Callable<Integer> {
                 ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
                 try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
                         .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
-                    closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 4, 1); // warm-up
+                    closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 32, warmUpSeconds); // warm-up
                     for (int c : levels) {
                         Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
                                 .withLabels(arch.id(), "in-process " + mode, c);
@@ -112,7 +115,7 @@ final class BenchServe implements Callable<Integer> {
                         .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
                 try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
                     URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
-                    closedLoop(uri, jpeg, 4, 2); // warm-up
+                    closedLoop(uri, jpeg, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
                     for (int c : levels) {
                         Point p = closedLoop(uri, jpeg, c, seconds).withLabels(arch.id(), mode, c);
                         points.add(p);
