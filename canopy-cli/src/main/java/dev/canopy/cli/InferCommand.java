@@ -52,6 +52,8 @@ final class InferCommand implements Callable<Integer> {
     String out;
     @Option(names = "--master", description = "Spark master (default: local[*]; e.g. spark://host:7077)")
     String master;
+    @Option(names = "--cluster", description = "Run on this Canopy cluster (see 'canopy cluster list') instead of --master")
+    String cluster;
     @Option(names = "--replicas", defaultValue = "1", description = "Model replicas per executor (default: ${DEFAULT-VALUE})")
     int replicas;
     @Option(names = "--max-batch", defaultValue = "32", description = "Largest batch (default: ${DEFAULT-VALUE})")
@@ -103,7 +105,7 @@ final class InferCommand implements Callable<Integer> {
         }
         // the driver chooses for the whole job (its host stands for the executors'): every executor runs the same engine
         job = job.withEngine(engine(main, registry.openPackage(v), engine).id());
-        BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, master);
+        BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, ClusterCommand.master(main, cluster, master));
         print(spec.commandLine().getOut(), s);
         return 0;
     }

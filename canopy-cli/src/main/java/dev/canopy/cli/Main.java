@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 @Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
-        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, ClusterCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
     Path home;
@@ -90,7 +90,9 @@ public final class Main {
                 || code.equals("tune.invalid") || code.equals("tune.exists") || code.equals("tune.no_experiment")
                 || code.equals("infer.output_exists") || code.equals("infer.nothing_to_resume") || code.equals("infer.plan_changed") || code.equals("storage.bad_location")
                 || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key")
-                || code.startsWith("auth.bad_") || code.equals("auth.no_scopes") || code.equals("db.bad_schema");
+                || code.startsWith("auth.bad_") || code.equals("auth.no_scopes") || code.equals("db.bad_schema")
+                || code.startsWith("cluster.bad_") || code.equals("cluster.unknown") || code.equals("cluster.exists") || code.equals("cluster.small_workers")
+                || code.equals("cluster.not_running");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -86,6 +86,8 @@ final class TuneCommand implements Callable<Integer> {
     String executor;
     @Option(names = "--master", description = "Spark master for --executor spark (default: local[*])")
     String master;
+    @Option(names = "--cluster", description = "Run the trials on this Canopy cluster (see 'canopy cluster list'): implies --executor spark")
+    String cluster;
     @Option(names = "--dir", description = "Experiment folder (default: HOME/tune/tune-TIMESTAMP)")
     String dir;
     @Option(names = "--resume", description = "Continue the experiment in this folder")
@@ -129,7 +131,8 @@ final class TuneCommand implements Callable<Integer> {
     private TuneSettings settings() throws Exception {
         return new TuneSettings(ObjectStores.toUri(survey).toString(), Files.readString(space, StandardCharsets.UTF_8), scheduler, searcher, samples,
                 maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed,
-                concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency, gpusPerTrial, maxFailures, executor, master, refine,
+                concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency, gpusPerTrial, maxFailures,
+                cluster != null ? "spark" : executor, ClusterCommand.master(main, cluster, master), refine,
                 refineTop, name, noRegister);
     }
 

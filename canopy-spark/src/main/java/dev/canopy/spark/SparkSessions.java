@@ -71,10 +71,7 @@ public final class SparkSessions {
     }
 
     /** Packages Spark (Kryo, Netty, its unsafe helpers) needs opened on Java 17; the launcher passes the same list. */
-    public static final List<String> OPENED_PACKAGES = List.of("java.base/java.lang", "java.base/java.lang.invoke", "java.base/java.lang.reflect",
-            "java.base/java.io", "java.base/java.net", "java.base/java.nio", "java.base/java.util", "java.base/java.util.concurrent",
-            "java.base/java.util.concurrent.atomic", "java.base/jdk.internal.ref", "java.base/sun.nio.ch", "java.base/sun.nio.cs",
-            "java.base/sun.security.action", "java.base/sun.util.calendar", "java.security.jgss/sun.security.krb5");
+    public static final List<String> OPENED_PACKAGES = dev.canopy.api.JavaOpens.PACKAGES;
 
     /** The JVM options executors need on Java 17. */
     public static List<String> javaOptions() {

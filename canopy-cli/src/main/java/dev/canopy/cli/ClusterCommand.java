@@ -1,0 +1,188 @@
+package dev.canopy.cli;
+
+import dev.canopy.cluster.ClusterProvider;
+import dev.canopy.cluster.ClusterSpec;
+import dev.canopy.cluster.ClusterStatus;
+import dev.canopy.cluster.LocalClusterProvider;
+import java.io.PrintWriter;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code canopy cluster create|list|status|start|scale|stop|delete}: Spark standalone clusters on this host. */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+        description = {"Create, inspect, resize, stop and delete Spark standalone clusters (a Master and Workers as processes on this host, "
+                + "on 127.0.0.1). Each cluster's record and logs live under $CANOPY_HOME/clusters/NAME."},
+        subcommands = {ClusterCommand.Create.class, ClusterCommand.ListClusters.class, ClusterCommand.Status.class, ClusterCommand.Start.class,
+                ClusterCommand.Scale.class, ClusterCommand.Stop.class, ClusterCommand.Delete.class})
+final class ClusterCommand {
+    @ParentCommand
+    Main main;
+
+    ClusterProvider provider() {
+        return provider(main);
+    }
+
+    static ClusterProvider provider(Main main) {
+        return LocalClusterProvider.ofThisJvm(main.home().dir("clusters"), Clock.systemUTC());
+    }
+
+    /**
+     * The Spark master a job runs on: the named cluster's (which must be running with a worker alive),
+     * else {@code master} as given (null: local).
+     */
+    static String master(Main main, String cluster, String master) {
+        if (cluster == null) return master;
+        if (master != null) {
+            throw new UsageException("--cluster and --master both name where to run", "pass one of them: --cluster NAME or --master spark://HOST:PORT");
+        }
+        ClusterStatus s = provider(main).status(cluster);
+        if (!s.state().equals(ClusterStatus.RUNNING)) {
+            throw new UsageException("cluster '" + cluster + "' is " + s.state().toLowerCase(), "start it: canopy cluster start " + cluster);
+        }
+        if (s.workersAlive() == 0) {
+            throw new UsageException("cluster '" + cluster + "' has no worker alive, so a job would wait forever",
+                    "add workers: canopy cluster scale " + cluster + " --workers 2");
+        }
+        return s.masterUrl();
+    }
+
+    static void print(PrintWriter out, ClusterStatus s) {
+        out.printf("cluster     %s  %s%n", s.name(), s.state());
+        out.printf("master      %s  (web UI %s)%n", s.masterUrl(), s.uiUrl());
+        out.printf("workers     %d alive of %d wanted; %d cores (%d used), %,d MB memory (%,d MB used)%n", s.workersAlive(), s.workersWanted(),
+                s.cores(), s.coresUsed(), s.memoryMb(), s.memoryUsedMb());
+        out.printf("running     %s%n", s.runningApplications().isEmpty() ? "no application" : String.join(", ", s.runningApplications()));
+        out.printf("uptime      %s%n", s.uptime().isZero() ? "-" : s.uptime().withNanos(0).toString().substring(2).toLowerCase());
+        out.printf("logs        %s%n", s.logs());
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Start a new cluster and wait until its master answers.")
+    static final class Create implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--workers", defaultValue = "2", description = "Workers (default: ${DEFAULT-VALUE})")
+        int workers;
+        @Option(names = "--worker-cores", defaultValue = "1", description = "Cores per worker (default: ${DEFAULT-VALUE})")
+        int cores;
+        @Option(names = "--worker-memory", defaultValue = "1g", description = "Memory per worker, e.g. 512m or 2g (default: ${DEFAULT-VALUE})")
+        String memory;
+
+        @Override
+        public Integer call() {
+            ClusterStatus s = parent.provider().create(new ClusterSpec(name, workers, cores, memory));
+            print(spec.commandLine().getOut(), s);
+            return 0;
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Every cluster, running or stopped.")
+    static final class ListClusters implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%-20s %-8s %-9s %-6s %-26s %s%n", "NAME", "STATE", "WORKERS", "CORES", "MASTER", "APPS");
+            for (ClusterStatus s : parent.provider().list()) {
+                out.printf("%-20s %-8s %-9s %-6d %-26s %d%n", s.name(), s.state(), s.workersAlive() + "/" + s.workersWanted(), s.cores(), s.masterUrl(),
+                        s.runningApplications().size());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "status", mixinStandardHelpOptions = true, description = "Workers, cores, memory, running applications, UI address, uptime.")
+    static final class Status implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), parent.provider().status(name));
+            return 0;
+        }
+    }
+
+    @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped cluster again with its recorded size.")
+    static final class Start implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), parent.provider().start(name));
+            return 0;
+        }
+    }
+
+    @Command(name = "scale", mixinStandardHelpOptions = true, description = "Add or remove workers of a running cluster.")
+    static final class Scale implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--workers", required = true, description = "Workers wanted")
+        int workers;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), parent.provider().scale(name, workers));
+            return 0;
+        }
+    }
+
+    @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop every process of the cluster (checked); its record and logs stay.")
+    static final class Stop implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), parent.provider().stop(name));
+            return 0;
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true, description = "Stop the cluster and remove its record and logs.")
+    static final class Delete implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            parent.provider().delete(name);
+            spec.commandLine().getOut().printf("deleted cluster %s%n", name);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,391 @@
+package dev.canopy.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.CanopyException;
+import dev.canopy.api.JavaOpens;
+import dev.canopy.api.Json;
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Spark standalone clusters on this host: a Master and N Workers, each its own long-lived process
+ * (they outlive the command that started them), all on 127.0.0.1. Everything about a cluster lives in
+ * {@code ROOT/NAME/}: {@code cluster.json} (spec, ports, process ids), one log per process, the
+ * workers' work folders (executor logs). The processes run Spark's own Master and Worker from the class
+ * path given to the provider, linked once into {@code ROOT/.spark-home/jars}, so executors get the same
+ * jars.
+ *
+ * <p>A process id is trusted only while the process's command line still carries this cluster's
+ * marker, so a recycled pid is never killed.
+ */
+public final class LocalClusterProvider implements ClusterProvider {
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
+
+    private final Path root;
+    private final List<Path> classPath;
+    private final Clock clock;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    /** Recorded state of one cluster; pids are 0 when stopped. */
+    record State(ClusterSpec spec, long masterPid, int masterPort, int uiPort, List<Worker> workers, Instant startedAt) {
+        record Worker(int index, long pid, int uiPort) { }
+    }
+
+    public LocalClusterProvider(Path root, List<Path> classPath, Clock clock) {
+        this.root = root;
+        this.classPath = List.copyOf(classPath);
+        this.clock = clock;
+    }
+
+    /** A provider whose clusters run this JVM's own class path (the Canopy launcher's jars, Spark's among them). */
+    public static LocalClusterProvider ofThisJvm(Path root, Clock clock) {
+        List<Path> cp = Stream.of(System.getProperty("java.class.path").split(File.pathSeparator)).map(Path::of).toList();
+        return new LocalClusterProvider(root, cp, clock);
+    }
+
+    @Override
+    public synchronized ClusterStatus create(ClusterSpec spec) {
+        Path dir = root.resolve(spec.name());
+        if (Files.exists(dir.resolve("cluster.json"))) {
+            throw new CanopyException("cluster.exists", "a cluster named '" + spec.name() + "' already exists (" + dir + ")",
+                    "pick another name, or 'canopy cluster start " + spec.name() + "' if it is stopped");
+        }
+        return withLock(spec.name(), () -> launch(spec, dir));
+    }
+
+    @Override
+    public synchronized ClusterStatus start(String name) {
+        State s = read(name);
+        if (alive(name, s.masterPid())) return status(name);
+        return withLock(name, () -> launch(s.spec(), root.resolve(name)));
+    }
+
+    private ClusterStatus launch(ClusterSpec spec, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            int port = freePort();
+            int ui = freePort();
+            Process master = spawn(spec.name(), dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                    "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
+            State s = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
+            write(s); // recorded before waiting: a failed start can still be stopped
+            awaitPort(master, port, dir.resolve("master.log"));
+            awaitUi(master, ui, dir.resolve("master.log")); // status reads the master's web UI: ready means both answer
+            List<State.Worker> workers = new ArrayList<>();
+            for (int i = 0; i < spec.workers(); i++) workers.add(startWorker(s, i));
+            s = new State(spec, master.pid(), port, ui, workers, s.startedAt());
+            write(s);
+            return status(spec.name());
+        } catch (IOException e) {
+            stopQuietly(spec.name());
+            throw new UncheckedIOException("cannot start cluster " + spec.name(), e);
+        } catch (RuntimeException e) {
+            stopQuietly(spec.name());
+            throw e;
+        }
+    }
+
+    private State.Worker startWorker(State s, int index) throws IOException {
+        Path dir = root.resolve(s.spec().name());
+        Path work = dir.resolve("worker-" + index);
+        Files.createDirectories(work);
+        int ui = freePort();
+        Process p = spawn(s.spec().name(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", work.toString(),
+                "--webui-port", Integer.toString(ui), "spark://127.0.0.1:" + s.masterPort()));
+        return new State.Worker(index, p.pid(), ui);
+    }
+
+    @Override
+    public synchronized ClusterStatus status(String name) {
+        State s = read(name);
+        Path dir = root.resolve(name);
+        String masterUrl = "spark://127.0.0.1:" + s.masterPort();
+        String ui = "http://127.0.0.1:" + s.uiPort();
+        if (!alive(name, s.masterPid())) {
+            return new ClusterStatus(name, ClusterStatus.STOPPED, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), Duration.ZERO,
+                    dir.toString());
+        }
+        Optional<JsonNode> j = masterJson(s.uiPort());
+        Duration up = Duration.between(s.startedAt(), clock.instant());
+        if (j.isEmpty()) {
+            return new ClusterStatus(name, ClusterStatus.BROKEN, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), up, dir.toString());
+        }
+        JsonNode m = j.get();
+        int alive = 0;
+        for (JsonNode w : m.path("workers")) if ("ALIVE".equals(w.path("state").asText())) alive++;
+        List<String> apps = new ArrayList<>();
+        for (JsonNode a : m.path("activeapps")) apps.add(a.path("id").asText() + " " + a.path("name").asText());
+        return new ClusterStatus(name, ClusterStatus.RUNNING, masterUrl, ui, alive, s.spec().workers(), m.path("cores").asInt(),
+                m.path("coresused").asInt(), m.path("memory").asLong(), m.path("memoryused").asLong(), apps, up, dir.toString());
+    }
+
+    @Override
+    public synchronized List<ClusterStatus> list() {
+        if (!Files.isDirectory(root)) return List.of();
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.filter(d -> Files.exists(d.resolve("cluster.json"))).map(d -> d.getFileName().toString()).sorted().map(this::status).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public synchronized ClusterStatus scale(String name, int workers) {
+        return withLock(name, () -> {
+            State s = read(name);
+            if (!alive(name, s.masterPid())) {
+                throw new CanopyException("cluster.not_running", "cluster '" + name + "' is not running", "start it: canopy cluster start " + name);
+            }
+            ClusterSpec spec = s.spec().withWorkers(workers); // validates the count
+            List<State.Worker> kept = new ArrayList<>(s.workers());
+            try {
+                while (kept.size() < workers) kept.add(startWorker(s, kept.isEmpty() ? 0 : kept.get(kept.size() - 1).index() + 1));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot add a worker to " + name, e);
+            }
+            while (kept.size() > workers) {
+                State.Worker w = kept.remove(kept.size() - 1);
+                kill(name, w.pid());
+            }
+            write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), kept, s.startedAt()));
+            return status(name);
+        });
+    }
+
+    @Override
+    public synchronized ClusterStatus stop(String name) {
+        withLock(name, () -> {
+            stopLocked(name);
+            return null;
+        });
+        return status(name);
+    }
+
+    /** Stops every process of the cluster; the caller holds the cluster's lock. */
+    private void stopLocked(String name) {
+        State s = read(name);
+        for (State.Worker w : s.workers()) kill(name, w.pid()); // executors first (a worker's children), then the worker
+        kill(name, s.masterPid());
+        List<Long> left = new ArrayList<>();
+        for (State.Worker w : s.workers()) if (alive(name, w.pid())) left.add(w.pid());
+        if (alive(name, s.masterPid())) left.add(s.masterPid());
+        if (!left.isEmpty()) {
+            throw new CanopyException("cluster.stop_failed", "processes " + left + " of cluster '" + name + "' are still running",
+                    "kill them (kill -9 PID) and run 'canopy cluster stop " + name + "' again");
+        }
+        write(new State(s.spec(), 0, s.masterPort(), s.uiPort(), List.of(), s.startedAt()));
+    }
+
+    @Override
+    public synchronized void delete(String name) {
+        stop(name);
+        deleteTree(root.resolve(name));
+    }
+
+    /** After a failed start, inside the lock. */
+    private void stopQuietly(String name) {
+        try {
+            if (Files.exists(root.resolve(name).resolve("cluster.json"))) stopLocked(name);
+        } catch (RuntimeException ignored) {
+            // the start already failed; that error is the one to report
+        }
+    }
+
+    // --- processes ---
+
+    private String marker(String name) {
+        return "-Dcanopy.cluster=" + root.toAbsolutePath().resolve(name);
+    }
+
+    private Process spawn(String name, Path dir, String role, List<String> mainAndArgs) throws IOException {
+        Path sparkHome = sparkHome();
+        List<String> cmd = new ArrayList<>();
+        if (Files.isExecutable(Path.of("/usr/bin/setsid"))) cmd.add("/usr/bin/setsid"); // its own session: a closed terminal does not take it down
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx512m");
+        cmd.add(marker(name));
+        cmd.add("-cp");
+        cmd.add(sparkHome.resolve("jars") + File.separator + "*");
+        cmd.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
+        cmd.addAll(JavaOpens.flags());
+        cmd.addAll(mainAndArgs);
+        Files.createDirectories(dir.resolve("tmp"));
+        Files.createDirectories(dir.resolve("local"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(role + ".log").toFile()));
+        pb.environment().put("SPARK_HOME", sparkHome.toString());
+        pb.environment().put("SPARK_SCALA_VERSION", "2.13");
+        pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+        pb.environment().put("SPARK_LOCAL_DIRS", dir.resolve("local").toString());
+        return pb.start();
+    }
+
+    /** Spark's launcher wants a SPARK_HOME with jars/: links to the provider's class path jars, made once. */
+    private Path sparkHome() throws IOException {
+        Path home = root.resolve(".spark-home");
+        Path jars = home.resolve("jars");
+        Files.createDirectories(jars);
+        for (Path p : classPath) {
+            if (!Files.isRegularFile(p) || !p.toString().endsWith(".jar")) continue; // class folders: only tests have them
+            Path link = jars.resolve(p.getFileName());
+            if (Files.isSymbolicLink(link) && !Files.exists(link)) Files.delete(link); // a jar of an older build that is gone
+            if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                try {
+                    Files.createSymbolicLink(link, p.toAbsolutePath());
+                } catch (java.nio.file.FileAlreadyExistsException raced) {
+                    // another provider linked it first
+                }
+            }
+        }
+        return home;
+    }
+
+    private boolean alive(String name, long pid) {
+        if (pid <= 0) return false;
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+                .filter(h -> h.info().commandLine().map(c -> c.contains(marker(name))).orElse(false)).isPresent();
+    }
+
+    private void kill(String name, long pid) {
+        if (!alive(name, pid)) return;
+        ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
+        List<ProcessHandle> children = h.descendants().toList(); // executors a worker started
+        h.destroy();
+        children.forEach(ProcessHandle::destroy);
+        Instant deadline = clock.instant().plus(STOP_TIMEOUT);
+        for (ProcessHandle p : concat(children, h)) {
+            try {
+                p.onExit().get(Math.max(1, Duration.between(clock.instant(), deadline).toMillis()), java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (Exception slow) {
+                p.destroyForcibly();
+                p.onExit().join();
+            }
+        }
+    }
+
+    private static List<ProcessHandle> concat(List<ProcessHandle> a, ProcessHandle b) {
+        List<ProcessHandle> all = new ArrayList<>(a);
+        all.add(b);
+        return all;
+    }
+
+    private void awaitPort(Process master, int port, Path log) throws IOException {
+        Instant deadline = clock.instant().plus(START_TIMEOUT);
+        while (clock.instant().isBefore(deadline)) {
+            if (!master.isAlive()) throw new IOException("the Spark master exited while starting; see " + log);
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return;
+            } catch (IOException notYet) {
+                try {
+                    Thread.sleep(100); // another process is starting: nothing here to be notified by
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while the master started", e);
+                }
+            }
+        }
+        throw new IOException("the Spark master did not listen on port " + port + " within " + START_TIMEOUT + "; see " + log);
+    }
+
+    private void awaitUi(Process master, int uiPort, Path log) throws IOException {
+        Instant deadline = clock.instant().plus(START_TIMEOUT);
+        while (masterJson(uiPort).isEmpty()) {
+            if (!master.isAlive()) throw new IOException("the Spark master exited while starting; see " + log);
+            if (!clock.instant().isBefore(deadline)) throw new IOException("the Spark master's web UI did not answer within " + START_TIMEOUT + "; see " + log);
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while the master started", e);
+            }
+        }
+    }
+
+    private Optional<JsonNode> masterJson(int uiPort) {
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + uiPort + "/json/")).timeout(Duration.ofSeconds(3)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 ? Optional.of(Json.MAPPER.readTree(r.body())) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    // --- records ---
+
+    private State read(String name) {
+        new ClusterSpec(name, 0, 1, "1g"); // the name's rules, before it becomes a path
+        Path f = root.resolve(name).resolve("cluster.json");
+        if (!Files.exists(f)) {
+            throw new CanopyException("cluster.unknown", "no cluster named '" + name + "' under " + root, "see 'canopy cluster list', or create it");
+        }
+        try {
+            return Json.MAPPER.readValue(Files.readAllBytes(f), State.class);
+        } catch (IOException e) {
+            throw new CanopyException("cluster.corrupt_record", "cannot read " + f + ": " + e.getMessage(),
+                    "stop its processes by hand if any run, then remove " + root.resolve(name), e);
+        }
+    }
+
+    private void write(State s) {
+        Path f = root.resolve(s.spec().name()).resolve("cluster.json");
+        try {
+            Path tmp = f.resolveSibling("cluster.json.tmp");
+            Files.write(tmp, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(s));
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot record cluster " + s.spec().name(), e);
+        }
+    }
+
+    /** Serialises changes to one cluster across processes (two CLIs scaling the same cluster). */
+    private <T> T withLock(String name, java.util.function.Supplier<T> body) {
+        Path dir = root.resolve(name);
+        try {
+            Files.createDirectories(dir);
+            try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
+                return body.get();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock cluster " + name, e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> all = Files.walk(dir)) {
+            for (Path p : (Iterable<Path>) all.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir, e);
+        }
+    }
+}

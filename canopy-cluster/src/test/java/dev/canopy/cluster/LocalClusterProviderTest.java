@@ -1,0 +1,93 @@
+package dev.canopy.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.canopy.api.CanopyException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Real Spark Masters and Workers as processes: create, inspect, scale, stop with nothing left, delete. */
+@Timeout(300)
+class LocalClusterProviderTest {
+    @TempDir
+    Path root;
+    LocalClusterProvider provider;
+
+    @AfterEach
+    void noProcessLeftBehind() {
+        if (provider != null) {
+            for (ClusterStatus c : provider.list()) provider.stop(c.name());
+        }
+        // whatever a test did, no JVM carrying this root's marker may survive it
+        assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + root)).orElse(false)))
+                .isEmpty();
+        try (var links = Files.walk(root.resolve(".spark-home"))) { // the links themselves, quietly (JUnit warns for each)
+            for (Path p : (Iterable<Path>) links.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
+        } catch (java.io.IOException | java.io.UncheckedIOException ignored) {
+            // nothing was linked
+        }
+    }
+
+    @Test
+    void createScaleStopStartAndDeleteACluster() throws Exception {
+        provider = LocalClusterProvider.ofThisJvm(root, Clock.systemUTC());
+        ClusterStatus created = provider.create(new ClusterSpec("survey", 2, 1, "1g"));
+        assertThat(created.state()).isEqualTo(ClusterStatus.RUNNING);
+        assertThat(created.masterUrl()).startsWith("spark://127.0.0.1:");
+        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
+        ClusterStatus two = provider.status("survey");
+        assertThat(two.cores()).isEqualTo(2);
+        assertThat(two.memoryMb()).isEqualTo(2048);
+        assertThat(provider.list()).extracting(ClusterStatus::name).containsExactly("survey");
+
+        provider.scale("survey", 3);
+        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 3);
+        provider.scale("survey", 1);
+        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 1);
+
+        ClusterStatus stopped = provider.stop("survey");
+        assertThat(stopped.state()).isEqualTo(ClusterStatus.STOPPED);
+        assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + root)).orElse(false)))
+                .as("no process of the stopped cluster").isEmpty();
+        assertThat(root.resolve("survey/master.log")).exists(); // logs stay for the post-mortem
+
+        provider.start("survey");
+        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 1);
+
+        provider.delete("survey");
+        assertThat(Files.exists(root.resolve("survey"))).isFalse();
+        assertThat(provider.list()).isEmpty();
+    }
+
+    @Test
+    void badNamesSizesAndUnknownClustersAreRefusedWithTheFix() {
+        provider = LocalClusterProvider.ofThisJvm(root, Clock.systemUTC());
+        assertThatThrownBy(() -> new ClusterSpec("../etc", 1, 1, "1g")).isInstanceOf(CanopyException.class).hasMessageContaining("not allowed");
+        assertThatThrownBy(() -> new ClusterSpec("ok", 1, 0, "1g")).isInstanceOf(CanopyException.class).hasMessageContaining("cores");
+        assertThatThrownBy(() -> new ClusterSpec("ok", 1, 1, "512m")).isInstanceOf(CanopyException.class).hasMessageContaining("executor");
+        assertThatThrownBy(() -> new ClusterSpec("ok", 1, 1, "lots")).isInstanceOf(CanopyException.class).hasMessageContaining("lots")
+                .satisfies(e -> assertThat(((CanopyException) e).fix()).contains("1g"));
+        assertThatThrownBy(() -> provider.status("nobody")).isInstanceOf(CanopyException.class).hasMessageContaining("nobody")
+                .satisfies(e -> assertThat(((CanopyException) e).fix()).contains("canopy cluster list"));
+        assertThatThrownBy(() -> provider.scale("nobody", 2)).isInstanceOf(CanopyException.class);
+        assertThat(provider.list()).isEqualTo(List.of());
+    }
+
+    @Test
+    void aSecondClusterOfTheSameNameIsRefusedAndTheFirstKeepsRunning() {
+        provider = LocalClusterProvider.ofThisJvm(root, Clock.systemUTC());
+        provider.create(new ClusterSpec("one", 0, 1, "1g"));
+        assertThatThrownBy(() -> provider.create(new ClusterSpec("one", 1, 1, "1g"))).isInstanceOf(CanopyException.class)
+                .hasMessageContaining("already exists");
+        assertThat(provider.status("one").state()).isEqualTo(ClusterStatus.RUNNING);
+    }
+}
