@@ -73,7 +73,7 @@ final class ClusterCommand {
         int workers;
         @Option(names = "--worker-cores", defaultValue = "1", description = "Cores per worker (default: ${DEFAULT-VALUE})")
         int cores;
-        @Option(names = "--worker-memory", defaultValue = "1g", description = "Memory per worker, e.g. 512m or 2g (default: ${DEFAULT-VALUE})")
+        @Option(names = "--worker-memory", defaultValue = "1g", description = "Memory per worker, at least 1g (an executor's memory), e.g. 1g or 4g (default: ${DEFAULT-VALUE})")
         String memory;
 
         @Override

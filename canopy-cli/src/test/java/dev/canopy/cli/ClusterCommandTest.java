@@ -23,6 +23,8 @@ class ClusterCommandTest {
     @AfterEach
     void nothingLeftRunning() {
         cli("cluster", "stop", "ci"); // harmless when already stopped or deleted
+        assertThat(new dev.canopy.cluster.LocalClusterProvider(tmp.resolve("home/clusters"), java.util.List.of(), java.time.Clock.systemUTC()).processes("ci"))
+                .as("no Master, Worker or executor (found by its working folder) of the test's cluster").isEmpty();
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + tmp)).orElse(false)))
                 .as("no Master, Worker or executor of the test's cluster").isEmpty();
         dev.canopy.storage.LocalFiles.deleteQuietly(tmp.resolve("home/clusters/.spark-home")); // the links themselves, quietly (JUnit warns for each)
@@ -58,6 +60,8 @@ class ClusterCommandTest {
         assertThat(infer.code()).as(infer.err()).isZero();
         assertThat(infer.out()).contains("60 (60 ok, 0 errors) in 3 shards", "on spark spark://127.0.0.1:");
         assertThat(out.resolve("_SUCCESS")).exists();
+        // the executors ran on the cluster's worker: their logs are in its work folder
+        assertThat(tmp.resolve("home/clusters/ci/worker-0")).isDirectoryContaining(p -> p.getFileName().toString().startsWith("app-"));
 
         assertThat(cli("cluster", "scale", "ci", "--workers", "2").code()).isZero();
         await().atMost(Duration.ofSeconds(90)).until(() -> cli("cluster", "status", "ci").out().contains("2 alive of 2 wanted"));

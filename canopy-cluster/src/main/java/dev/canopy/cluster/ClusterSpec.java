@@ -12,10 +12,7 @@ public record ClusterSpec(String name, int workers, int workerCores, String work
     private static final Pattern MEMORY = Pattern.compile("[1-9][0-9]*[mg]");
 
     public ClusterSpec {
-        if (name == null || !NAME.matcher(name).matches()) {
-            throw new CanopyException("cluster.bad_name", "cluster name '" + name + "' is not allowed",
-                    "use 1-40 lower-case letters, digits and dashes, starting with a letter (e.g. survey-2026)");
-        }
+        checkName(name);
         if (workers < 0 || workers > 64) throw new CanopyException("cluster.bad_workers", "workers must be 0-64, not " + workers, "pass --workers 2, say");
         if (workerCores < 1 || workerCores > 256) {
             throw new CanopyException("cluster.bad_cores", "worker cores must be 1-256, not " + workerCores, "pass --worker-cores 1, say");
@@ -29,6 +26,15 @@ public record ClusterSpec(String name, int workers, int workerCores, String work
             throw new CanopyException("cluster.small_workers", "worker memory " + workerMemory + " is less than one executor's 1g",
                     "give each worker at least 1g: --worker-memory 1g");
         }
+    }
+
+    /** Refuses a name that is not 1-40 lower-case letters, digits and dashes starting with a letter: it becomes a folder name. */
+    public static String checkName(String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new CanopyException("cluster.bad_name", "cluster name '" + name + "' is not allowed",
+                    "use 1-40 lower-case letters, digits and dashes, starting with a letter (e.g. survey-2026)");
+        }
+        return name;
     }
 
     /** Spark's default executor memory: the least a worker must offer. */

@@ -52,7 +52,13 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     public LocalClusterProvider(Path root, List<Path> classPath, Clock clock) {
-        this.root = root;
+        try {
+            Files.createDirectories(root);
+            this.root = root.toRealPath(); // one spelling of the path for the process marker, whatever links lead here
+        } catch (IOException e) {
+            throw new CanopyException("cluster.no_root", "cannot use " + root + " for cluster records: " + e.getMessage(),
+                    "check that the Canopy home is writable (--home or CANOPY_HOME)", e);
+        }
         this.classPath = List.copyOf(classPath);
         this.clock = clock;
     }
@@ -64,41 +70,68 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     @Override
-    public synchronized ClusterStatus create(ClusterSpec spec) {
+    public ClusterStatus create(ClusterSpec spec) {
         Path dir = root.resolve(spec.name());
-        if (Files.exists(dir.resolve("cluster.json"))) {
-            throw new CanopyException("cluster.exists", "a cluster named '" + spec.name() + "' already exists (" + dir + ")",
-                    "pick another name, or 'canopy cluster start " + spec.name() + "' if it is stopped");
-        }
-        return withLock(spec.name(), () -> launch(spec, dir));
+        withLock(spec.name(), () -> {
+            if (Files.exists(dir.resolve("cluster.json"))) { // checked under the lock: two creates cannot both pass
+                throw new CanopyException("cluster.exists", "a cluster named '" + spec.name() + "' already exists (" + dir + ")",
+                        "pick another name, or 'canopy cluster start " + spec.name() + "' if it is stopped");
+            }
+            try {
+                launch(spec, dir);
+            } catch (RuntimeException e) {
+                deleteTree(dir); // nothing runs (launch stopped it): a retry must not find a half-made record
+                throw e;
+            }
+            return null;
+        });
+        return status(spec.name());
     }
 
     @Override
-    public synchronized ClusterStatus start(String name) {
-        State s = read(name);
-        if (alive(name, s.masterPid())) return status(name);
-        return withLock(name, () -> launch(s.spec(), root.resolve(name)));
+    public ClusterStatus start(String name) {
+        ClusterSpec.checkName(name);
+        withLock(name, () -> {
+            State s = read(name);
+            if (alive(name, s.masterPid())) return null;
+            stopLocked(name); // workers or executors that outlived their master would be lost track of by a new record
+            launch(s.spec(), root.resolve(name));
+            return null;
+        });
+        return status(name);
     }
 
-    private ClusterStatus launch(ClusterSpec spec, Path dir) {
+    /** Starts the master (on fresh ports up to three times: a port found free can be taken before Spark binds it), then the workers. */
+    private void launch(ClusterSpec spec, Path dir) {
+        Path log = dir.resolve("master.log");
         try {
             Files.createDirectories(dir);
-            int port = freePort();
-            int ui = freePort();
-            Process master = spawn(spec.name(), dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                    "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
-            State s = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
-            write(s); // recorded before waiting: a failed start can still be stopped
-            awaitPort(master, port, dir.resolve("master.log"));
-            awaitUi(master, ui, dir.resolve("master.log")); // status reads the master's web UI: ready means both answer
+            State s = null;
+            for (int attempt = 1; s == null; attempt++) {
+                int port = freePort();
+                int ui = freePort();
+                Process master = spawn(spec.name(), dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                        "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
+                State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
+                write(tried); // recorded before waiting: a failed start can still be stopped
+                try {
+                    awaitPort(master, port, log);
+                    awaitUi(master, ui, log); // status reads the master's web UI: ready means both answer
+                    s = tried;
+                } catch (IOException e) {
+                    kill(spec.name(), master.pid());
+                    if (attempt == 3 || master.isAlive()) throw e;
+                }
+            }
             List<State.Worker> workers = new ArrayList<>();
-            for (int i = 0; i < spec.workers(); i++) workers.add(startWorker(s, i));
-            s = new State(spec, master.pid(), port, ui, workers, s.startedAt());
-            write(s);
-            return status(spec.name());
+            for (int i = 0; i < spec.workers(); i++) {
+                workers.add(startWorker(s, i));
+                write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), workers, s.startedAt())); // each worker recorded once started
+            }
         } catch (IOException e) {
             stopQuietly(spec.name());
-            throw new UncheckedIOException("cannot start cluster " + spec.name(), e);
+            throw new CanopyException("cluster.start_failed", "cluster '" + spec.name() + "' did not start: " + e.getMessage(),
+                    "read " + log + " (a port in use, too little memory?) and try again", e);
         } catch (RuntimeException e) {
             stopQuietly(spec.name());
             throw e;
@@ -117,7 +150,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     @Override
-    public synchronized ClusterStatus status(String name) {
+    public ClusterStatus status(String name) {
         State s = read(name);
         Path dir = root.resolve(name);
         String masterUrl = "spark://127.0.0.1:" + s.masterPort();
@@ -141,29 +174,38 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     @Override
-    public synchronized List<ClusterStatus> list() {
+    public List<ClusterStatus> list() {
         if (!Files.isDirectory(root)) return List.of();
         try (Stream<Path> dirs = Files.list(root)) {
             return dirs.filter(d -> Files.exists(d.resolve("cluster.json"))).map(d -> d.getFileName().toString()).sorted().map(this::status).toList();
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return List.of();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
     @Override
-    public synchronized ClusterStatus scale(String name, int workers) {
+    public ClusterStatus scale(String name, int workers) {
+        ClusterSpec.checkName(name);
         return withLock(name, () -> {
             State s = read(name);
             if (!alive(name, s.masterPid())) {
                 throw new CanopyException("cluster.not_running", "cluster '" + name + "' is not running", "start it: canopy cluster start " + name);
             }
             ClusterSpec spec = s.spec().withWorkers(workers); // validates the count
-            List<State.Worker> kept = new ArrayList<>(s.workers());
+            List<State.Worker> kept = new ArrayList<>();
+            for (State.Worker w : s.workers()) if (alive(name, w.pid())) kept.add(w); // dead workers are replaced, not counted
             try {
-                while (kept.size() < workers) kept.add(startWorker(s, kept.isEmpty() ? 0 : kept.get(kept.size() - 1).index() + 1));
+                while (kept.size() < workers) {
+                    kept.add(startWorker(s, kept.isEmpty() ? 0 : kept.stream().mapToInt(State.Worker::index).max().orElse(-1) + 1));
+                    write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), kept, s.startedAt()));
+                }
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot add a worker to " + name, e);
+                throw new CanopyException("cluster.scale_failed", "cannot add a worker to '" + name + "': " + e.getMessage(),
+                        "read the worker logs under " + root.resolve(name), e);
             }
+            // the newest workers go first; their running tasks fail and Spark runs them again on the workers that stay
             while (kept.size() > workers) {
                 State.Worker w = kept.remove(kept.size() - 1);
                 kill(name, w.pid());
@@ -174,7 +216,8 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     @Override
-    public synchronized ClusterStatus stop(String name) {
+    public ClusterStatus stop(String name) {
+        ClusterSpec.checkName(name);
         withLock(name, () -> {
             stopLocked(name);
             return null;
@@ -182,14 +225,16 @@ public final class LocalClusterProvider implements ClusterProvider {
         return status(name);
     }
 
-    /** Stops every process of the cluster; the caller holds the cluster's lock. */
+    /**
+     * Stops every process of the cluster, recorded or not (a worker whose start was not recorded, an executor a
+     * crashed worker left behind), then checks that none is left; the caller holds the cluster's lock.
+     */
     private void stopLocked(String name) {
         State s = read(name);
         for (State.Worker w : s.workers()) kill(name, w.pid()); // executors first (a worker's children), then the worker
         kill(name, s.masterPid());
-        List<Long> left = new ArrayList<>();
-        for (State.Worker w : s.workers()) if (alive(name, w.pid())) left.add(w.pid());
-        if (alive(name, s.masterPid())) left.add(s.masterPid());
+        for (ProcessHandle stray : processes(name)) kill(stray);
+        List<Long> left = processes(name).stream().map(ProcessHandle::pid).toList();
         if (!left.isEmpty()) {
             throw new CanopyException("cluster.stop_failed", "processes " + left + " of cluster '" + name + "' are still running",
                     "kill them (kill -9 PID) and run 'canopy cluster stop " + name + "' again");
@@ -198,9 +243,13 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     @Override
-    public synchronized void delete(String name) {
-        stop(name);
-        deleteTree(root.resolve(name));
+    public void delete(String name) {
+        ClusterSpec.checkName(name);
+        withLock(name, () -> {
+            stopLocked(name);
+            deleteTree(root.resolve(name));
+            return null;
+        });
     }
 
     /** After a failed start, inside the lock. */
@@ -215,7 +264,24 @@ public final class LocalClusterProvider implements ClusterProvider {
     // --- processes ---
 
     private String marker(String name) {
-        return "-Dcanopy.cluster=" + root.toAbsolutePath().resolve(name);
+        return "-Dcanopy.cluster=" + root.resolve(name);
+    }
+
+    /**
+     * Every live process of the cluster: its Master and Workers (their exact marker argument) and the executors the
+     * Workers started (their working folder lies under the cluster's folder).
+     */
+    public List<ProcessHandle> processes(String name) {
+        String marker = marker(name);
+        Path dir = root.resolve(name);
+        return ProcessHandle.allProcesses().filter(h -> h.pid() != ProcessHandle.current().pid()).filter(h -> {
+            if (h.info().arguments().map(a -> java.util.Arrays.asList(a).contains(marker)).orElse(false)) return true;
+            try {
+                return Files.readSymbolicLink(Path.of("/proc", Long.toString(h.pid()), "cwd")).startsWith(dir);
+            } catch (IOException | UnsupportedOperationException | SecurityException notReadable) {
+                return false;
+            }
+        }).toList();
     }
 
     private Process spawn(String name, Path dir, String role, List<String> mainAndArgs) throws IOException {
@@ -225,6 +291,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx512m");
         cmd.add(marker(name));
+        cmd.add("-Dspark.port.maxRetries=0"); // the recorded port or none: Spark would otherwise move to the next port silently
         cmd.add("-cp");
         cmd.add(sparkHome.resolve("jars") + File.separator + "*");
         cmd.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
@@ -262,14 +329,19 @@ public final class LocalClusterProvider implements ClusterProvider {
 
     private boolean alive(String name, long pid) {
         if (pid <= 0) return false;
+        String marker = marker(name);
         return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
-                .filter(h -> h.info().commandLine().map(c -> c.contains(marker(name))).orElse(false)).isPresent();
+                .filter(h -> h.info().arguments().map(a -> java.util.Arrays.asList(a).contains(marker)).orElse(false)).isPresent();
     }
 
     private void kill(String name, long pid) {
         if (!alive(name, pid)) return;
-        ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
-        List<ProcessHandle> children = h.descendants().toList(); // executors a worker started
+        ProcessHandle.of(pid).ifPresent(this::kill);
+    }
+
+    /** SIGTERM to the process and its descendants (executors a worker started), SIGKILL to whatever is left after the timeout. */
+    private void kill(ProcessHandle h) {
+        List<ProcessHandle> children = h.descendants().toList();
         h.destroy();
         children.forEach(ProcessHandle::destroy);
         Instant deadline = clock.instant().plus(STOP_TIMEOUT);
@@ -343,7 +415,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     // --- records ---
 
     private State read(String name) {
-        new ClusterSpec(name, 0, 1, "1g"); // the name's rules, before it becomes a path
+        ClusterSpec.checkName(name); // the name's rules, before it becomes a path
         Path f = root.resolve(name).resolve("cluster.json");
         if (!Files.exists(f)) {
             throw new CanopyException("cluster.unknown", "no cluster named '" + name + "' under " + root, "see 'canopy cluster list', or create it");
@@ -367,16 +439,24 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    /** Serialises changes to one cluster across processes (two CLIs scaling the same cluster). */
+    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> JVM_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Serialises changes to one cluster: within this JVM on a monitor per cluster folder (a file lock is held per JVM, so two
+     * providers here would collide on it), across processes on a file lock (two CLIs scaling the same cluster).
+     */
     private <T> T withLock(String name, java.util.function.Supplier<T> body) {
-        Path dir = root.resolve(name);
-        try {
-            Files.createDirectories(dir);
-            try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
-                return body.get();
+        Path dir = root.resolve(ClusterSpec.checkName(name)); // checked before it becomes a path
+        synchronized (JVM_LOCKS.computeIfAbsent(dir, d -> new Object())) {
+            try {
+                Files.createDirectories(dir);
+                try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
+                    return body.get();
+                }
+            } catch (IOException e) {
+                throw new CanopyException("cluster.lock_failed", "cannot lock cluster '" + name + "': " + e.getMessage(),
+                        "check that " + dir + " is writable", e);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot lock cluster " + name, e);
         }
     }
 

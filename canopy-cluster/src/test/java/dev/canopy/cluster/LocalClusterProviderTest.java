@@ -44,6 +44,7 @@ class LocalClusterProviderTest {
         assertThat(created.state()).isEqualTo(ClusterStatus.RUNNING);
         assertThat(created.masterUrl()).startsWith("spark://127.0.0.1:");
         await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
+        assertThat(provider.processes("survey")).as("the check that finds leftovers finds the running master and workers").hasSize(3);
         ClusterStatus two = provider.status("survey");
         assertThat(two.cores()).isEqualTo(2);
         assertThat(two.memoryMb()).isEqualTo(2048);
@@ -58,6 +59,7 @@ class LocalClusterProviderTest {
         assertThat(stopped.state()).isEqualTo(ClusterStatus.STOPPED);
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + root)).orElse(false)))
                 .as("no process of the stopped cluster").isEmpty();
+        assertThat(provider.processes("survey")).isEmpty();
         assertThat(root.resolve("survey/master.log")).exists(); // logs stay for the post-mortem
 
         provider.start("survey");
@@ -79,6 +81,10 @@ class LocalClusterProviderTest {
         assertThatThrownBy(() -> provider.status("nobody")).isInstanceOf(CanopyException.class).hasMessageContaining("nobody")
                 .satisfies(e -> assertThat(((CanopyException) e).fix()).contains("canopy cluster list"));
         assertThatThrownBy(() -> provider.scale("nobody", 2)).isInstanceOf(CanopyException.class);
+        // a name is checked before it becomes a path: nothing is created outside the root
+        assertThatThrownBy(() -> provider.stop("../outside")).isInstanceOf(CanopyException.class).hasMessageContaining("not allowed");
+        assertThatThrownBy(() -> provider.delete("/tmp/x")).isInstanceOf(CanopyException.class).hasMessageContaining("not allowed");
+        assertThat(root.resolveSibling("outside")).doesNotExist();
         assertThat(provider.list()).isEqualTo(List.of());
     }
 

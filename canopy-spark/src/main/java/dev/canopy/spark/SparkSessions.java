@@ -26,8 +26,9 @@ public final class SparkSessions {
                 .config("spark.network.timeout", "30s")
                 .config("spark.network.timeoutInterval", "10s")
                 .config("spark.executor.heartbeatInterval", "1s");
-        if (master == null || master.startsWith("local")) {
-            // an embedded engine listens on this machine only (Spark would otherwise pick the host's network address)
+        if (loopbackOnly(master)) {
+            // an embedded engine, or a cluster on this machine's loopback, listens on this machine only (Spark would otherwise pick
+            // the host's network address for the driver's RPC, block manager and jar server)
             b.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1");
         }
         List<String> jars = new ArrayList<>(extraJars == null ? List.of() : extraJars);
@@ -39,6 +40,12 @@ public final class SparkSessions {
         // executors reach the same object store as the driver
         executorEnvironment(System.getenv(), System.getProperties()).forEach((k, v) -> b.config("spark.executorEnv." + k, v));
         return b.getOrCreate();
+    }
+
+    /** True for {@code local[...]} (or none) and for a standalone master on 127.0.0.1 or localhost. */
+    static boolean loopbackOnly(String master) {
+        if (master == null || master.startsWith("local")) return true;
+        return master.startsWith("spark://127.0.0.1:") || master.startsWith("spark://localhost:");
     }
 
     /** AWS variables executors need for the same credentials as the driver (temporary ones included), and libtorch's. */

@@ -25,6 +25,16 @@ class SparkSessionsTest {
     }
 
     @Test
+    void aDriverForALoopbackClusterListensOnLoopbackToo() {
+        assertThat(SparkSessions.loopbackOnly(null)).isTrue();
+        assertThat(SparkSessions.loopbackOnly("local[*]")).isTrue();
+        assertThat(SparkSessions.loopbackOnly("spark://127.0.0.1:7077")).isTrue();
+        assertThat(SparkSessions.loopbackOnly("spark://localhost:7077")).isTrue();
+        assertThat(SparkSessions.loopbackOnly("spark://10.0.0.5:7077")).isFalse();
+        assertThat(SparkSessions.loopbackOnly("spark://127.0.0.1.example.org:7077")).isFalse();
+    }
+
+    @Test
     void anEmbeddedEngineListensOnLoopbackOnly() {
         org.apache.spark.sql.SparkSession spark = SparkSessions.create("local[1]", "canopy-bind-test", java.util.List.of());
         try {
