@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  * (they outlive the command that started them), all on 127.0.0.1. Everything about a cluster lives in
  * {@code ROOT/NAME/}: {@code cluster.json} (spec, ports, process ids), one log per process, the
  * workers' work folders (executor logs). The processes run Spark's own Master and Worker from the class
- * path given to the provider, linked once into {@code ROOT/.spark-home/jars}, so executors get the same
+ * path given to the provider, linked once into {@code ROOT/.spark-home-DIGEST/jars} (one per class path), so executors get the same
  * jars.
  *
  * <p>A process id is trusted only while the process's command line still carries this cluster's
@@ -307,9 +307,14 @@ public final class LocalClusterProvider implements ClusterProvider {
         return pb.start();
     }
 
-    /** Spark's launcher wants a SPARK_HOME with jars/: links to the provider's class path jars, made once. */
+    /**
+     * Spark's launcher wants a SPARK_HOME with jars/: links to the provider's class path jars, one home per class path
+     * (named by its digest), so a build with other dependency versions never shares a folder with an older one's jars.
+     */
     private Path sparkHome() throws IOException {
-        Path home = root.resolve(".spark-home");
+        String digest = dev.canopy.api.Digests.sha256(classPath.stream().map(p -> p.toAbsolutePath().toString()).sorted()
+                .collect(java.util.stream.Collectors.joining("\n")).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Path home = root.resolve(".spark-home-" + digest.substring(0, 16));
         Path jars = home.resolve("jars");
         Files.createDirectories(jars);
         for (Path p : classPath) {

@@ -30,8 +30,12 @@ class LocalClusterProviderTest {
         // whatever a test did, no JVM carrying this root's marker may survive it
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + root)).orElse(false)))
                 .isEmpty();
-        try (var links = Files.walk(root.resolve(".spark-home"))) { // the links themselves, quietly (JUnit warns for each)
-            for (Path p : (Iterable<Path>) links.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
+        try (var homes = Files.list(root)) { // the links themselves, quietly (JUnit warns for each)
+            for (Path home : (Iterable<Path>) homes.filter(h -> h.getFileName().toString().startsWith(".spark-home"))::iterator) {
+                try (var links = Files.walk(home)) {
+                    for (Path p : (Iterable<Path>) links.sorted(java.util.Comparator.reverseOrder())::iterator) Files.deleteIfExists(p);
+                }
+            }
         } catch (java.io.IOException | java.io.UncheckedIOException ignored) {
             // nothing was linked
         }
@@ -45,6 +49,9 @@ class LocalClusterProviderTest {
         assertThat(created.masterUrl()).startsWith("spark://127.0.0.1:");
         await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
         assertThat(provider.processes("survey")).as("the check that finds leftovers finds the running master and workers").hasSize(3);
+        try (var homes = Files.list(root)) {
+            assertThat(homes.map(h -> h.getFileName().toString()).filter(n -> n.startsWith(".spark-home-"))).as("one Spark home for this class path").hasSize(1);
+        }
         ClusterStatus two = provider.status("survey");
         assertThat(two.cores()).isEqualTo(2);
         assertThat(two.memoryMb()).isEqualTo(2048);
