@@ -61,6 +61,24 @@ final class ClusterCommand {
         out.printf("logs        %s%n", s.logs());
     }
 
+    /** A subcommand that does one thing to the cluster it names and prints the cluster's state after. */
+    abstract static class OnOneCluster implements Callable<Integer> {
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        abstract ClusterStatus apply(ClusterProvider provider, String name);
+
+        @Override
+        public Integer call() {
+            print(spec.commandLine().getOut(), apply(parent.provider(), name));
+            return 0;
+        }
+    }
+
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Start a new cluster and wait until its master answers.")
     static final class Create implements Callable<Integer> {
         @ParentCommand
@@ -104,34 +122,18 @@ final class ClusterCommand {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, description = "Workers, cores, memory, running applications, UI address, uptime.")
-    static final class Status implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
+    static final class Status extends OnOneCluster {
         @Override
-        public Integer call() {
-            print(spec.commandLine().getOut(), parent.provider().status(name));
-            return 0;
+        ClusterStatus apply(ClusterProvider provider, String name) {
+            return provider.status(name);
         }
     }
 
     @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a stopped cluster again with its recorded size.")
-    static final class Start implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
+    static final class Start extends OnOneCluster {
         @Override
-        public Integer call() {
-            print(spec.commandLine().getOut(), parent.provider().start(name));
-            return 0;
+        ClusterStatus apply(ClusterProvider provider, String name) {
+            return provider.start(name);
         }
     }
 
@@ -154,18 +156,10 @@ final class ClusterCommand {
     }
 
     @Command(name = "stop", mixinStandardHelpOptions = true, description = "Stop every process of the cluster (checked); its record and logs stay.")
-    static final class Stop implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
-
+    static final class Stop extends OnOneCluster {
         @Override
-        public Integer call() {
-            print(spec.commandLine().getOut(), parent.provider().stop(name));
-            return 0;
+        ClusterStatus apply(ClusterProvider provider, String name) {
+            return provider.stop(name);
         }
     }
 

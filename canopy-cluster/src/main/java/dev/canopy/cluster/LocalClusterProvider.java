@@ -115,8 +115,9 @@ public final class LocalClusterProvider implements ClusterProvider {
                 State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
                 write(tried); // recorded before waiting: a failed start can still be stopped
                 try {
-                    awaitPort(master, port, log);
-                    awaitUi(master, ui, log); // status reads the master's web UI: ready means both answer
+                    awaitMaster(master, "port " + port, () -> listening(port), log);
+                    // status reads the master's web UI: ready means both answer
+                    awaitMaster(master, "web UI", () -> masterJson(ui).isPresent(), log);
                     s = tried;
                 } catch (IOException e) {
                     kill(spec.name(), master.pid());
@@ -366,35 +367,26 @@ public final class LocalClusterProvider implements ClusterProvider {
         return all;
     }
 
-    private void awaitPort(Process master, int port, Path log) throws IOException {
+    /** Waits, polling, until {@code ready}; fails early if the master exits, and after {@link #START_TIMEOUT}. */
+    private void awaitMaster(Process master, String what, java.util.function.BooleanSupplier ready, Path log) throws IOException {
         Instant deadline = clock.instant().plus(START_TIMEOUT);
-        while (clock.instant().isBefore(deadline)) {
+        while (!ready.getAsBoolean()) {
             if (!master.isAlive()) throw new IOException("the Spark master exited while starting; see " + log);
-            try (Socket s = new Socket("127.0.0.1", port)) {
-                return;
-            } catch (IOException notYet) {
-                try {
-                    Thread.sleep(100); // another process is starting: nothing here to be notified by
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while the master started", e);
-                }
-            }
-        }
-        throw new IOException("the Spark master did not listen on port " + port + " within " + START_TIMEOUT + "; see " + log);
-    }
-
-    private void awaitUi(Process master, int uiPort, Path log) throws IOException {
-        Instant deadline = clock.instant().plus(START_TIMEOUT);
-        while (masterJson(uiPort).isEmpty()) {
-            if (!master.isAlive()) throw new IOException("the Spark master exited while starting; see " + log);
-            if (!clock.instant().isBefore(deadline)) throw new IOException("the Spark master's web UI did not answer within " + START_TIMEOUT + "; see " + log);
+            if (!clock.instant().isBefore(deadline)) throw new IOException("the Spark master's " + what + " did not answer within " + START_TIMEOUT + "; see " + log);
             try {
-                Thread.sleep(100);
+                Thread.sleep(100); // another process is starting: nothing here to be notified by
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted while the master started", e);
             }
+        }
+    }
+
+    private static boolean listening(int port) {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            return true;
+        } catch (IOException notYet) {
+            return false;
         }
     }
 
