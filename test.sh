@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Every test, once: the unit and integration suites (real S3Proxy, PostgreSQL on 127.0.0.1:5432 and the
 # embedded one, Spark local and a real standalone cluster, real HTTP servers and webhook receivers, child
-# processes killed with SIGKILL), then mutation
+# processes killed with SIGKILL, the dashboard in headless chromium), then mutation
 # testing (PIT) of the pure logic, which fails below each module's threshold. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")"
+# the dashboard's browser tests drive Debian's chromium through Debian's chromedriver (nothing is downloaded by Selenium)
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "installing chromium and chromium-driver for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }
+fi
 mvn -B verify -Pmutation
 python3 tools/mutation_summary.py

@@ -37,13 +37,18 @@ final class DemoCommand implements Callable<Integer> {
             lr_schedule: {choice: [cosine, constant]}
             """;
 
-    /** A short ASHA search on a subset of the survey; returns the best configuration found. */
+    @Option(names = "--refine", negatable = true, defaultValue = "true",
+            description = "After the coarse search, a second one narrowed around its best trials (coarse then fine; --no-refine skips it)")
+    boolean refine;
+
+    /** A short ASHA search on a subset of the survey (then a narrowed one around its best); returns the best configuration found. */
     private java.util.Map<String, Object> tune(CanopyHome home, java.nio.file.Path survey, java.io.PrintWriter out) {
         dev.canopy.tune.TuneSettings s = dev.canopy.tune.TuneSettings.defaults(survey.toUri().toString(), DEMO_SPACE).withSamples(tuneSamples)
-                .withMaxT(3).withMaxTiles(300).withSeed(seed).withMaxFailures(1).withNoRegister(true);
+                .withMaxT(3).withMaxTiles(300).withSeed(seed).withMaxFailures(1).withNoRegister(true).withRefine(refine);
         try {
             java.nio.file.Path dir = home.dir("tune").resolve("demo-" + System.currentTimeMillis());
-            dev.canopy.tune.Tuning.Stage r = TuneCommand.run(main, s, dir.toString(), false, out);
+            dev.canopy.tune.Tuning.Stage r = dev.canopy.tune.Tuning.run(s, dir.toString(), false,
+                    (st, d, resuming) -> TuneCommand.run(main, st, d, false, out), null).winner();
             java.util.Map<String, Object> best = new java.util.LinkedHashMap<>(r.best().config());
             out.printf("best configuration: %s%n", best);
             return best;

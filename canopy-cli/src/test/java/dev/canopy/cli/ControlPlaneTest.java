@@ -50,12 +50,6 @@ class ControlPlaneTest {
     final List<Process> servers = new ArrayList<>();
     Path home;
 
-    record Server(Process process, int port, List<String> lines) {
-        CanopyClient client(String token) {
-            return new CanopyClient(URI.create("http://127.0.0.1:" + port), token);
-        }
-    }
-
     void prepareHome() {
         prepareHome(48);
     }
@@ -71,33 +65,10 @@ class ControlPlaneTest {
         r.promote("weeds", 1, "production");
     }
 
-    Server startServer(String... extra) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "-Dai.djl.offline=true", dev.canopy.api.ClassPathArgs.argFile(System.getProperty("java.class.path")), Main.class.getName(), "--no-progress", "--home", home.toString(),
-                "server", "--port", "0", "--allow-callback", "127.0.0.1", "--lease-s", "3", "--driver-heap", "768m"));
-        cmd.addAll(List.of(extra));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        servers.add(p);
-        BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream()));
-        List<String> lines = Collections.synchronizedList(new ArrayList<>());
-        int port = -1;
-        for (String line; (line = in.readLine()) != null; ) {
-            lines.add(line);
-            Matcher m = Pattern.compile("^canopy server on http://[^:]+:(\\d+) ").matcher(line);
-            if (m.find()) port = Integer.parseInt(m.group(1));
-            if (line.startsWith("tokens ")) break;
-        }
-        assertThat(port).as(String.join("\n", lines)).isPositive();
-        Thread drain = new Thread(() -> {
-            try {
-                for (String line; (line = in.readLine()) != null; ) lines.add(line);
-            } catch (java.io.IOException ended) {
-                // the server stopped
-            }
-        });
-        drain.setDaemon(true);
-        drain.start();
-        return new Server(p, port, lines);
+    ServerProcess startServer(String... extra) throws Exception {
+        ServerProcess s = ServerProcess.start(home, extra);
+        servers.add(s.process());
+        return s;
     }
 
     String token(String team, String scopes) {
@@ -131,7 +102,7 @@ class ControlPlaneTest {
     @Test
     void aPredictionRunsAsADriverProcessAndItsSignedWebhooksArriveOnce() throws Exception {
         prepareHome();
-        Server s = startServer();
+        ServerProcess s = startServer();
         String token0 = token("field-team", "read,predict");
         CanopyClient c = s.client(token0);
         List<WebhookVerifier.Event> subscribed = Collections.synchronizedList(new ArrayList<>());
@@ -193,7 +164,7 @@ class ControlPlaneTest {
         }
     }
 
-    private static JsonNode raw(Server s, String token, String path) throws Exception {
+    private static JsonNode raw(ServerProcess s, String token, String path) throws Exception {
         java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + s.port() + path)).header("Authorization", "Bearer " + token).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
@@ -231,7 +202,7 @@ class ControlPlaneTest {
     @Test
     void aServerKilledMidJobLosesNothingWhenStartedAgain() throws Exception {
         prepareHome();
-        Server first = startServer("--max-running-jobs", "1");
+        ServerProcess first = startServer("--max-running-jobs", "1");
         String token = token("ops", "read,predict");
         CanopyClient c = first.client(token);
         List<WebhookVerifier.Event> events = Collections.synchronizedList(new ArrayList<>());
@@ -244,7 +215,7 @@ class ControlPlaneTest {
             first.process().destroyForcibly(); // SIGKILL: no shutdown hook, the lease is not released
             first.process().waitFor(30, TimeUnit.SECONDS);
 
-            Server second = startServer("--max-running-jobs", "1");
+            ServerProcess second = startServer("--max-running-jobs", "1");
             CanopyClient c2 = second.client(token);
             JsonNode a = c2.waitFor(running, Duration.ofMinutes(5), j -> { });
             JsonNode b = c2.waitFor(queued, Duration.ofMinutes(5), j -> { });
@@ -268,7 +239,7 @@ class ControlPlaneTest {
     @Test
     void aRunningJobIsCancelledAndItsDriverStops() throws Exception {
         prepareHome();
-        Server s = startServer();
+        ServerProcess s = startServer();
         CanopyClient c = s.client(token("stoppers", "read,predict"));
         String id = c.predict("demo", wholeSurvey(c), "weeds@production", null, null).get("id").asText();
         await().atMost(Duration.ofSeconds(60)).until(() -> c.job(id).get("status").asText().equals("running"));
@@ -288,7 +259,7 @@ class ControlPlaneTest {
     @Test
     void retrainingGatesTheCandidateAgainstProduction() throws Exception {
         prepareHome(1024);
-        Server s = startServer();
+        ServerProcess s = startServer();
         String adminToken = token("ecology", "read,train,admin");
         CanopyClient c = s.client(adminToken);
         com.fasterxml.jackson.databind.node.ArrayNode labels = dev.canopy.api.Json.MAPPER.createArrayNode();

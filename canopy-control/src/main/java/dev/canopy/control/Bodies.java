@@ -78,6 +78,14 @@ final class Bodies {
         return v.asText();
     }
 
+    /** A whole number field, {@code fallback} when absent. */
+    static int integer(JsonNode body, String field, int fallback) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) return fallback;
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new ApiError(400, "bad_field", "field '" + field + "' must be a whole number");
+        return v.asInt();
+    }
+
     static List<String> texts(JsonNode body, String field) {
         JsonNode v = body.get(field);
         if (v == null || v.isNull()) return null;

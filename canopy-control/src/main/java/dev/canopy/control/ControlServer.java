@@ -16,6 +16,7 @@ import io.javalin.openapi.plugin.OpenApiPlugin;
 import io.javalin.security.RouteRole;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import javax.sql.DataSource;
@@ -30,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * Every failure is an exception mapped to an RFC 9457 problem in one place ({@link #mapErrors}). Every
  * {@code /v1} route carries the scope it needs as its Javalin role; {@link #authorize} runs before any
  * matched route: 401 without a valid bearer token, 403 without the scope, 429 over the token's rate.
- * Public: {@code /healthz}, {@code /readyz}, {@code /openapi.json} (and {@code /metrics} on a loopback bind).
+ * Public: {@code /healthz}, {@code /readyz}, {@code /openapi.json} (and {@code /metrics} on a loopback bind), and the
+ * dashboard's static shell under {@code /ui} (its data comes from the same {@code /v1} routes, with a session cookie).
  */
 public final class ControlServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
@@ -52,6 +54,9 @@ public final class ControlServer implements AutoCloseable {
     final Models models;
     final Experiments experiments;
     final Sessions sessions;
+    final JobIndex index;
+    final TileImages tileImages;
+    final dev.canopy.cluster.ClusterProvider clusters;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
@@ -71,6 +76,9 @@ public final class ControlServer implements AutoCloseable {
         this.webhooks = new Webhooks(db, clock);
         this.callbacks = new CallbackPolicy(settings.allowCallbacks());
         this.sessions = new Sessions(db, clock);
+        this.index = new JobIndex(db, clock);
+        this.tileImages = new TileImages(settings.allowUris(), S3Settings.fromEnvironment());
+        this.clusters = dev.canopy.cluster.LocalClusterProvider.ofThisJvm(settings.home().resolve("clusters"), Clock.systemUTC()); // waits on real processes
         this.labels = new Labels(db, clock);
         this.models = new Models(db, clock, registry);
         this.experiments = new Experiments(settings.home(), jobs);
@@ -90,6 +98,14 @@ public final class ControlServer implements AutoCloseable {
             }
             cfg.jsonMapper(new io.javalin.json.JavalinJackson(Json.MAPPER, false));
             cfg.events(e -> e.handlerAdded(routes::add));
+            // the dashboard: static files shipped in the jar, public like a login page; its data needs a session
+            cfg.staticFiles.add(sf -> {
+                sf.hostedPath = "/ui";
+                sf.directory = "/ui";
+                sf.location = io.javalin.http.staticfiles.Location.CLASSPATH;
+                sf.headers = Map.of("Content-Security-Policy", Dashboard.CSP, "X-Content-Type-Options", "nosniff", "Referrer-Policy", "no-referrer",
+                        "Cache-Control", "no-cache");
+            });
             cfg.registerPlugin(new OpenApiPlugin(o -> o.withDocumentationPath("/openapi.json")
                     .withDefinitionConfiguration((version, d) -> d.withInfo(i -> {
                         i.setTitle("Canopy control plane");
@@ -119,6 +135,7 @@ public final class ControlServer implements AutoCloseable {
         new LabelRoutes(this).register(app);
         new RetrainRoutes(this).register(app);
         new SessionRoutes(this).register(app);
+        new ClusterRoutes(this).register(app);
         mapErrors();
     }
 
@@ -130,6 +147,8 @@ public final class ControlServer implements AutoCloseable {
         ControlServer s = new ControlServer(db, tokens, registry, settings, clock);
         try {
             s.surveys.registerFolders(settings.home().resolve("surveys"));
+            int found = s.index.indexFolders(settings.home().resolve("jobs"));
+            if (found > 0) LOG.info("listed {} job folder(s) found under {} (shared with every team, read-only)", found, settings.home().resolve("jobs"));
             s.app.start(settings.host(), settings.port());
             s.supervisor.start();
             s.dispatcher.start();

@@ -36,7 +36,7 @@ final class Experiments {
             try (var dirs = Files.list(tune)) {
                 for (Path d : dirs.sorted().toList()) {
                     String name = d.getFileName().toString();
-                    if (NAME.matcher(name).matches() && Files.isRegularFile(d.resolve("experiment.json"))) out.add(summary(name, null, read(d)));
+                    if (NAME.matcher(name).matches() && Files.isRegularFile(d.resolve("experiment.json"))) out.add(withRefined(summary(name, null, read(d)), d));
                 }
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
@@ -47,7 +47,7 @@ final class Experiments {
             Page<Jobs.Job> p = jobs.list(new Jobs.Filter(caller.seesAll() ? null : caller.team(), "retrain", null, null), cursor, Page.MAX_LIMIT);
             for (Jobs.Job j : p.items()) {
                 Path d = Path.of(j.folder()).resolve("tune");
-                if (Files.isRegularFile(d.resolve("experiment.json"))) out.add(summary(j.id(), j.id(), read(d)));
+                if (Files.isRegularFile(d.resolve("experiment.json"))) out.add(withRefined(summary(j.id(), j.id(), read(d)), d));
             }
             cursor = p.nextCursor();
         } while (cursor != null);
@@ -68,7 +68,16 @@ final class Experiments {
             throw notFound(id);
         }
         if (!Files.isRegularFile(dir.resolve("experiment.json"))) throw notFound(id);
-        JsonNode e = read(dir);
+        Map<String, Object> m = detail(id, job, read(dir));
+        // coarse then fine (--refine): the second, narrowed search lives in stage-2 of its coarse parent
+        Path fine = dir.resolve(REFINED);
+        if (Files.isRegularFile(fine.resolve("experiment.json"))) m.put("refined", detail(id + "/" + REFINED, job, read(fine)));
+        return m;
+    }
+
+    static final String REFINED = "stage-2";
+
+    private static Map<String, Object> detail(String id, String job, JsonNode e) {
         Map<String, Object> m = summary(id, job, e);
         m.put("spec", e.path("spec"));
         String metric = e.path("spec").path("metric").asText("val_accuracy");
@@ -89,6 +98,11 @@ final class Experiments {
         }
         m.put("trials", trials);
         return m;
+    }
+
+    private static Map<String, Object> withRefined(Map<String, Object> summary, Path dir) {
+        summary.put("refined", Files.isRegularFile(dir.resolve(REFINED).resolve("experiment.json")));
+        return summary;
     }
 
     private static Map<String, Object> summary(String id, String job, JsonNode e) {

@@ -24,10 +24,63 @@ import org.apache.parquet.schema.GroupType;
  */
 final class Features {
     static final long MAX_INLINE_TILES = 100_000;
+    /** A page can be large (a map draws every tile): each page rereads the shards up to its cursor. */
+    static final int MAX_PAGE = 10_000;
 
     private Features() { }
 
     static Map<String, Object> page(Jobs.Job j, long offset, int limit) {
+        return page(j, offset, limit, null);
+    }
+
+    /**
+     * A page of the job's tiles from row {@code offset} (in shard order), only those of {@code status} when it is
+     * given ({@code ok} or {@code error}: the dashboard lists failed tiles so). The cursor stays a row index.
+     */
+    static Map<String, Object> page(Jobs.Job j, long offset, int limit, String status) {
+        long tiles = checkInline(j);
+        List<Map<String, Object>> features = new ArrayList<>();
+        long[] next = {offset};
+        scan(j, (index, g) -> {
+            if (index < offset) return true;
+            if (features.size() == limit) return false;
+            next[0] = index + 1;
+            if (status == null || status.equals(g.getString("status", 0))) features.add(feature(g));
+            return true;
+        });
+        Map<String, Object> fc = new LinkedHashMap<>();
+        fc.put("type", "FeatureCollection");
+        fc.put("features", features);
+        if (features.size() == limit && next[0] < tiles) fc.put("next_cursor", Page.encode(next[0]));
+        return fc;
+    }
+
+    /** The URI a tile of the job was read from, if the job has that tile. */
+    static java.util.Optional<String> uriOf(Jobs.Job j, String tileId) {
+        checkInline(j);
+        String[] found = {null};
+        scan(j, (index, g) -> {
+            if (!tileId.equals(g.getString("id", 0))) return true;
+            found[0] = g.getString("uri", 0);
+            return false;
+        });
+        return java.util.Optional.ofNullable(found[0]);
+    }
+
+    /** The summed footprint of the job's tiles in hectares (tiles do not overlap): the area of a job run without one. */
+    static double hectares(Jobs.Job j) {
+        double[] sum = {0};
+        org.locationtech.jts.geom.GeometryFactory gf = new org.locationtech.jts.geom.GeometryFactory();
+        scan(j, (index, g) -> {
+            Group b = g.getGroup("bbox", 0);
+            sum[0] += Results.hectares(gf.toGeometry(new org.locationtech.jts.geom.Envelope(b.getDouble("xmin", 0), b.getDouble("xmax", 0),
+                    b.getDouble("ymin", 0), b.getDouble("ymax", 0))));
+            return true;
+        });
+        return sum[0];
+    }
+
+    private static long checkInline(Jobs.Job j) {
         if (!j.kind().equals("prediction") || !j.status().equals("succeeded") || j.result() == null) {
             throw new ApiError(409, "no_features", "job " + j.id() + " is " + j.status() + "; features exist once a prediction job has succeeded");
         }
@@ -36,9 +89,17 @@ final class Features {
             throw new ApiError(413, "too_large_inline", "job " + j.id() + " has " + tiles + " tiles, more than the " + MAX_INLINE_TILES
                     + " served inline; read its GeoParquet at " + j.result().get("geoparquet"));
         }
-        Path shards = Path.of(j.folder()).resolve(JobSupervisor.OUTPUT).resolve("shards");
+        return tiles;
+    }
+
+    /** Visits the job's rows in shard order until the visitor answers false. */
+    private interface RowVisitor {
+        boolean visit(long index, Group row);
+    }
+
+    private static void scan(Jobs.Job j, RowVisitor v) {
+        Path shards = j.outputDir().resolve("shards");
         if (!Files.isDirectory(shards)) throw new ApiError(409, "no_features", "job " + j.id() + " has no GeoParquet shards on this server");
-        List<Map<String, Object>> features = new ArrayList<>();
         long index = 0;
         try (Stream<Path> files = Files.list(shards)) {
             for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".parquet")).sorted().toList()) {
@@ -49,22 +110,13 @@ final class Features {
                     }
                 }.build()) {
                     for (Group g; (g = r.read()) != null; index++) {
-                        if (index < offset) continue;
-                        if (features.size() == limit) break;
-                        features.add(feature(g));
+                        if (!v.visit(index, g)) return;
                     }
                 }
-                if (features.size() == limit) break;
             }
         } catch (IOException e) {
             throw new ApiError(500, "internal", "cannot read the job's GeoParquet; the server log has the details");
         }
-        Map<String, Object> fc = new LinkedHashMap<>();
-        fc.put("type", "FeatureCollection");
-        fc.put("features", features);
-        long next = offset + features.size();
-        if (features.size() == limit && next < tiles) fc.put("next_cursor", Page.encode(next));
-        return fc;
     }
 
     private static Map<String, Object> feature(Group g) {

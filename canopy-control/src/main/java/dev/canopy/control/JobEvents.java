@@ -30,15 +30,20 @@ final class JobEvents implements AutoCloseable {
     });
 
     private static final class Follower {
-        final String jobId;
+        final String jobId; // null: every job the caller sees (the newest LIST_SIZE)
+        String team; // for a list follower: the team whose jobs it sees, null for all
         String token;
         String bearer;
         Map<String, Object> last;
+        final Map<String, Map<String, Object>> lastById = new java.util.HashMap<>();
 
         Follower(String jobId) {
             this.jobId = jobId;
         }
     }
+
+    /** How many of the newest jobs a list follower hears about. */
+    static final int LIST_SIZE = 50;
 
     /** {@code stillValid}: whether a follower's credential (as {@link #follow} got it) still grants access. */
     JobEvents(Jobs jobs, java.util.function.Predicate<String> stillValid) {
@@ -82,6 +87,34 @@ final class JobEvents implements AutoCloseable {
         push(client, f, job);
     }
 
+    /**
+     * Follows the newest {@link #LIST_SIZE} jobs {@code team} sees (null: every team's): a {@code job} event for each
+     * at once, then one whenever a job appears or its status or progress changes. The stream does not end by itself.
+     */
+    void followAll(SseClient client, String team, String tokenId, String bearer) {
+        client.keepAlive();
+        Follower f = new Follower(null);
+        f.team = team;
+        f.token = tokenId;
+        f.bearer = bearer;
+        client.onClose(() -> drop(client));
+        followers.put(client, f);
+        pushAll(client, f);
+    }
+
+    private void pushAll(SseClient client, Follower f) {
+        java.util.List<Jobs.Job> newest = new java.util.ArrayList<>(jobs.list(new Jobs.Filter(f.team, null, null, null), null, LIST_SIZE).items());
+        java.util.Collections.reverse(newest); // oldest first, so a client that prepends ends with the newest on top
+        for (Jobs.Job j : newest) {
+            Map<String, Object> view = JobRoutes.view(j);
+            if (!Objects.equals(view, f.lastById.get(j.id()))) {
+                f.lastById.put(j.id(), view);
+                client.sendEvent("job", view);
+            }
+        }
+        if (f.lastById.size() > 4 * LIST_SIZE) f.lastById.clear(); // bounded: a resend of unchanged jobs is harmless
+    }
+
     private void drop(SseClient client) {
         Follower f = followers.remove(client);
         if (f != null) release(f.token);
@@ -103,7 +136,8 @@ final class JobEvents implements AutoCloseable {
                 continue;
             }
             try {
-                jobs.get(e.getValue().jobId).ifPresent(j -> push(e.getKey(), e.getValue(), j));
+                if (e.getValue().jobId == null) pushAll(e.getKey(), e.getValue());
+                else jobs.get(e.getValue().jobId).ifPresent(j -> push(e.getKey(), e.getValue(), j));
             } catch (RuntimeException ex) {
                 // the database blinked: try again next second
             }

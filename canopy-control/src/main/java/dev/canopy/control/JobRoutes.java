@@ -53,6 +53,23 @@ final class JobRoutes {
             }
         }, Principals.Needs.READ);
         app.get("/v1/jobs/{id}/features", this::features, Principals.Needs.READ);
+        io.javalin.http.sse.SseHandler all = new io.javalin.http.sse.SseHandler(this::followAll);
+        app.get("/v1/events/jobs", ctx -> {
+            if (!"text/event-stream".equals(ctx.header("Accept"))) {
+                throw new ApiError(406, "not_acceptable", "this is a server-sent event stream: send exactly 'Accept: text/event-stream'");
+            }
+            String tokenId = ControlServer.caller(ctx).principal().tokenId();
+            events.admit(tokenId);
+            try {
+                all.handle(ctx);
+            } catch (RuntimeException e) {
+                if (ctx.attribute("canopy.following") == null) events.release(tokenId);
+                throw e;
+            }
+        }, Principals.Needs.READ);
+        app.get("/v1/jobs/{id}/timeline", this::timeline, Principals.Needs.READ);
+        app.get("/v1/jobs/{id}/area", this::area, Principals.Needs.READ);
+        app.get("/v1/jobs/{id}/tiles/{tile}/image", this::tileImage, Principals.Needs.READ);
     }
 
     /** A job as the API shows it: the request without its (possibly large) area geometry. */
@@ -60,7 +77,7 @@ final class JobRoutes {
         Map<String, Object> m = j.toJson();
         if (j.request() != null) {
             Map<String, Object> req = new LinkedHashMap<>(j.request());
-            req.remove("area");
+            m.put("has_area", req.remove("area") != null); // the geometry itself: GET /v1/jobs/{id}/area
             req.remove("survey_uri");
             m.put("request", req);
         }
@@ -71,7 +88,7 @@ final class JobRoutes {
     /** The job if the caller's team may see it; 404 otherwise, so that ids of other teams reveal nothing. */
     Jobs.Job visible(Context ctx) {
         String id = ctx.pathParam("id");
-        return server.jobs.get(id).filter(j -> ControlServer.caller(ctx).sees(j.team()))
+        return server.jobs.get(id).filter(j -> ControlServer.caller(ctx).sees(j.team()) || j.indexedFrom() != null)
                 .orElseThrow(() -> new ApiError(404, "job_not_found", "no job '" + Page.abbreviate(id) + "'; list jobs with GET /v1/jobs"));
     }
 
@@ -137,8 +154,8 @@ final class JobRoutes {
             }
             if (offset < 0) throw new ApiError(400, "bad_offset", "offset must be a whole number of bytes, 0 or more");
         }
-        Path log = Path.of(j.folder()).resolve(JobSupervisor.LOG_FILE);
-        if (!Files.exists(log)) {
+        Path log = j.logFile();
+        if (log == null || !Files.exists(log)) {
             ctx.header("X-Log-Size", "0").contentType("text/plain; charset=utf-8").result("");
             return;
         }
@@ -155,14 +172,67 @@ final class JobRoutes {
     @OpenApi(path = "/v1/jobs/{id}/features", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobFeatures",
             summary = "A succeeded prediction's tiles as a GeoJSON FeatureCollection, a page at a time (jobs up to 100,000 tiles)",
             pathParams = @OpenApiParam(name = "id", required = true),
-            queryParams = {@OpenApiParam(name = "cursor"), @OpenApiParam(name = "limit", type = Integer.class)},
+            queryParams = {@OpenApiParam(name = "cursor"), @OpenApiParam(name = "limit", type = Integer.class),
+                    @OpenApiParam(name = "status", description = "only tiles of this status: ok or error")},
             responses = {@OpenApiResponse(status = "200", description = "FeatureCollection with next_cursor", content = @OpenApiContent(mimeType = "application/geo+json", type = "object")),
                     @OpenApiResponse(status = "404", description = "no such job"), @OpenApiResponse(status = "409", description = "not a succeeded prediction"),
                     @OpenApiResponse(status = "413", description = "too many tiles to page inline: read the GeoParquet")})
     void features(Context ctx) {
         Jobs.Job j = visible(ctx);
+        String status = oneOf(ctx, "status", java.util.List.of("ok", "error"));
         ctx.contentType("application/geo+json").result(dev.canopy.api.Json.writeString(
-                Features.page(j, Page.after(ctx.queryParam("cursor")), Page.limit(ctx.queryParam("limit")))));
+                Features.page(j, Page.after(ctx.queryParam("cursor")), Page.limit(ctx.queryParam("limit"), Features.MAX_PAGE), status)));
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/timeline", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobTimeline",
+            summary = "Tiles done over time (one point per committed shard) and the mean time per stage (fetch, decode, model)",
+            pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "{started_at, points: [[seconds, tiles]], stages}"),
+                    @OpenApiResponse(status = "404", description = "no such job")})
+    void timeline(Context ctx) {
+        ctx.json(Timeline.of(visible(ctx)));
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/area", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobArea",
+            summary = "The area a prediction was asked for, as a GeoJSON geometry",
+            pathParams = @OpenApiParam(name = "id", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "a GeoJSON geometry", content = @OpenApiContent(mimeType = "application/geo+json", type = "object")),
+                    @OpenApiResponse(status = "404", description = "no such job, or a job run without an area (the whole survey)")})
+    void area(Context ctx) {
+        Jobs.Job j = visible(ctx);
+        Object area = j.request() == null ? null : j.request().get("area");
+        if (area == null) throw new ApiError(404, "no_area", "job " + j.id() + " ran over its whole survey, without an area");
+        ctx.contentType("application/geo+json").result(dev.canopy.api.Json.writeString(area));
+    }
+
+    @OpenApi(path = "/v1/jobs/{id}/tiles/{tile}/image", methods = HttpMethod.GET, tags = "jobs", operationId = "getJobTileImage",
+            summary = "The image of one of a prediction's tiles, read from where the job read it (only under the server's allowed URI prefixes)",
+            pathParams = {@OpenApiParam(name = "id", required = true), @OpenApiParam(name = "tile", required = true)},
+            responses = {@OpenApiResponse(status = "200", description = "the image", content = @OpenApiContent(mimeType = "image/jpeg", type = "string")),
+                    @OpenApiResponse(status = "403", description = "the tile lies outside the allowed prefixes (--allow-uris)"),
+                    @OpenApiResponse(status = "404", description = "no such job or tile")})
+    void tileImage(Context ctx) {
+        Jobs.Job j = visible(ctx);
+        String tile = ctx.pathParam("tile");
+        if (!tile.matches("[A-Za-z0-9._:-]{1,200}")) throw new ApiError(404, "tile_not_found", "no tile '" + Page.abbreviate(tile) + "' in job " + j.id());
+        String uri = Features.uriOf(j, tile).orElseThrow(() -> new ApiError(404, "tile_not_found", "no tile '" + Page.abbreviate(tile) + "' in job " + j.id()));
+        TileImages.Image img = server.tileImages.read(uri);
+        ctx.header("Cache-Control", "private, max-age=3600").header("X-Content-Type-Options", "nosniff").contentType(img.contentType()).result(img.bytes());
+    }
+
+    @OpenApi(path = "/v1/events/jobs", methods = HttpMethod.GET, tags = "jobs", operationId = "followJobs",
+            summary = "Server-sent events: 'job' for each of the newest 50 jobs the token sees, then whenever one appears or changes",
+            responses = {@OpenApiResponse(status = "200", description = "an event stream", content = @OpenApiContent(mimeType = "text/event-stream", type = "string")),
+                    @OpenApiResponse(status = "406", description = "no 'Accept: text/event-stream'")})
+    void followAll(SseClient client) {
+        client.ctx().attribute("canopy.following", true);
+        Principals.Caller c = ControlServer.caller(client.ctx());
+        events.followAll(client, c.seesAll() ? null : c.team(), c.principal().tokenId(), credential(client.ctx()));
+    }
+
+    private static String credential(Context ctx) {
+        String h = ctx.header("Authorization");
+        return h != null ? "bearer:" + h.substring(Math.min(7, h.length())).trim() : "session:" + ctx.cookie(Sessions.COOKIE);
     }
 
     @OpenApi(path = "/v1/jobs/{id}/events", methods = HttpMethod.GET, tags = "jobs", operationId = "followJob",
@@ -174,8 +244,6 @@ final class JobRoutes {
     void follow(SseClient client) {
         Jobs.Job j = client.ctx().attribute("canopy.job");
         client.ctx().attribute("canopy.following", true);
-        String h = client.ctx().header("Authorization");
-        String credential = h != null ? "bearer:" + h.substring(Math.min(7, h.length())).trim() : "session:" + client.ctx().cookie(Sessions.COOKIE);
-        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId(), credential);
+        events.follow(client, j, ControlServer.caller(client.ctx()).principal().tokenId(), credential(client.ctx()));
     }
 }

@@ -179,7 +179,7 @@ final class JobSupervisor implements AutoCloseable {
      */
     private void succeed(Jobs.Job j, Path folder) {
         try {
-            Map<String, Object> result = j.kind().equals("retrain") ? RetrainOutcome.apply(j, folder, models) : Results.of(j, folder);
+            Map<String, Object> result = j.kind().equals("retrain") ? RetrainOutcome.apply(j, folder, models) : Results.of(j);
             jobs.finish(j.id(), owner, "succeeded", result, null);
         } catch (RuntimeException e) {
             LOG.warn("job {}: cannot record its result: {}", j.id(), e.toString());

@@ -2,6 +2,7 @@ package dev.canopy.control;
 
 import dev.canopy.api.Json;
 import dev.canopy.serve.ApiError;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -34,7 +35,22 @@ final class Jobs {
     record Job(String id, long seq, String kind, String team, String status, String model, Map<String, Object> request, String folder,
                Map<String, Object> progress, Map<String, Object> result, String error, boolean cancelRequested, int attempts, Long pid,
                String host, String leaseOwner, Instant leaseUntil, Instant createdAt, Instant startedAt, Instant finishedAt, String attachedBy,
-               int launches) {
+               int launches, String indexedFrom) {
+        /** Where batch inference wrote: {@code output/} in the job's folder, or the indexed folder itself. */
+        Path outputDir() {
+            return indexedFrom != null ? Path.of(indexedFrom) : Path.of(folder).resolve(JobSupervisor.OUTPUT);
+        }
+
+        /** The driver's log: {@code driver.log} in the job's folder, or the newest log of an indexed folder (null if none). */
+        Path logFile() {
+            if (indexedFrom == null) return Path.of(folder).resolve(JobSupervisor.LOG_FILE);
+            try (var logs = java.nio.file.Files.list(Path.of(indexedFrom).resolve("_logs"))) {
+                return logs.filter(f -> f.getFileName().toString().endsWith(".log")).max(java.util.Comparator.naturalOrder()).orElse(null);
+            } catch (java.io.IOException e) {
+                return null;
+            }
+        }
+
         boolean terminal() {
             return status.equals("succeeded") || status.equals("failed") || status.equals("cancelled");
         }
@@ -57,6 +73,7 @@ final class Jobs {
             m.put("finished_at", finishedAt == null ? null : finishedAt.toString());
             m.put("log", "/v1/jobs/" + id + "/logs");
             m.put("folder", folder);
+            if (indexedFrom != null) m.put("indexed", true); // found under the Canopy home, not run by this server
             return m;
         }
 
@@ -143,7 +160,8 @@ final class Jobs {
         List<Object> args = new ArrayList<>();
         // newest first: the cursor is the last seq seen, the next page holds smaller ones
         args.add(after == 0 ? Long.MAX_VALUE : after);
-        if (f.team() != null) { sql.append(" AND team = ?"); args.add(f.team()); }
+        // indexed folders (found under the Canopy home) are shared with every team, as the survey folders found there are
+        if (f.team() != null) { sql.append(" AND (team = ? OR indexed_from IS NOT NULL)"); args.add(f.team()); }
         if (f.kind() != null) { sql.append(" AND kind = ?"); args.add(f.kind()); }
         if (f.status() != null) { sql.append(" AND status = ?"); args.add(f.status()); }
         if (f.model() != null) { sql.append(" AND (model = ? OR split_part(model, ':', 1) = ?)"); args.add(f.model()); args.add(f.model()); }
@@ -247,6 +265,6 @@ final class Jobs {
                 Jsonb.map(r.getString("request")), r.getString("folder"), Jsonb.map(r.getString("progress")), Jsonb.map(r.getString("result")),
                 r.getString("error"), r.getBoolean("cancel_requested"), r.getInt("attempts"), Sql.longOrNull(r, "pid"), r.getString("host"),
                 r.getString("lease_owner"), Sql.instant(r, "lease_until"), Sql.instant(r, "created_at"), Sql.instant(r, "started_at"),
-                Sql.instant(r, "finished_at"), r.getString("attached_by"), r.getInt("launches"));
+                Sql.instant(r, "finished_at"), r.getString("attached_by"), r.getInt("launches"), r.getString("indexed_from"));
     }
 }

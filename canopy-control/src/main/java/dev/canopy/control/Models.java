@@ -56,6 +56,7 @@ final class Models {
         m.put("classes", v.card().classes());
         m.put("metrics", v.card().metrics());
         m.put("provenance", v.card().provenance());
+        m.put("confusion", v.card().confusion()); // on validation, when training recorded it
         m.put("approval", a == null ? "none" : a.status());
         if (a != null) {
             m.put("gate", a.metrics());

@@ -43,14 +43,19 @@ record Page<T>(List<T> items, String nextCursor) {
     }
 
     static int limit(String value) {
+        return limit(value, MAX_LIMIT);
+    }
+
+    /** A page size from 1 to {@code max} ({@link #DEFAULT_LIMIT} when absent). */
+    static int limit(String value, int max) {
         if (value == null || value.isEmpty()) return DEFAULT_LIMIT;
         try {
             int n = Integer.parseInt(value);
-            if (n >= 1 && n <= MAX_LIMIT) return n;
+            if (n >= 1 && n <= max) return n;
         } catch (NumberFormatException bad) {
             // fall through
         }
-        throw new ApiError(400, "bad_limit", "limit '" + abbreviate(value) + "' must be a whole number from 1 to " + MAX_LIMIT);
+        throw new ApiError(400, "bad_limit", "limit '" + abbreviate(value) + "' must be a whole number from 1 to " + max);
     }
 
     static String abbreviate(String s) {

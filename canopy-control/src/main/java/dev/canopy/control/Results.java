@@ -14,8 +14,8 @@ final class Results {
 
     private Results() { }
 
-    static Map<String, Object> of(Jobs.Job job, Path folder) {
-        Path out = folder.resolve(JobSupervisor.OUTPUT);
+    static Map<String, Object> of(Jobs.Job job) {
+        Path out = job.outputDir();
         Map<String, Object> s;
         try {
             s = Jsonb.map(Files.readString(out.resolve("summary.json")));
@@ -27,7 +27,10 @@ final class Results {
         if (s.get("estimatedCover") instanceof Map<?, ?> est) {
             for (Map.Entry<?, ?> e : est.entrySet()) {
                 double f = ((Number) e.getValue()).doubleValue();
-                cover.put(String.valueOf(e.getKey()), Map.of("percent", round(100 * f), "hectares", round(f * hectares)));
+                Map<String, Object> c = new LinkedHashMap<>();
+                c.put("percent", round(100 * f));
+                c.put("hectares", Double.isFinite(hectares) ? round(f * hectares) : null); // an area-less job has no hectares
+                cover.put(String.valueOf(e.getKey()), c);
             }
         }
         Map<String, Object> r = new LinkedHashMap<>();
@@ -36,7 +39,7 @@ final class Results {
         r.put("errors", s.get("errors"));
         r.put("seconds", s.get("seconds"));
         r.put("tiles_per_second", s.get("imagesPerSecond"));
-        r.put("area_hectares", round(hectares));
+        r.put("area_hectares", Double.isFinite(hectares) ? round(hectares) : null);
         r.put("cover", cover);
         r.put("geoparquet", out.resolve("shards").toUri().toString());
         r.put("summary", out.resolve("summary.json").toUri().toString());

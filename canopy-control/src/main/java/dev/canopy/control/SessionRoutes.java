@@ -26,6 +26,27 @@ final class SessionRoutes {
     void register(Javalin app) {
         app.post("/ui/session", this::signIn);
         app.delete("/ui/session", this::signOut);
+        app.get("/ui/session", this::current);
+    }
+
+    @OpenApi(path = "/ui/session", methods = HttpMethod.GET, tags = "dashboard", operationId = "currentSession",
+            summary = "The session of the cookie sent: its team, scopes and CSRF token (a page reloaded keeps its session)",
+            responses = @OpenApiResponse(status = "200", description = "{signed_in, csrf_token, team, scopes}; {signed_in: false} without a session"))
+    void current(Context ctx) {
+        // same-origin only: without CORS headers no other site's page can read this answer, so the CSRF token stays ours
+        String sid = ctx.cookie(Sessions.COOKIE);
+        Sessions.Session s = sid == null ? null : server.sessions.find(sid).orElse(null);
+        // 200 either way: the page asks before it knows, and a 401 would be a console error in every browser
+        ctx.header("Cache-Control", "no-store").json(s == null ? Map.of("signed_in", false) : describe(s.csrf(), s.principal()));
+    }
+
+    private static Map<String, Object> describe(String csrf, TokenVerifier.Principal p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("signed_in", true);
+        m.put("csrf_token", csrf);
+        m.put("team", p.team());
+        m.put("scopes", p.scopes().stream().map(x -> x.name().toLowerCase(Locale.ROOT)).sorted().toList());
+        return m;
     }
 
     @OpenApi(path = "/ui/session", methods = HttpMethod.POST, tags = "dashboard", operationId = "signIn",
@@ -42,11 +63,7 @@ final class SessionRoutes {
         // HttpOnly: page scripts never read it; SameSite=Strict: other sites' pages never send it; Secure when served over https
         ctx.header("Set-Cookie", Sessions.COOKIE + "=" + s[0] + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + Sessions.TTL.toSeconds()
                 + (ctx.scheme().equals("https") ? "; Secure" : ""));
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("csrf_token", s[1]);
-        m.put("team", p.team());
-        m.put("scopes", p.scopes().stream().map(x -> x.name().toLowerCase(Locale.ROOT)).sorted().toList());
-        ctx.status(201).json(m);
+        ctx.status(201).header("Cache-Control", "no-store").json(describe(s[1], p));
     }
 
     @OpenApi(path = "/ui/session", methods = HttpMethod.DELETE, tags = "dashboard", operationId = "signOut",

@@ -42,7 +42,11 @@ class ControlApiTest {
             Map.entry("GET /v1/models", Scope.READ), Map.entry("GET /v1/models/{name}", Scope.READ),
             Map.entry("POST /v1/models/{name}/versions/{version}/approve", Scope.ADMIN), Map.entry("POST /v1/models/{name}/versions/{version}/reject", Scope.ADMIN),
             Map.entry("POST /v1/models/{name}/promote", Scope.ADMIN), Map.entry("POST /v1/models/{name}/rollback", Scope.ADMIN),
-            Map.entry("POST /v1/labels", Scope.TRAIN), Map.entry("GET /v1/experiments", Scope.READ), Map.entry("GET /v1/experiments/{id}", Scope.READ), Map.entry("GET /v1/labels", Scope.READ), Map.entry("POST /v1/retrain", Scope.TRAIN));
+            Map.entry("POST /v1/labels", Scope.TRAIN), Map.entry("GET /v1/experiments", Scope.READ), Map.entry("GET /v1/experiments/{id}", Scope.READ), Map.entry("GET /v1/labels", Scope.READ), Map.entry("POST /v1/retrain", Scope.TRAIN),
+            Map.entry("GET /v1/events/jobs", Scope.READ), Map.entry("GET /v1/jobs/{id}/timeline", Scope.READ), Map.entry("GET /v1/jobs/{id}/area", Scope.READ),
+            Map.entry("GET /v1/jobs/{id}/tiles/{tile}/image", Scope.READ), Map.entry("GET /v1/clusters", Scope.READ), Map.entry("GET /v1/clusters/{name}", Scope.READ),
+            Map.entry("POST /v1/clusters", Scope.ADMIN), Map.entry("POST /v1/clusters/{name}/scale", Scope.ADMIN),
+            Map.entry("POST /v1/clusters/{name}/start", Scope.ADMIN), Map.entry("POST /v1/clusters/{name}/stop", Scope.ADMIN));
 
     @BeforeAll
     static void start() {
@@ -100,7 +104,7 @@ class ControlApiTest {
             for (Map.Entry<String, Scope> e : SCOPES.entrySet()) {
                 String[] mp = e.getKey().split(" ", 2);
                 String path = mp[1].replace("{name}", mp[1].startsWith("/v1/models") ? "nosuchmodel" : "demo").replace("{id}", idFor(mp[1]))
-                        .replace("{version}", "99");
+                        .replace("{version}", "99").replace("{tile}", "r00000c00000");
                 String body = mp[0].equals("POST") ? "{}" : null;
                 String what = f.describe() + " " + e.getKey();
                 ControlFixture.Answer none = f.call(mp[0], path, null, body);

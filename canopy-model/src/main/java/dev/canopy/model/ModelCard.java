@@ -18,7 +18,7 @@ import java.util.Map;
  * @param provenance    seed, data set, code version, parameters
  */
 public record ModelCard(String name, String format, String architecture, int inputSize, float[] mean, float[] std,
-                        List<String> classes, Map<String, Double> metrics, Provenance provenance) {
+                        List<String> classes, Map<String, Double> metrics, Provenance provenance, ConfusionMatrix confusion) {
     public static final String FORMAT_DJL = "djl";
     public static final String FORMAT_TORCHSCRIPT = "torchscript";
     public static final String FORMAT_ONNX = "onnx";
@@ -34,9 +34,21 @@ public record ModelCard(String name, String format, String architecture, int inp
         metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
     }
 
-    public ModelCard withName(String n) {
-        return new ModelCard(n, format, architecture, inputSize, mean, std, classes, metrics, provenance);
+    /** A card without a confusion matrix (imported models, untrained ones). */
+    public ModelCard(String name, String format, String architecture, int inputSize, float[] mean, float[] std,
+                     List<String> classes, Map<String, Double> metrics, Provenance provenance) {
+        this(name, format, architecture, inputSize, mean, std, classes, metrics, provenance, null);
     }
+
+    public ModelCard withName(String n) {
+        return new ModelCard(n, format, architecture, inputSize, mean, std, classes, metrics, provenance, confusion);
+    }
+
+    /**
+     * Counts of (true class, predicted class) on the validation tiles of the epoch the model was saved at:
+     * {@code matrix[t][p]}, rows and columns in {@code classes} order.
+     */
+    public record ConfusionMatrix(List<String> classes, long[][] matrix) { }
 
     /** Where a model came from (Tribuo-style): enough to retrain it or to trust it. */
     public record Provenance(Long seed, String dataset, String datasetDigest, String codeVersion, Map<String, Object> parameters,

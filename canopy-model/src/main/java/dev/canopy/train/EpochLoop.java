@@ -80,6 +80,13 @@ final class EpochLoop {
         return m;
     }
 
+    private long[][] lastConfusion;
+
+    /** The confusion matrix of the last {@link #validate} ({@code [truth][predicted]}), null before one. */
+    long[][] lastConfusion() {
+        return lastConfusion;
+    }
+
     /** Validation loss and the confusion-matrix metrics ({@code val_accuracy}, per-class and macro F1). */
     Map<String, Double> validate(List<Sample> samples, Progress progress) {
         int[] order = new int[samples.size()];
@@ -103,6 +110,7 @@ final class EpochLoop {
         Map<String, Double> m = new LinkedHashMap<>();
         m.put("val_loss", seen == 0 ? Double.NaN : lossSum / seen);
         m.putAll(conf.metrics("val", classes));
+        lastConfusion = conf.matrix();
         return m;
     }
 

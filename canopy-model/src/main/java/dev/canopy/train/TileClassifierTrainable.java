@@ -141,6 +141,7 @@ public final class TileClassifierTrainable implements Trainable {
         long t0 = System.nanoTime();
         Map<String, Double> metrics = new LinkedHashMap<>(loop.train(samples.train(), epoch, config.seed(), config.augment(), progress::batch));
         metrics.putAll(loop.validate(samples.val(), progress::batch));
+        confusion = loop.lastConfusion();
         metrics.put("epoch_seconds", (System.nanoTime() - t0) / 1e9);
         metrics.put("learning_rate", config.learningRateAt(Math.max(1, optimizer.globalStep()), Math.max(1, optimizer.globalStep())));
         metrics.put("skipped_tiles", (double) loader.skipped().size());
@@ -215,6 +216,8 @@ public final class TileClassifierTrainable implements Trainable {
         }
     }
 
+    private long[][] confusion; // of the last validation: the card carries it
+
     /** The trained model as a package card (weights from {@link #parameterBytes()}). */
     public ModelCard card(String name) {
         Map<String, Double> last = history.isEmpty() ? Map.of() : history.get(history.size() - 1);
@@ -225,7 +228,8 @@ public final class TileClassifierTrainable implements Trainable {
         return new ModelCard(name, ModelCard.FORMAT_DJL, config.architecture(), config.inputSize(), ImageDecoder.IMAGENET_MEAN,
                 ImageDecoder.IMAGENET_STD, samples.classes(), metrics,
                 new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), samples.datasetDigest(), CodeVersion.get(), config.toMap(),
-                        Instant.now(), "canopy train"));
+                        Instant.now(), "canopy train"),
+                confusion == null ? null : new ModelCard.ConfusionMatrix(samples.classes(), confusion));
     }
 
     @Override

@@ -1,0 +1,141 @@
+package dev.canopy.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.canopy.api.CanopyException;
+import dev.canopy.cluster.ClusterProvider;
+import dev.canopy.cluster.ClusterSpec;
+import dev.canopy.cluster.ClusterStatus;
+import dev.canopy.serve.ApiError;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.openapi.HttpMethod;
+import io.javalin.openapi.OpenApi;
+import io.javalin.openapi.OpenApiContent;
+import io.javalin.openapi.OpenApiParam;
+import io.javalin.openapi.OpenApiRequestBody;
+import io.javalin.openapi.OpenApiResponse;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * {@code /v1/clusters}: the Spark clusters of this host (the same ones {@code canopy cluster} manages), to look at
+ * with the {@code read} scope and to create, scale, start and stop with {@code admin}. Calls block while processes
+ * start or stop (a few seconds); the provider serialises calls on one cluster.
+ */
+final class ClusterRoutes {
+    private final ControlServer server;
+
+    ClusterRoutes(ControlServer server) {
+        this.server = server;
+    }
+
+    void register(Javalin app) {
+        app.get("/v1/clusters", this::list, Principals.Needs.READ);
+        app.get("/v1/clusters/{name}", this::show, Principals.Needs.READ);
+        app.post("/v1/clusters", this::create, Principals.Needs.ADMIN);
+        app.post("/v1/clusters/{name}/scale", this::scale, Principals.Needs.ADMIN);
+        app.post("/v1/clusters/{name}/start", this::start, Principals.Needs.ADMIN);
+        app.post("/v1/clusters/{name}/stop", this::stop, Principals.Needs.ADMIN);
+    }
+
+    private ClusterProvider provider() {
+        return server.clusters;
+    }
+
+    @OpenApi(path = "/v1/clusters", methods = HttpMethod.GET, tags = "clusters", operationId = "listClusters",
+            summary = "This host's Spark clusters: state, workers, cores, memory, running applications",
+            responses = @OpenApiResponse(status = "200", description = "{items}"))
+    void list(Context ctx) {
+        ctx.json(Map.of("items", call(() -> provider().list()).stream().map(ClusterRoutes::view).toList()));
+    }
+
+    @OpenApi(path = "/v1/clusters/{name}", methods = HttpMethod.GET, tags = "clusters", operationId = "getCluster", summary = "One cluster",
+            pathParams = @OpenApiParam(name = "name", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
+    void show(Context ctx) {
+        ctx.json(view(call(() -> provider().status(name(ctx)))));
+    }
+
+    @OpenApi(path = "/v1/clusters", methods = HttpMethod.POST, tags = "clusters", operationId = "createCluster",
+            summary = "Start a new cluster on this host (admin); answers once its master accepts connections",
+            requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object",
+                    example = "{\"name\": \"survey\", \"workers\": 2, \"worker_cores\": 1, \"worker_memory\": \"1g\"}")),
+            responses = {@OpenApiResponse(status = "201", description = "the cluster"), @OpenApiResponse(status = "400", description = "bad spec"),
+                    @OpenApiResponse(status = "409", description = "the name is taken")})
+    void create(Context ctx) {
+        JsonNode b = Bodies.object(ctx, Set.of("name", "workers", "worker_cores", "worker_memory"));
+        String name = Bodies.text(b, "name", true);
+        ClusterSpec spec = call(() -> new ClusterSpec(name, Bodies.integer(b, "workers", 2), Bodies.integer(b, "worker_cores", 1),
+                java.util.Objects.requireNonNullElse(Bodies.text(b, "worker_memory", false), "1g")));
+        ctx.status(201).json(view(call(() -> provider().create(spec))));
+    }
+
+    @OpenApi(path = "/v1/clusters/{name}/scale", methods = HttpMethod.POST, tags = "clusters", operationId = "scaleCluster",
+            summary = "Change a running cluster's number of workers (admin)", pathParams = @OpenApiParam(name = "name", required = true),
+            requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object", example = "{\"workers\": 3}")),
+            responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "409", description = "not running")})
+    void scale(Context ctx) {
+        String name = name(ctx);
+        JsonNode b = Bodies.object(ctx, Set.of("workers"));
+        if (!b.has("workers")) throw new ApiError(400, "missing_field", "field 'workers' is required");
+        int workers = Bodies.integer(b, "workers", 0);
+        ctx.json(view(call(() -> provider().scale(name, workers))));
+    }
+
+    @OpenApi(path = "/v1/clusters/{name}/start", methods = HttpMethod.POST, tags = "clusters", operationId = "startCluster",
+            summary = "Start a stopped cluster again with its recorded spec (admin)", pathParams = @OpenApiParam(name = "name", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
+    void start(Context ctx) {
+        String name = name(ctx);
+        ctx.json(view(call(() -> provider().start(name))));
+    }
+
+    @OpenApi(path = "/v1/clusters/{name}/stop", methods = HttpMethod.POST, tags = "clusters", operationId = "stopCluster",
+            summary = "Stop every process of a cluster (admin); its record stays, so it can start again", pathParams = @OpenApiParam(name = "name", required = true),
+            responses = {@OpenApiResponse(status = "200", description = "the cluster, stopped"), @OpenApiResponse(status = "404", description = "no such cluster")})
+    void stop(Context ctx) {
+        String name = name(ctx);
+        ctx.json(view(call(() -> provider().stop(name))));
+    }
+
+    private static String name(Context ctx) {
+        String n = ctx.pathParam("name");
+        return call(() -> ClusterSpec.checkName(n));
+    }
+
+    /** The provider's errors as problems: unknown is 404, a state conflict 409, bad input 400, a failed start 502. */
+    private static <T> T call(Supplier<T> work) {
+        try {
+            return work.get();
+        } catch (CanopyException e) {
+            int status = switch (e.code()) {
+                case "cluster.unknown" -> 404;
+                case "cluster.exists", "cluster.not_running", "cluster.lock_failed" -> 409;
+                case "cluster.start_failed", "cluster.scale_failed", "cluster.stop_failed" -> 502;
+                default -> e.code().startsWith("cluster.bad_") || e.code().equals("cluster.small_workers") ? 400 : 500;
+            };
+            if (status == 500) throw e;
+            throw new ApiError(status, e.code().substring("cluster.".length()), e.oneLine());
+        }
+    }
+
+    static Map<String, Object> view(ClusterStatus s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", s.name());
+        m.put("state", s.state().toLowerCase(Locale.ROOT));
+        m.put("master", s.masterUrl());
+        m.put("workers_alive", s.workersAlive());
+        m.put("workers_wanted", s.workersWanted());
+        m.put("cores", s.cores());
+        m.put("cores_used", s.coresUsed());
+        m.put("memory_mb", s.memoryMb());
+        m.put("memory_used_mb", s.memoryUsedMb());
+        m.put("running_applications", s.runningApplications());
+        m.put("uptime_seconds", s.uptime() == null ? null : s.uptime().toSeconds());
+        m.put("warm_pool", null); // no warm drivers yet: they arrive with warm pools (issue #11)
+        return m;
+    }
+}
