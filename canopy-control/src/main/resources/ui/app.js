@@ -78,6 +78,11 @@
   function stream(path) {
     const es = new EventSource(path);
     streams.push(es);
+    // a stream the server refused for good (session ended, token revoked): check the session, and sign in again if it is gone
+    es.addEventListener('error', () => {
+      if (es.readyState !== EventSource.CLOSED || !streams.includes(es)) return;
+      loadSession().then(() => { if (!session) signIn('Your session has ended; sign in again.'); }, () => {});
+    });
     return es;
   }
 
@@ -138,15 +143,22 @@
     const problem = el('div', { class: 'error-box', hidden: !message, text: message || '' });
     const form = el('form', { id: 'sign-in', onsubmit: async ev => {
       ev.preventDefault();
-      const r = await fetch('/ui/session', { method: 'POST', credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ token: input.value.trim() }) });
+      let r;
+      try {
+        r = await fetch('/ui/session', { method: 'POST', credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ token: input.value.trim() }) });
+      } catch (e) {
+        problem.hidden = false;
+        problem.textContent = 'The server did not answer: ' + e.message;
+        return;
+      }
       if (!r.ok) {
         problem.hidden = false;
         problem.textContent = 'That token was not accepted: it is unknown, revoked or expired. Make one with: canopy token create';
         return;
       }
       await loadSession();
-      route();
+      go();
     } }, input, el('button', { class: 'primary', type: 'submit', text: 'Sign in' }));
     main.replaceChildren(el('div', { class: 'card signin' }, el('h1', { text: 'Sign in' }),
       el('p', { class: 'muted', text: 'Paste a token made with "canopy token create". It is exchanged for a session cookie and not kept by the page.' }),
@@ -197,7 +209,10 @@
     view.set(el('p', null, 'No such page. ', el('a', { href: '#/jobs', text: 'Jobs' })));
   }
 
-  window.addEventListener('hashchange', route);
+  function go() {
+    route().catch(e => { if (!(e instanceof Quiet)) main.replaceChildren(el('div', { class: 'error-box', text: 'The server did not answer: ' + e.message })); });
+  }
+  window.addEventListener('hashchange', go);
 
   // ---------- charts ----------
   // A line chart in SVG. series: [{points: [[x, y]], attrs, end}] where end(x, y) may return a marker node.
@@ -266,6 +281,10 @@
   // ---------- jobs ----------
   function progressOf(j) {
     const p = j.progress || {};
+    if (terminal(j.status) && j.result && j.result.tiles != null) {
+      // a finished job: its result counts the tiles of its area (the plan may have counted the whole survey)
+      return { done: j.result.tiles, planned: j.result.tiles, errors: j.result.errors, rate: j.result.tiles_per_second, eta: 0, stage: p.stage || j.status };
+    }
     const done = p.tilesDone != null ? p.tilesDone : j.result ? j.result.tiles : null;
     const planned = p.tilesPlanned != null ? p.tilesPlanned : j.result ? j.result.tiles : null;
     return { done, planned, errors: p.errors != null ? p.errors : j.result ? j.result.errors : null, rate: p.tilesPerSecond, eta: p.etaSeconds, stage: p.stage };
@@ -287,6 +306,8 @@
     const rows = new Map();
     const upsert = (j, onTop) => {
       const tr = jobRow(j);
+      const none = document.getElementById('no-jobs');
+      if (none) none.remove();
       const old = rows.get(j.id);
       if (old) old.replaceWith(tr); else if (onTop) tbody.prepend(tr); else tbody.append(tr);
       rows.set(j.id, tr);
@@ -294,7 +315,7 @@
     first.items.forEach(j => upsert(j, false));
     const live = el('span', { class: 'muted', id: 'live', text: 'connecting…' });
     view.set(el('div', null, el('h1', null, 'Jobs ', live),
-      first.items.length ? null : el('p', { class: 'muted', text: 'No jobs yet. Run "canopy demo", or ask for a prediction: canopy predict --survey demo --area AREA.geojson --model land-cover@production' }),
+      first.items.length ? null : el('p', { class: 'muted', id: 'no-jobs', text: 'No jobs yet. Run "canopy demo", or ask for a prediction: canopy predict --survey demo --area AREA.geojson --model land-cover@production' }),
       el('table', { id: 'jobs' }, el('thead', null, el('tr', null, ['Job', 'Kind', 'Status', 'Model', 'Progress', 'Errors', 'Rate', 'Team', 'Created'].map(h => el('th', { text: h })))), tbody)));
     if (!view.alive()) return;
     const es = stream('/v1/events/jobs');
@@ -336,7 +357,8 @@
       el('p', { class: 'muted' }, job.kind, ' · model ', job.model || '–', job.request && job.request.name ? ' · ' + job.request.name : '',
         job.indexed ? ' · found under the Canopy home' : '', ' · created ', when(job.created_at), ' · started ', when(job.started_at), ' · finished ', when(job.finished_at)),
       job.error ? el('div', { class: 'error-box', text: job.error }) : null);
-    const canCancel = !terminal(job.status) && session.scopes.includes(job.kind === 'retrain' ? 'train' : 'predict');
+    const has = s => session.scopes.includes(s) || session.scopes.includes('admin');
+    const canCancel = !terminal(job.status) && has('predict') && (job.kind !== 'retrain' || has('train'));
     const cancel = canCancel ? el('button', { class: 'danger', id: 'cancel-job', text: 'Cancel job', onclick: ev => act(ev.target, 'Cancel job ' + job.id + '? Committed shards stay.',
       () => api('/v1/jobs/' + enc(job.id) + '/cancel', { method: 'POST' }), route) }) : null;
     const logLink = el('p', null, 'Log: ', el('a', { href: job.log, id: 'log-link', target: '_blank', rel: 'noopener', text: location.origin + job.log }), ' ', cancel);
@@ -354,14 +376,15 @@
       errorsBox.append(el('p', { class: 'muted', text: terminal(job.status) ? 'No tile results for this job.' : 'Listed when the job ends.' }));
     }
     if (!terminal(job.status) && view.alive()) {
-      const started = job.started_at ? Date.parse(job.started_at) : Date.now();
       const es = stream('/v1/jobs/' + enc(id) + '/events');
       es.addEventListener('job', ev => {
         job = JSON.parse(ev.data);
         counterBox.replaceChildren(counters(job));
-        const p = progressOf(job);
-        if (p.done != null) {
-          points.push([(Date.now() - started) / 1000, p.done]);
+        const p = job.progress || {};
+        // the driver's own clock (its start, its last write), as the committed-shard points use: no browser clock skew
+        const t = Date.parse(p.updatedAt) - Date.parse(p.startedAt || timeline.started_at);
+        if (p.tilesDone != null && t >= 0 && (!points.length || t / 1000 > points[points.length - 1][0])) {
+          points.push([t / 1000, p.tilesDone]);
           chartBox.replaceChildren(throughputChart(points));
         }
       });
@@ -377,6 +400,8 @@
   }
 
   // ---------- the map ----------
+  // land cover people know by colour; other class sets take the palette in order
+  const NAMED_COLORS = { invasive_weed: '#d62728', native_grass: '#9ccc65', shrub: '#2e7d32', bare_soil: '#a1887f', water: '#1e88e5' };
   const RAMP = ['#ffffcc', '#c2e699', '#78c679', '#31a354', '#006837'];
   const ERROR_COLOR = '#9e9e9e';
 
@@ -398,7 +423,7 @@
     const classes = Object.keys(cover).length ? Object.keys(cover)
       : [...new Set(features.flatMap(f => Object.keys(f.properties).filter(k => k.startsWith('prob_')).map(k => k.slice(5))))];
     const colorOf = {};
-    classes.forEach((c, i) => { colorOf[c] = PALETTE[i % PALETTE.length]; });
+    classes.forEach((c, i) => { colorOf[c] = NAMED_COLORS[c] || PALETTE[i % PALETTE.length]; });
     const mode = el('select', { id: 'map-mode', 'aria-label': 'colour by' },
       el('option', { value: 'top', text: 'Top class' }), classes.map(c => el('option', { value: 'prob:' + c, text: 'Probability of ' + c.replace(/_/g, ' ') })));
     const weed = classes.find(c => /weed/.test(c));
@@ -503,10 +528,27 @@
       side.replaceChildren();
       kids(side, [el('h2', { class: 'mono', text: f.id }),
         f.cell ? el('p', { class: 'muted', text: 'Mean probabilities of the tiles in this cell.' })
-          : el('img', { id: 'tile-image', alt: 'tile ' + f.id, src: '/v1/jobs/' + enc(job.id) + '/tiles/' + enc(f.id) + '/image' }),
+          : tileImage(job, f),
         f.properties.status === 'error' ? el('div', { class: 'error-box', text: f.properties.error || 'failed' }) : el('p', null, 'Top class: ', el('strong', { text: f.properties.top_class })),
         probs.map(([key, v]) => el('div', { class: 'prob' }, el('span', { text: key.slice(5).replace(/_/g, ' ') }), bar(v), el('span', { text: num(v, 3) })))]);
     }
+  }
+
+  // The image through fetch, so that a refusal (outside the allowed prefixes) shows its reason rather than a broken image.
+  function tileImage(job, f) {
+    const box = el('div', { class: 'tile-image-box' }, el('p', { class: 'muted', text: 'Loading the image…' }));
+    fetch('/v1/jobs/' + enc(job.id) + '/tiles/' + enc(f.id) + '/image', { credentials: 'same-origin' }).then(async r => {
+      if (!r.ok) {
+        const p = await r.json().catch(() => ({}));
+        box.replaceChildren(el('div', { class: 'error-box', text: p.detail || 'The image could not be read (HTTP ' + r.status + ').' }));
+        return;
+      }
+      const url = URL.createObjectURL(await r.blob());
+      const img = el('img', { id: 'tile-image', alt: 'tile ' + f.id, src: url });
+      img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+      box.replaceChildren(img);
+    }, e => box.replaceChildren(el('div', { class: 'error-box', text: 'The image could not be read: ' + e.message })));
+    return box;
   }
 
   // ---------- experiments ----------
@@ -677,8 +719,11 @@
         el('td', { text: running ? duration(c.uptime_seconds) : '–' }),
         el('td', { class: 'mono', text: c.master || '–' }),
         isAdmin ? el('td', null, running ? [scale, ' ', el('button', { class: 'admin-action', 'data-action': 'scale', text: 'Scale',
-          onclick: ev => act(ev.target, `Scale ${c.name} to ${scale.value} workers? Workers removed stop their tasks, which Spark runs again elsewhere.`,
-            () => api(`/v1/clusters/${enc(c.name)}/scale`, { method: 'POST', body: { workers: Number(scale.value) } }), reload) }), ' ',
+          onclick: ev => {
+            if (!/^[0-9]+$/.test(scale.value)) { flash('Give the number of workers (0-64) before scaling.', true); return; }
+            act(ev.target, `Scale ${c.name} to ${scale.value} workers? Workers removed stop their tasks, which Spark runs again elsewhere.`,
+            () => api(`/v1/clusters/${enc(c.name)}/scale`, { method: 'POST', body: { workers: Number(scale.value) } }), reload);
+          } }), ' ',
           el('button', { class: 'admin-action danger', 'data-action': 'stop', text: 'Stop',
             onclick: ev => act(ev.target, `Stop cluster ${c.name}? Its running applications lose their executors.`, () => api(`/v1/clusters/${enc(c.name)}/stop`, { method: 'POST' }), reload) })]
           : el('button', { class: 'admin-action', 'data-action': 'start', text: 'Start',
@@ -704,5 +749,5 @@
       create));
   }
 
-  route();
+  go();
 })();

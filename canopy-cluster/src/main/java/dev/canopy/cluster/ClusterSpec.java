@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
  */
 public record ClusterSpec(String name, int workers, int workerCores, String workerMemory) {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,39}");
-    private static final Pattern MEMORY = Pattern.compile("[1-9][0-9]*[mg]");
+    private static final Pattern MEMORY = Pattern.compile("[1-9][0-9]{0,6}[mg]"); // at most 7 digits: a size no machine has is a typo, not an overflow
 
     public ClusterSpec {
         checkName(name);

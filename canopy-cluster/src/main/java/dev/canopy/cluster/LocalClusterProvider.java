@@ -178,7 +178,15 @@ public final class LocalClusterProvider implements ClusterProvider {
     public List<ClusterStatus> list() {
         if (!Files.isDirectory(root)) return List.of();
         try (Stream<Path> dirs = Files.list(root)) {
-            return dirs.filter(d -> Files.exists(d.resolve("cluster.json"))).map(d -> d.getFileName().toString()).sorted().map(this::status).toList();
+            List<ClusterStatus> out = new java.util.ArrayList<>();
+            for (String name : dirs.filter(d -> Files.exists(d.resolve("cluster.json"))).map(d -> d.getFileName().toString()).sorted().toList()) {
+                try {
+                    out.add(status(name));
+                } catch (CanopyException e) {
+                    if (!e.code().equals("cluster.unknown")) throw e; // deleted while listing: not in the list
+                }
+            }
+            return out;
         } catch (java.nio.file.NoSuchFileException gone) {
             return List.of();
         } catch (IOException e) {

@@ -80,8 +80,9 @@ final class ClusterRoutes {
     void scale(Context ctx) {
         String name = name(ctx);
         JsonNode b = Bodies.object(ctx, Set.of("workers"));
-        if (!b.has("workers")) throw new ApiError(400, "missing_field", "field 'workers' is required");
-        int workers = Bodies.integer(b, "workers", 0);
+        // required: a missing or null count must not fall back to 0 and stop every worker
+        if (!b.hasNonNull("workers")) throw new ApiError(400, "missing_field", "field 'workers' is required (a whole number, 0-64)");
+        int workers = Bodies.integer(b, "workers", -1);
         ctx.json(view(call(() -> provider().scale(name, workers))));
     }
 
@@ -106,19 +107,28 @@ final class ClusterRoutes {
         return call(() -> ClusterSpec.checkName(n));
     }
 
-    /** The provider's errors as problems: unknown is 404, a state conflict 409, bad input 400, a failed start 502. */
+    /**
+     * The provider's errors as problems with stable codes: unknown is 404, a state conflict 409, bad input 400 (its
+     * message names only what was sent), a failed start 502 and anything else 500. The provider's own messages name
+     * folders and log files of this host: they go to the server log, not to the caller.
+     */
     private static <T> T call(Supplier<T> work) {
         try {
             return work.get();
         } catch (CanopyException e) {
-            int status = switch (e.code()) {
-                case "cluster.unknown" -> 404;
-                case "cluster.exists", "cluster.not_running", "cluster.lock_failed" -> 409;
-                case "cluster.start_failed", "cluster.scale_failed", "cluster.stop_failed" -> 502;
-                default -> e.code().startsWith("cluster.bad_") || e.code().equals("cluster.small_workers") ? 400 : 500;
+            String code = e.code().startsWith("cluster.") ? e.code().substring("cluster.".length()) : "internal";
+            ApiError a = switch (code) {
+                case "unknown" -> new ApiError(404, code, "no such cluster; list them with GET /v1/clusters");
+                case "exists" -> new ApiError(409, code, "a cluster of that name exists; pick another name or start it");
+                case "not_running" -> new ApiError(409, code, "the cluster is not running; start it first");
+                case "lock_failed" -> new ApiError(409, code, "another change to this cluster is under way; retry when it ends");
+                case "start_failed", "scale_failed", "stop_failed" -> new ApiError(502, code, "the cluster's processes did not do as asked; "
+                        + "'canopy cluster status NAME' on the server's host shows its logs");
+                case "bad_name", "bad_workers", "bad_cores", "bad_memory", "small_workers" -> new ApiError(400, code, e.oneLine());
+                default -> new ApiError(500, "internal", "the cluster's record could not be read; the server log has the details");
             };
-            if (status == 500) throw e;
-            throw new ApiError(status, e.code().substring("cluster.".length()), e.oneLine());
+            if (a.status() >= 500) org.slf4j.LoggerFactory.getLogger(ClusterRoutes.class).warn("cluster request failed", e);
+            throw a;
         }
     }
 

@@ -116,7 +116,10 @@ public final class ControlServer implements AutoCloseable {
         });
         Bodies.maxBody = settings.maxBodyBytes();
         app.beforeMatched(this::authorize);
-        app.before(ctx -> ctx.attribute("canopy.t0", System.nanoTime()));
+        app.before(ctx -> {
+            ctx.attribute("canopy.t0", System.nanoTime());
+            ctx.header("X-Content-Type-Options", "nosniff"); // a log or a body is never run as a script or a page
+        });
         app.after(ctx -> {
             Long t0 = ctx.attribute("canopy.t0");
             if (t0 == null || !ctx.path().startsWith("/v1/")) return;

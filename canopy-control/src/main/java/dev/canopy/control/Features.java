@@ -100,9 +100,12 @@ final class Features {
     private static void scan(Jobs.Job j, RowVisitor v) {
         Path shards = j.outputDir().resolve("shards");
         if (!Files.isDirectory(shards)) throw new ApiError(409, "no_features", "job " + j.id() + " has no GeoParquet shards on this server");
+        if (Files.isSymbolicLink(shards)) throw unsafe(j);
         long index = 0;
         try (Stream<Path> files = Files.list(shards)) {
             for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".parquet")).sorted().toList()) {
+                // results are written by batch inference, never as links: a link could serve another job's rows or any file
+                if (Files.isSymbolicLink(f)) throw unsafe(j);
                 try (ParquetReader<Group> r = new ParquetReader.Builder<Group>(new LocalInputFile(f)) {
                     @Override
                     protected org.apache.parquet.hadoop.api.ReadSupport<Group> getReadSupport() {
@@ -117,6 +120,10 @@ final class Features {
         } catch (IOException e) {
             throw new ApiError(500, "internal", "cannot read the job's GeoParquet; the server log has the details");
         }
+    }
+
+    private static ApiError unsafe(Jobs.Job j) {
+        return new ApiError(409, "unsafe_results", "job " + j.id() + "'s results contain links, which are not served; rerun the job");
     }
 
     private static Map<String, Object> feature(Group g) {

@@ -1,5 +1,10 @@
 package dev.canopy.control;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+
 import dev.canopy.serve.ApiError;
 import io.javalin.http.sse.SseClient;
 import java.util.Map;
@@ -103,16 +108,27 @@ final class JobEvents implements AutoCloseable {
     }
 
     private void pushAll(SseClient client, Follower f) {
-        java.util.List<Jobs.Job> newest = new java.util.ArrayList<>(jobs.list(new Jobs.Filter(f.team, null, null, null), null, LIST_SIZE).items());
-        java.util.Collections.reverse(newest); // oldest first, so a client that prepends ends with the newest on top
-        for (Jobs.Job j : newest) {
-            Map<String, Object> view = JobRoutes.view(j);
-            if (!Objects.equals(view, f.lastById.get(j.id()))) {
-                f.lastById.put(j.id(), view);
-                client.sendEvent("job", view);
+        pushAll(client, f, newest(f.team));
+    }
+
+    /** The newest jobs {@code team} sees (null: all), oldest first, so a client that prepends ends with the newest on top. */
+    private List<Jobs.Job> newest(String team) {
+        List<Jobs.Job> newest = new ArrayList<>(jobs.list(new Jobs.Filter(team, null, null, null), null, LIST_SIZE).items());
+        Collections.reverse(newest);
+        return newest;
+    }
+
+    private void pushAll(SseClient client, Follower f, List<Jobs.Job> newest) {
+        synchronized (f) { // the request thread's first push and the poller's may overlap
+            for (Jobs.Job j : newest) {
+                Map<String, Object> view = JobRoutes.view(j);
+                if (!Objects.equals(view, f.lastById.get(j.id()))) {
+                    f.lastById.put(j.id(), view);
+                    client.sendEvent("job", view);
+                }
             }
+            if (f.lastById.size() > 4 * LIST_SIZE) f.lastById.clear(); // bounded: a resend of unchanged jobs is harmless
         }
-        if (f.lastById.size() > 4 * LIST_SIZE) f.lastById.clear(); // bounded: a resend of unchanged jobs is harmless
     }
 
     private void drop(SseClient client) {
@@ -121,7 +137,8 @@ final class JobEvents implements AutoCloseable {
     }
 
     private void poll() {
-        boolean ping = ++ticks % 15 == 0; // a comment every 15 s finds clients that went away (their write fails, the stream closes)
+        boolean ping = ++ticks % 5 == 0; // a comment every 5 s finds clients that went away (their write fails, the stream closes)
+        Map<String, List<Jobs.Job>> lists = new HashMap<>(); // one query per team per tick, however many follow the list
         for (Map.Entry<SseClient, Follower> e : followers.entrySet()) {
             if (ping) {
                 if (!stillValid.test(e.getValue().bearer)) { // revoked, expired or signed out since the stream began
@@ -136,7 +153,8 @@ final class JobEvents implements AutoCloseable {
                 continue;
             }
             try {
-                if (e.getValue().jobId == null) pushAll(e.getKey(), e.getValue());
+                Follower f = e.getValue();
+                if (f.jobId == null) pushAll(e.getKey(), f, lists.computeIfAbsent(f.team == null ? "" : "team:" + f.team, k -> newest(f.team)));
                 else jobs.get(e.getValue().jobId).ifPresent(j -> push(e.getKey(), e.getValue(), j));
             } catch (RuntimeException ex) {
                 // the database blinked: try again next second

@@ -82,6 +82,13 @@ final class JobRoutes {
             m.put("request", req);
         }
         m.remove("folder");
+        if (j.indexedFrom() != null && j.result() != null) {
+            // shared with every team: no paths of the operator's home
+            Map<String, Object> r = new LinkedHashMap<>(j.result());
+            r.remove("geoparquet");
+            r.remove("summary");
+            m.put("result", r);
+        }
         return m;
     }
 
@@ -144,6 +151,10 @@ final class JobRoutes {
                     @OpenApiResponse(status = "404", description = "no such job")})
     void logs(Context ctx) throws IOException {
         Jobs.Job j = visible(ctx);
+        if (j.indexedFrom() != null && !ControlServer.caller(ctx).seesAll()) {
+            // an indexed job is shared, its log (paths, hosts, the operator's settings) is not
+            throw new ApiError(403, "log_not_shared", "the log of a job found under the Canopy home is for admin tokens only");
+        }
         long offset = 0;
         String o = ctx.queryParam("offset");
         if (o != null) {
@@ -216,7 +227,7 @@ final class JobRoutes {
         String tile = ctx.pathParam("tile");
         if (!tile.matches("[A-Za-z0-9._:-]{1,200}")) throw new ApiError(404, "tile_not_found", "no tile '" + Page.abbreviate(tile) + "' in job " + j.id());
         String uri = Features.uriOf(j, tile).orElseThrow(() -> new ApiError(404, "tile_not_found", "no tile '" + Page.abbreviate(tile) + "' in job " + j.id()));
-        TileImages.Image img = server.tileImages.read(uri);
+        TileImages.Image img = server.tileImages.read(uri, j.request() == null ? null : (String) j.request().get("survey_uri"));
         ctx.header("Cache-Control", "private, max-age=3600").header("X-Content-Type-Options", "nosniff").contentType(img.contentType()).result(img.bytes());
     }
 

@@ -44,8 +44,12 @@ final class Jobs {
         /** The driver's log: {@code driver.log} in the job's folder, or the newest log of an indexed folder (null if none). */
         Path logFile() {
             if (indexedFrom == null) return Path.of(folder).resolve(JobSupervisor.LOG_FILE);
-            try (var logs = java.nio.file.Files.list(Path.of(indexedFrom).resolve("_logs"))) {
-                return logs.filter(f -> f.getFileName().toString().endsWith(".log")).max(java.util.Comparator.naturalOrder()).orElse(null);
+            Path dir = Path.of(indexedFrom).resolve("_logs");
+            if (java.nio.file.Files.isSymbolicLink(dir)) return null;
+            try (var logs = java.nio.file.Files.list(dir)) {
+                // never through a link: the folder is the operator's, the log goes to whoever may read it
+                return logs.filter(f -> f.getFileName().toString().endsWith(".log") && java.nio.file.Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                        .max(java.util.Comparator.naturalOrder()).orElse(null);
             } catch (java.io.IOException e) {
                 return null;
             }

@@ -27,8 +27,23 @@ final class TileImages {
         this.s3 = s3;
     }
 
-    Image read(String uri) {
-        URI checked = allow.check(uri);
+    /**
+     * The image at {@code uri}, which must lie under the server's allowed prefixes and under {@code surveyRoot}, the survey
+     * the job read: a manifest's rows may name any object, and a team must not read another team's pixels through
+     * a survey of its own whose rows point elsewhere.
+     */
+    Image read(String uri, String surveyRoot) {
+        URI checked;
+        String root;
+        try {
+            checked = allow.check(uri);
+            root = surveyRoot == null ? null : allow.check(surveyRoot).toString();
+        } catch (UriPolicy.Forbidden e) {
+            throw refused(); // the policy's message names the prefixes and the path: not for this caller
+        }
+        if (root == null) throw refused();
+        if (!root.endsWith("/")) root = root + "/";
+        if (!checked.toString().startsWith(root)) throw refused();
         byte[] bytes;
         try (ObjectStore store = ObjectStores.open(ObjectStores.parentOf(checked), s3)) {
             bytes = store.getAsync(ObjectStores.nameOf(checked), MAX_BYTES).join();
@@ -50,6 +65,10 @@ final class TileImages {
             return "image/webp";
         }
         return null;
+    }
+
+    private static ApiError refused() {
+        return new ApiError(403, "uri_not_allowed", "the tile's image lies outside the job's survey or the places this server may read (--allow-uris)");
     }
 
     private static ApiError gone() {

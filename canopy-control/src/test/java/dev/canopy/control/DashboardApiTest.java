@@ -52,6 +52,19 @@ class DashboardApiTest {
         Files.writeString(home.resolve("jobs/half-done/_job.json"), "{\"job\": {\"modelRef\": \"weeds:1\"}}");
         Files.createDirectories(home.resolve("jobs/job_0123456789abcdef"));
         Files.writeString(home.resolve("jobs/job_0123456789abcdef/_job.json"), "{}");
+        // failed without a summary (an exception): listed as failed, without the driver's message (it may name paths)
+        Files.createDirectories(home.resolve("jobs/failed-run"));
+        Files.writeString(home.resolve("jobs/failed-run/_job.json"), "{\"job\": {\"modelRef\": \"weeds:1\"}}");
+        Files.writeString(home.resolve("jobs/failed-run/progress.json"), "{\"stage\": \"failed\", \"message\": \"calibration failed: /secret/path\", "
+                + "\"startedAt\": \"2026-11-27T11:00:00Z\", \"updatedAt\": \"2026-11-27T11:00:05Z\"}");
+        // links: a folder that is a link to elsewhere, and one whose shards are a link; neither is served
+        Path outside = tmp.resolve("outside/elsewhere");
+        writeJobFolder(outside, home);
+        Files.createSymbolicLink(home.resolve("jobs/linked-run"), outside);
+        writeJobFolder(home.resolve("jobs/linky-shards"), home);
+        Path realShards = tmp.resolve("outside/shards");
+        Files.move(home.resolve("jobs/linky-shards/shards"), realShards);
+        Files.createSymbolicLink(home.resolve("jobs/linky-shards/shards"), realShards);
         f = new ControlFixture(home, false, s -> s);
     }
 
@@ -65,13 +78,19 @@ class DashboardApiTest {
             ManifestRow t = tiles.get(5);
             w.write(InferenceResult.ok(new ManifestRow("escape", "file:///etc/passwd", "passwd", t.row(), t.col(), t.bbox(), t.footprintWkb(), t.captureTime(),
                     t.dominantClass(), t.label(), t.cover()), new Classification(CLASSES, new float[] {0.6f, 0.1f, 0.1f, 0.1f, 0.1f})));
+            // under the allowed prefix (the home's surveys) but in another survey than the job's: refused too
+            Path other = home.resolve("surveys/other-team/tiles/x.jpg");
+            Files.createDirectories(other.getParent());
+            Files.write(other, new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 0});
+            w.write(InferenceResult.ok(new ManifestRow("neighbour", other.toUri().toString(), "x.jpg", t.row(), t.col(), t.bbox(), t.footprintWkb(), t.captureTime(),
+                    t.dominantClass(), t.label(), t.cover()), new Classification(CLASSES, new float[] {0.6f, 0.1f, 0.1f, 0.1f, 0.1f})));
         }
-        Files.writeString(run.resolve("_committed/part-00000.json"), "{\"index\": 0, \"stats\": {\"rows\": 6}, \"skipped\": false}");
+        Files.writeString(run.resolve("_committed/part-00000.json"), "{\"index\": 0, \"stats\": {\"rows\": 7}, \"skipped\": false}");
         Files.writeString(run.resolve("_job.json"), "{\"job\": {\"surveyRoot\": \"" + home.resolve("surveys/demo").toUri()
                 + "\", \"modelRef\": \"weeds:1\"}, \"createdAt\": \"2026-11-27T10:00:00Z\"}");
-        Files.writeString(run.resolve("progress.json"), "{\"stage\": \"succeeded\", \"tilesPlanned\": 6, \"tilesDone\": 6, \"errors\": 1, "
+        Files.writeString(run.resolve("progress.json"), "{\"stage\": \"succeeded\", \"tilesPlanned\": 7, \"tilesDone\": 7, \"errors\": 1, "
                 + "\"startedAt\": \"2026-11-27T10:00:01Z\", \"updatedAt\": \"2026-11-27T10:00:09Z\"}");
-        Files.writeString(run.resolve("summary.json"), "{\"status\": \"succeeded\", \"rows\": 6, \"ok\": 5, \"errors\": 1, \"seconds\": 8.0, "
+        Files.writeString(run.resolve("summary.json"), "{\"status\": \"succeeded\", \"rows\": 7, \"ok\": 6, \"errors\": 1, \"seconds\": 8.0, "
                 + "\"imagesPerSecond\": 0.75, \"estimatedCover\": {\"native_grass\": 0.25, \"invasive_weed\": 0.75}, "
                 + "\"stageSeconds\": {\"fetch_ms_mean\": 2.5, \"model_ms_mean\": 40.0}}");
         Files.writeString(run.resolve("_SUCCESS"), "");
@@ -82,15 +101,19 @@ class DashboardApiTest {
         if (f != null) f.close();
     }
 
-    static JsonNode indexedJob(String token) {
-        ControlFixture.Answer a = f.get("/v1/jobs", token);
+    /** The indexed jobs a token sees, by folder name. */
+    static Map<String, JsonNode> indexed(String token) {
+        ControlFixture.Answer a = f.get("/v1/jobs?limit=500", token);
         assertThat(a.status()).as(a.body()).isEqualTo(200);
-        List<JsonNode> found = new ArrayList<>();
+        Map<String, JsonNode> found = new java.util.TreeMap<>();
         a.json().get("items").forEach(j -> {
-            if (j.path("indexed").asBoolean(false)) found.add(j);
+            if (j.path("indexed").asBoolean(false)) found.put(j.get("request").get("name").asText(), j);
         });
-        assertThat(found).as("only the finished folder is indexed: " + a.body()).hasSize(1);
-        return found.get(0);
+        return found;
+    }
+
+    static JsonNode indexedJob(String token) {
+        return indexed(token).get("cli-run");
     }
 
     @Test
@@ -103,7 +126,12 @@ class DashboardApiTest {
         assertThat(j.get("request").get("name").asText()).isEqualTo("cli-run");
         assertThat(j.has("folder")).as("no server path in the answer").isFalse();
         JsonNode r = j.get("result");
-        assertThat(r.get("tiles").asLong()).isEqualTo(6);
+        assertThat(indexed(other).keySet()).as("finished folders really under home/jobs, without links").containsExactly("cli-run", "failed-run");
+        JsonNode failed = indexed(other).get("failed-run");
+        assertThat(failed.get("status").asText()).isEqualTo("failed");
+        assertThat(failed.get("error").asText()).isEqualTo("batch inference failed").doesNotContain("/secret");
+        assertThat(r.get("tiles").asLong()).isEqualTo(7);
+        assertThat(r.has("geoparquet")).as("no path of the operator's home for every team").isFalse();
         assertThat(r.get("errors").asLong()).isEqualTo(1);
         // an area-less job: its tiles' footprints are its area, and cover in hectares follows from it
         assertThat(r.get("area_hectares").asDouble()).isPositive();
@@ -113,8 +141,25 @@ class DashboardApiTest {
         assertThat(f.post("/v1/jobs/" + j.get("id").asText() + "/cancel", other, null).status()).isEqualTo(409);
         // indexing again (every start does) keeps the id and adds nothing
         String id = j.get("id").asText();
-        assertThat(f.server.index.indexFolders(f.home.resolve("jobs"))).isEqualTo(1);
+        f.server.index.indexFolders(f.home.resolve("jobs"));
         assertThat(indexedJob(other).get("id").asText()).isEqualTo(id);
+        // its log is the operator's: admin tokens only
+        assertThat(f.get("/v1/jobs/" + id + "/logs", other).code()).isEqualTo("log_not_shared");
+        assertThat(f.get("/v1/jobs/" + id + "/logs", f.token("ops", Scope.ADMIN)).status()).isEqualTo(200);
+    }
+
+    @Test
+    void aFolderRemovedFromTheHomeLeavesTheListAtTheNextIndexing() throws Exception {
+        String t = f.token("t", Scope.READ);
+        Path temp = f.home.resolve("jobs/temp-run");
+        writeJobFolder(temp, f.home);
+        f.server.index.indexFolders(f.home.resolve("jobs"));
+        assertThat(indexed(t)).containsKey("temp-run");
+        try (Stream<Path> all = Files.walk(temp)) {
+            all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        f.server.index.indexFolders(f.home.resolve("jobs"));
+        assertThat(indexed(t)).doesNotContainKey("temp-run").containsKey("cli-run");
     }
 
     @Test
@@ -135,7 +180,7 @@ class DashboardApiTest {
             cursor = p.path("next_cursor").asText(null);
             if (cursor == null) break;
         }
-        assertThat(seen).containsExactly(tiles.get(0).id(), tiles.get(1).id(), tiles.get(2).id(), tiles.get(3).id(), "escape");
+        assertThat(seen).containsExactly(tiles.get(0).id(), tiles.get(1).id(), tiles.get(2).id(), tiles.get(3).id(), "escape", "neighbour");
         assertThat(f.get("/v1/jobs/" + id + "/features?status=broken", t).code()).isEqualTo("bad_filter");
         assertThat(f.get("/v1/jobs/" + id + "/features?limit=10001", t).code()).isEqualTo("bad_limit");
     }
@@ -153,6 +198,9 @@ class DashboardApiTest {
         ControlFixture.Answer escape = f.get("/v1/jobs/" + id + "/tiles/escape/image", t);
         assertThat(escape.status()).isEqualTo(403);
         assertThat(escape.code()).isEqualTo("uri_not_allowed");
+        assertThat(escape.body()).as("no path or prefix named").doesNotContain("/etc", f.home.toString());
+        ControlFixture.Answer neighbour = f.get("/v1/jobs/" + id + "/tiles/neighbour/image", t);
+        assertThat(neighbour.status()).as("allowed prefix, but outside the job's survey").isEqualTo(403);
         assertThat(f.get("/v1/jobs/" + id + "/tiles/nope/image", t).code()).isEqualTo("tile_not_found");
         assertThat(f.get("/v1/jobs/" + id + "/tiles/..%2F..%2Fetc/image", t).status()).isEqualTo(404);
         assertThat(f.get("/v1/jobs/job_0123456789abcdef/tiles/x/image", t).code()).isEqualTo("job_not_found");
@@ -166,7 +214,7 @@ class DashboardApiTest {
         JsonNode tl = f.get("/v1/jobs/" + id + "/timeline", t).json();
         assertThat(tl.get("started_at").asText()).isEqualTo("2026-11-27T10:00:01Z");
         assertThat(tl.get("points")).hasSize(2);
-        assertThat(tl.get("points").get(1).get(1).asLong()).isEqualTo(6);
+        assertThat(tl.get("points").get(1).get(1).asLong()).isEqualTo(7);
         assertThat(tl.get("stages_ms_mean").get("model").asDouble()).isEqualTo(40.0);
         assertThat(f.get("/v1/jobs/" + id + "/area", t).code()).as("an area-less job").isEqualTo("no_area");
     }
@@ -201,25 +249,51 @@ class DashboardApiTest {
     }
 
     @Test
-    void theLiveListSendsEveryVisibleJobAtOnce() throws Exception {
+    void aChangeWithTheSessionCookieButWithoutItsCsrfTokenIsRefused() {
+        String admin = f.token("ops", Scope.ADMIN);
+        ControlFixture.Answer in = f.post("/ui/session", null, "{\"token\": \"" + admin + "\"}");
+        String cookie = in.headers().firstValue("set-cookie").orElseThrow().split(";")[0];
+        String csrf = in.json().get("csrf_token").asText();
+        ControlFixture.Answer without = f.call("POST", "/v1/clusters", null, "{\"name\": \"csrf-test\", \"workers\": 0}", "Cookie", cookie);
+        assertThat(without.status()).isEqualTo(403);
+        assertThat(without.code()).isEqualTo("csrf");
+        assertThat(f.call("POST", "/v1/clusters", null, "{\"name\": \"csrf-test\", \"workers\": 0}", "Cookie", cookie, "X-CSRF-Token", "wrong").code())
+                .isEqualTo("csrf");
+        // with it, the request reaches the route (which refuses the bad body on its own terms)
+        assertThat(f.call("POST", "/v1/clusters", null, "{\"name\": \"../x\"}", "Cookie", cookie, "X-CSRF-Token", csrf).code()).isEqualTo("bad_name");
+    }
+
+    @Test
+    void theLiveListSendsEveryVisibleJobAtOnceAndNoOtherTeamsJob() throws Exception {
+        String theirs = f.post("/v1/predictions", f.token("their-team", Scope.PREDICT), ControlFixture.predictionBody(ControlFixture.areaJson(1), null))
+                .json().get("id").asText();
         String t = f.token("live", Scope.READ);
         String id = indexedJob(t).get("id").asText();
-        HttpResponse<Stream<String>> r = ControlFixture.HTTP.send(HttpRequest.newBuilder(URI.create(f.base + "/v1/events/jobs"))
+        HttpResponse<Stream<String>> burst = ControlFixture.HTTP.send(HttpRequest.newBuilder(URI.create(f.base + "/v1/events/jobs"))
                 .header("Authorization", "Bearer " + t).header("Accept", "text/event-stream").build(), HttpResponse.BodyHandlers.ofLines());
-        assertThat(r.statusCode()).isEqualTo(200);
-        // the first event's data lines, up to the blank line that ends it
-        java.util.concurrent.CompletableFuture<String> firstJob = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+        List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+        Thread reader = new Thread(() -> {
             StringBuilder data = new StringBuilder();
-            for (java.util.Iterator<String> it = r.body().iterator(); it.hasNext(); ) {
-                String l = it.next();
-                if (l.startsWith("data:")) data.append(l.substring(5)).append('\n');
-                else if (l.isEmpty() && data.length() > 0) break;
+            try {
+                for (java.util.Iterator<String> it = burst.body().iterator(); it.hasNext(); ) {
+                    String l = it.next();
+                    if (l.startsWith("data:")) data.append(l.substring(5)).append('\n');
+                    else if (l.isEmpty() && data.length() > 0) {
+                        ids.add(Json.MAPPER.readTree(data.toString()).get("id").asText());
+                        data.setLength(0);
+                    }
+                }
+            } catch (Exception closed) {
+                // the test closed the stream
             }
-            return data.toString();
         });
-        String data = firstJob.get(20, TimeUnit.SECONDS);
-        r.body().close();
-        assertThat(Json.MAPPER.readTree(data).get("id").asText()).isEqualTo(id);
+        reader.setDaemon(true);
+        reader.start();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> ids.contains(id));
+        Thread.sleep(1500); // the whole first burst, and a poll or two after it
+        burst.body().close();
+        assertThat(burst.statusCode()).isEqualTo(200);
+        assertThat(ids).contains(id, indexed(t).get("failed-run").get("id").asText()).doesNotContain(theirs);
         assertThat(f.get("/v1/events/jobs", t).status()).as("without Accept: text/event-stream").isEqualTo(406);
     }
 
@@ -234,6 +308,9 @@ class DashboardApiTest {
         assertThat(f.post("/v1/clusters/nosuch/start", admin, null).status()).isEqualTo(404);
         assertThat(f.get("/v1/clusters/nosuch", admin).code()).isEqualTo("unknown");
         assertThat(f.post("/v1/clusters/nosuch/scale", admin, "{}").code()).isEqualTo("missing_field");
+        assertThat(f.post("/v1/clusters/nosuch/scale", admin, "{\"workers\": null}").code()).as("null is not 0").isEqualTo("missing_field");
+        assertThat(f.post("/v1/clusters", admin, "{\"name\": \"ok\", \"worker_memory\": \"99999999999999999999g\"}").code()).isEqualTo("bad_memory");
+        assertThat(f.get("/v1/clusters/nosuch", admin).body()).as("no server path").doesNotContain(f.home.toString());
     }
 
     @Test
