@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         description = {"Create, inspect, resize, stop and delete Spark standalone clusters (a Master and Workers as processes on this host, "
                 + "on 127.0.0.1). Each cluster's record and logs live under $CANOPY_HOME/clusters/NAME."},
         subcommands = {ClusterCommand.Create.class, ClusterCommand.ListClusters.class, ClusterCommand.Status.class, ClusterCommand.Start.class,
-                ClusterCommand.Scale.class, ClusterCommand.Stop.class, ClusterCommand.Delete.class})
+                ClusterCommand.Scale.class, ClusterCommand.Stop.class, ClusterCommand.Delete.class, ClusterCommand.Exec.class})
 final class ClusterCommand {
     @ParentCommand
     Main main;
@@ -177,6 +177,42 @@ final class ClusterCommand {
             parent.provider().delete(name);
             spec.commandLine().getOut().printf("deleted cluster %s%n", name);
             return 0;
+        }
+    }
+
+    /** {@code canopy cluster exec NAME -- infer|train|tune ...}: the same command, run on the named cluster. */
+    @Command(name = "exec", mixinStandardHelpOptions = true,
+            description = {"Run a Canopy job on a cluster: the command after -- gets --cluster NAME (infer, train and tune take it).",
+                    "e.g. canopy cluster exec survey -- infer --model land-cover@production --survey ./canopy-data/surveys/demo --out ./canopy-data/jobs/x"})
+    static final class Exec implements Callable<Integer> {
+        static final java.util.Set<String> RUNS_ON_CLUSTERS = java.util.Set.of("infer", "train", "tune");
+        @ParentCommand
+        ClusterCommand parent;
+        @Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Parameters(index = "1..*", paramLabel = "COMMAND", description = "after --: a Canopy command and its options")
+        java.util.List<String> command = new java.util.ArrayList<>();
+
+        @Override
+        public Integer call() {
+            ClusterSpec.checkName(name);
+            if (command.isEmpty() || !RUNS_ON_CLUSTERS.contains(command.get(0))) {
+                throw new UsageException("exec runs one of " + new java.util.TreeSet<>(RUNS_ON_CLUSTERS) + ", not " + (command.isEmpty() ? "nothing" : "'" + command.get(0) + "'"),
+                        "e.g. canopy cluster exec " + name + " -- infer --model land-cover@production --survey SURVEY --out OUT");
+            }
+            if (command.contains("--cluster") || command.contains("--master")) {
+                throw new UsageException("the command names its own --cluster or --master", "leave them out: exec runs it on '" + name + "'");
+            }
+            ClusterStatus s = parent.provider().status(name); // an unknown cluster fails here, before the job starts
+            spec.commandLine().getOut().printf("on cluster %s (%s)%n", name, s.masterUrl());
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("--home", parent.main.home().root().toString()));
+            if (parent.main.noProgress) args.add("--no-progress");
+            if (parent.main.registry != null) args.addAll(java.util.List.of("--registry", parent.main.registry));
+            args.addAll(command);
+            args.addAll(java.util.List.of("--cluster", name));
+            return Main.run(args.toArray(String[]::new), spec.commandLine().getOut(), spec.commandLine().getErr());
         }
     }
 }

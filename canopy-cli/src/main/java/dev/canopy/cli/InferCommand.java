@@ -105,7 +105,7 @@ final class InferCommand implements Callable<Integer> {
         }
         // the driver chooses for the whole job (its host stands for the executors'): every executor runs the same engine
         job = job.withEngine(engine(main, registry.openPackage(v), engine).id());
-        BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, ClusterCommand.master(main, cluster, master));
+        BatchInference.Summary s = run(main, job, v, a == null ? null : a.bbox(), options, ClusterCommand.master(main, cluster, master), cluster);
         print(spec.commandLine().getOut(), s);
         return 0;
     }
@@ -120,14 +120,31 @@ final class InferCommand implements Callable<Integer> {
 
     static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,
                                       String master) {
+        return run(main, job, v, box, options, master, null);
+    }
+
+    /** On a Canopy cluster ({@code cluster} named), the executors' logs are gathered beside the driver's once the job ends. */
+    static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,
+                                      String master, String cluster) {
         java.nio.file.Path log = main.jobLog(java.net.URI.create(job.outputRoot()), "infer");
         main.progress().println("log " + log + " (Spark and library warnings go there)");
         SparkSession spark = SparkSessions.create(master, "canopy-infer", List.of());
+        String app = spark.sparkContext().applicationId();
         try {
             ShardRunner runner = new SparkShardRunner(spark);
             return BatchInference.run(job, v.card(), box, options, runner, main.progress());
         } finally {
             spark.stop();
+            if (cluster != null) collectExecutorLogs(main, cluster, app, log.getParent().resolve("executors-" + app));
+        }
+    }
+
+    static void collectExecutorLogs(Main main, String cluster, String app, java.nio.file.Path into) {
+        try {
+            int n = ClusterCommand.provider(main).collectLogs(cluster, app, into);
+            main.progress().println("executor logs " + into + " (" + n + " files from the cluster's workers)");
+        } catch (RuntimeException e) {
+            main.progress().println("executor logs of " + app + " could not be gathered: " + e.getMessage());
         }
     }
 

@@ -54,6 +54,10 @@ final class TrainCommand implements Callable<Integer> {
     boolean noRegister;
     @Option(names = "--run", description = "Run folder for config, metrics and checkpoints (default: HOME/runs/train-TIMESTAMP)")
     String run;
+    @Option(names = "--master", description = "Train on this Spark master, as one task on one executor (e.g. spark://host:7077); default: in this process")
+    String master;
+    @Option(names = "--cluster", description = "Train on this Canopy cluster (see 'canopy cluster list') instead of --master")
+    String cluster;
     @Option(names = "--resume", description = "Continue the run in this folder from its latest checkpoint")
     String resume;
 
@@ -61,6 +65,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         S3Settings s3 = S3Settings.fromEnvironment();
+        String where = ClusterCommand.master(main, cluster, master); // checked before a run folder is made
         TrainingRun trainingRun;
         if (resume != null) {
             trainingRun = TrainingRun.open(ObjectStores.toUri(resume), s3);
@@ -87,9 +92,52 @@ final class TrainCommand implements Callable<Integer> {
             out.printf("run %s (resume with: canopy train --resume %s)%n", runUri, runUri);
             out.printf("log %s%n", main.jobLog(runUri, "train"));
         }
+        if (where != null) return onSpark(out, trainingRun, where);
         ModelRegistry.Version v = trainAndRegister(main, out, trainingRun, noRegister ? null : name);
         if (v != null) out.printf("registered %s (stage %s)%n", v.ref(), v.stage());
         return 0;
+    }
+
+    /** The same run as one Spark task on {@code master}; epochs are reported from the run folder as the executor writes them. */
+    private int onSpark(PrintWriter out, TrainingRun run, String where) {
+        out.printf("training on %s (one task; the run folder and the registry must be reachable from its executors)%n", where);
+        java.util.concurrent.ScheduledExecutorService watcher = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "canopy-train-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        int[] reported = {run.latestEpoch()};
+        watcher.scheduleWithFixedDelay(() -> {
+            try {
+                int e = TrainingRun.open(run.uri(), S3Settings.fromEnvironment()).latestEpoch();
+                if (e > reported[0]) {
+                    reported[0] = e;
+                    out.printf("epoch %d/%d done (checkpoint written)%n", e, run.config().epochs());
+                    out.flush();
+                }
+            } catch (RuntimeException ignored) {
+                // the folder is being written: the next look sees it
+            }
+        }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+        org.apache.spark.sql.SparkSession spark = dev.canopy.spark.SparkSessions.create(where, "canopy-train", java.util.List.of());
+        String app = spark.sparkContext().applicationId();
+        try {
+            dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, run.uri(), main.registry().store().root(),
+                    main.home().cache().resolve("models"), noRegister ? null : name);
+            watcher.shutdownNow();
+            Map<String, Double> m = o.metrics();
+            out.printf("trained %s for %d epochs on %s: val_acc %.3f, macro_f1 %.3f%n", run.config().architecture(), o.epochs(), o.executor(),
+                    m.getOrDefault("val_accuracy", Double.NaN), m.getOrDefault("val_macro_f1", Double.NaN));
+            if (o.registered() != null) out.printf("registered %s%n", o.registered());
+            return 0;
+        } finally {
+            watcher.shutdownNow();
+            spark.stop();
+            if (cluster != null) {
+                java.nio.file.Path logs = "file".equals(run.uri().getScheme()) ? java.nio.file.Path.of(run.uri()).resolve("_logs") : main.home().logs();
+                InferCommand.collectExecutorLogs(main, cluster, app, logs.resolve("executors-" + app));
+            }
+        }
     }
 
     /** Shared with {@code demo}: runs the training with a progress bar and per-epoch lines, registers if named. */

@@ -34,6 +34,14 @@ class ClusterCommandTest {
         }
     }
 
+    static java.util.List<Path> stderrFiles(Path logs) {
+        try (var all = java.nio.file.Files.walk(logs)) {
+            return all.filter(p -> p.getFileName().toString().equals("stderr") && p.toString().contains("executors-app-")).toList();
+        } catch (java.io.IOException e) {
+            return java.util.List.of();
+        }
+    }
+
     @Test
     void createInferOnItScaleStopAndDelete() {
         Path survey = tmp.resolve("survey");
@@ -64,8 +72,20 @@ class ClusterCommandTest {
         assertThat(infer.code()).as(infer.err()).isZero();
         assertThat(infer.out()).contains("60 (60 ok, 0 errors) in 3 shards", "on spark spark://127.0.0.1:");
         assertThat(out.resolve("_SUCCESS")).exists();
-        // the executors ran on the cluster's worker: their logs are in its work folder
+        // the executors ran on the cluster's worker: their logs are in its work folder, and gathered beside the job's log
         assertThat(tmp.resolve("home/clusters/ci/worker-0")).isDirectoryContaining(p -> p.getFileName().toString().startsWith("app-"));
+        assertThat(stderrFiles(out.resolve("_logs"))).as("executor logs gathered under the job folder").isNotEmpty();
+
+        // exec: the same commands, named after --; training runs as one task on the cluster's executor and registers
+        MainTest.Result exec = cli("cluster", "exec", "ci", "--", "train", "--survey", survey.toString(), "--input-size", "32", "--batch-size", "16",
+                "--epochs", "2", "--run", tmp.resolve("run-on-cluster").toString(), "--name", "weeds");
+        assertThat(exec.code()).as(exec.err() + exec.out()).isZero();
+        assertThat(exec.out()).contains("on cluster ci", "training on spark://127.0.0.1:", "trained small-cnn for 2 epochs on executor", "registered weeds:2");
+        assertThat(tmp.resolve("run-on-cluster/checkpoints/latest.json")).exists();
+        assertThat(stderrFiles(tmp.resolve("run-on-cluster/_logs"))).isNotEmpty();
+        MainTest.Result wrong = cli("cluster", "exec", "ci", "--", "survey", "generate", "--out", tmp.resolve("z").toString());
+        assertThat(wrong.code()).isEqualTo(2);
+        assertThat(wrong.err()).contains("exec runs one of [infer, train, tune]");
 
         assertThat(cli("cluster", "scale", "ci", "--workers", "2").code()).isZero();
         await().atMost(Duration.ofSeconds(90)).until(() -> cli("cluster", "status", "ci").out().contains("2 alive of 2 wanted"));

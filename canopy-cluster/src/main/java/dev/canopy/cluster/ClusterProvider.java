@@ -41,4 +41,12 @@ public interface ClusterProvider {
 
     /** Stops the cluster and removes everything recorded about it. */
     void delete(String name);
+
+    /**
+     * Copies the logs the cluster's workers kept for one application (each executor's stdout and stderr) into
+     * {@code into}, one folder per worker, for post-mortems next to the job's own log; answers how many files came.
+     * Call it once the application has ended (its executors have exited, their logs are whole). A provider whose
+     * workers are elsewhere fetches them (SSH: scp from each host's work folder; Kubernetes: the executor pods' logs).
+     */
+    int collectLogs(String name, String applicationId, java.nio.file.Path into);
 }

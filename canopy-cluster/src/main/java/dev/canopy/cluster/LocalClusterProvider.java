@@ -280,6 +280,34 @@ public final class LocalClusterProvider implements ClusterProvider {
      * Every live process of the cluster: its Master and Workers (their exact marker argument) and the executors the
      * Workers started (their working folder lies under the cluster's folder).
      */
+    @Override
+    public int collectLogs(String name, String applicationId, Path into) {
+        Path dir = root.resolve(ClusterSpec.checkName(name));
+        if (applicationId == null || !applicationId.matches("app-[0-9]+-[0-9]+")) return 0; // not a standalone application id: nothing to find
+        int copied = 0;
+        try (Stream<Path> workers = Files.list(dir)) {
+            for (Path w : workers.filter(p -> p.getFileName().toString().startsWith("worker-")).sorted().toList()) {
+                Path app = w.resolve(applicationId);
+                if (!Files.isDirectory(app, java.nio.file.LinkOption.NOFOLLOW_LINKS)) continue;
+                try (Stream<Path> files = Files.walk(app)) {
+                    for (Path f : files.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList()) {
+                        String n = f.getFileName().toString();
+                        if (!n.equals("stdout") && !n.equals("stderr")) continue; // the logs, not the jars the worker fetched
+                        Path to = into.resolve(w.getFileName().toString()).resolve(app.relativize(f).toString());
+                        Files.createDirectories(to.getParent());
+                        Files.copy(f, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                        copied++;
+                    }
+                }
+            }
+        } catch (java.nio.file.NoSuchFileException gone) {
+            return copied;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy the executor logs of " + applicationId, e);
+        }
+        return copied;
+    }
+
     public List<ProcessHandle> processes(String name) {
         String marker = marker(name);
         Path dir = root.resolve(name);
