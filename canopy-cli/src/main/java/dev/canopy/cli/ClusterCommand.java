@@ -28,7 +28,8 @@ final class ClusterCommand {
     }
 
     static ClusterProvider provider(Main main) {
-        return LocalClusterProvider.ofThisJvm(main.home().dir("clusters"), Clock.systemUTC());
+        dev.canopy.cluster.Bundles bundles = main.bundles();
+        return LocalClusterProvider.ofThisJvm(main.home().dir("clusters"), Clock.systemUTC(), digest -> bundles.materialize(bundles.require(digest)));
     }
 
     /**
@@ -59,6 +60,7 @@ final class ClusterCommand {
         out.printf("running     %s%n", s.runningApplications().isEmpty() ? "no application" : String.join(", ", s.runningApplications()));
         out.printf("uptime      %s%n", s.uptime().isZero() ? "-" : s.uptime().withNanos(0).toString().substring(2).toLowerCase());
         out.printf("logs        %s%n", s.logs());
+        out.printf("bundle      %s%n", s.bundle() == null ? "none (the launcher's own jars)" : s.bundle());
     }
 
     /** A subcommand that does one thing to the cluster it names and prints the cluster's state after. */
@@ -93,10 +95,19 @@ final class ClusterCommand {
         int cores;
         @Option(names = "--worker-memory", defaultValue = "1g", description = "Memory per worker, at least 1g (an executor's memory), e.g. 1g or 4g (default: ${DEFAULT-VALUE})")
         String memory;
+        @Option(names = "--bundle", description = "Start from this bundle (a digest, a digest prefix or a tag such as production): every process runs "
+                + "exactly its jars (default: this launcher's own jars)")
+        String bundle;
 
         @Override
         public Integer call() {
-            ClusterStatus s = parent.provider().create(new ClusterSpec(name, workers, cores, memory));
+            ClusterSpec cs = new ClusterSpec(name, workers, cores, memory);
+            if (bundle != null) {
+                dev.canopy.cluster.Bundles.Bundle b = parent.main.bundles().require(bundle);
+                spec.commandLine().getOut().printf("bundle      %s (%s, %d jars)%n", b.digest(), b.status(), b.jars().size());
+                cs = cs.withBundle(b.digest());
+            }
+            ClusterStatus s = parent.provider().create(cs);
             print(spec.commandLine().getOut(), s);
             return 0;
         }

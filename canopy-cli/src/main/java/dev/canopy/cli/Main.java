@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 @Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
-        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, ClusterCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, ClusterCommand.class, BundleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
     Path home;
@@ -45,6 +45,17 @@ public final class Main {
         return JobLog.attach(dir.resolve(file));
     }
 
+    /** The home's bundles ({@code $CANOPY_BUNDLES}, e.g. s3://bucket/canopy-bundles, or HOME/bundles), laid out under HOME/cache/bundles. */
+    dev.canopy.cluster.Bundles bundles() {
+        String loc = System.getenv("CANOPY_BUNDLES");
+        dev.canopy.storage.ObjectStore store = loc == null || loc.isBlank()
+                ? new dev.canopy.storage.FileObjectStore(home().dir("bundles")) : dev.canopy.storage.ObjectStores.open(loc);
+        return new dev.canopy.cluster.Bundles(store, home().cache().resolve("bundles"), java.time.Clock.systemUTC());
+    }
+
+    /** Set on the drivers a server starts from a bundle: the bundle's digest, which they print first (their log shows what ran). */
+    static final String BUNDLE_PROPERTY = "canopy.bundle";
+
     CanopyHome home() {
         return CanopyHome.resolve(home);
     }
@@ -59,6 +70,8 @@ public final class Main {
 
     /** Runs a command line; used by {@link #main} and by tests. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        String bundle = System.getProperty(BUNDLE_PROPERTY);
+        if (bundle != null) out.println("bundle " + bundle);
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
@@ -92,7 +105,7 @@ public final class Main {
                 || code.equals("storage.unsupported_scheme") || code.equals("storage.invalid_key")
                 || code.startsWith("auth.bad_") || code.equals("auth.no_scopes") || code.equals("db.bad_schema")
                 || code.startsWith("cluster.bad_") || code.equals("cluster.unknown") || code.equals("cluster.exists") || code.equals("cluster.small_workers")
-                || code.equals("cluster.not_running");
+                || code.equals("cluster.not_running") || code.equals("bundle.unknown") || code.equals("bundle.ambiguous") || code.startsWith("bundle.bad_");
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -48,8 +48,44 @@ final class ServerCommand implements Callable<Integer> {
     String driverHeap;
     @Option(names = "--rate-limit", defaultValue = "20", description = "Requests per second per token, bursts of twice that; 0 for none (default: ${DEFAULT-VALUE})")
     double rateLimit;
+    @Option(names = "--bundle", defaultValue = dev.canopy.cluster.Bundles.PRODUCTION, description = "Run jobs from this bundle: a digest, prefix or tag "
+            + "(default: the bundle tagged production; on a first start, this build becomes it); 'none' runs them from this server's own class path")
+    String bundle;
     @Option(names = "--lease-s", defaultValue = "15", description = "Seconds a job stays claimed without a heartbeat before another server takes it over (default: ${DEFAULT-VALUE})")
     int leaseSeconds;
+
+    /**
+     * The drivers' command from the chosen bundle: its jars as the class path, its digest as a mark the driver prints.
+     * With no production bundle yet, a packaged build (jars only, as ./canopy runs) becomes it; a class path with class
+     * folders (a developer's, a test's) is not a build to pin, so jobs then run from the server's own class path.
+     */
+    private DriverCommand driverFromBundle(DriverCommand own, String[] line) {
+        if (bundle.equals("none")) {
+            line[0] = "none: jobs run this server's own class path (--bundle none)";
+            return own;
+        }
+        dev.canopy.cluster.Bundles bundles = main.bundles();
+        java.util.Optional<dev.canopy.cluster.Bundles.Bundle> b = bundles.find(bundle);
+        if (b.isEmpty() && !bundle.equals(dev.canopy.cluster.Bundles.PRODUCTION)) {
+            throw new UsageException("no bundle '" + bundle + "'", "list them with 'canopy bundle list', or leave --bundle out to use production");
+        }
+        if (b.isEmpty()) {
+            List<java.nio.file.Path> cp = BundleCommand.ownClassPath();
+            if (!cp.stream().allMatch(p -> p.toString().endsWith(".jar"))) {
+                line[0] = "none tagged production, and this is not a packaged build: jobs run this server's own class path";
+                return own;
+            }
+            dev.canopy.cluster.Bundles.Bundle made = bundles.build(cp, java.util.Map.of("java", System.getProperty("java.specification.version"),
+                    "code", dev.canopy.api.CodeVersion.get()), "canopy server (first start) on " + BundleCommand.hostName());
+            b = java.util.Optional.of(bundles.tag(made.digest(), dev.canopy.cluster.Bundles.PRODUCTION));
+        }
+        dev.canopy.cluster.Bundles.Bundle chosen = b.get();
+        String cp = String.join(java.io.File.pathSeparator, bundles.materialize(chosen).stream().map(java.nio.file.Path::toString).toList());
+        List<String> options = new ArrayList<>(own.javaOptions());
+        options.add("-D" + Main.BUNDLE_PROPERTY + "=" + chosen.digest());
+        line[0] = chosen.digest() + " (" + chosen.status() + (chosen.tags().isEmpty() ? "" : ", " + String.join(", ", chosen.tags())) + "): jobs run its jars";
+        return new DriverCommand(own.java(), List.copyOf(options), cp, own.mainClass(), own.master());
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -59,9 +95,11 @@ final class ServerCommand implements Callable<Integer> {
         java.nio.file.Path home = main.home().root();
         List<String> prefixes = new ArrayList<>(List.of(ControlSettings.surveysPrefix(home)));
         if (allowUris != null) prefixes.addAll(UriPolicy.parse(allowUris, "--allow-uris").prefixes());
+        String[] bundleLine = {null};
+        DriverCommand driver = driverFromBundle(DriverCommand.sameJvm(List.of("-Xmx" + driverHeap), master), bundleLine);
         ControlSettings st = ControlSettings.defaults(home).withHost(host).withPort(port).withAllowUris(UriPolicy.of(prefixes, "--allow-uris"))
                 .withAllowCallbacks(allowCallbacks).withMaxRunningJobs(maxRunning).withRateLimit(rateLimit).withLease(Duration.ofSeconds(leaseSeconds))
-                .withDriver(DriverCommand.sameJvm(List.of("-Xmx" + driverHeap), master));
+                .withDriver(driver);
         Database db = dbUrl == null ? Database.embedded(home.resolve("db"))
                 : Database.connect(dbUrl, dbUser != null ? dbUser : System.getProperty("user.name"), System.getenv("CANOPY_DB_PASSWORD"), null);
         ControlServer server;
@@ -84,6 +122,7 @@ final class ServerCommand implements Callable<Integer> {
         out.printf("canopy server on http://%s:%d (API /v1, OpenAPI /openapi.json; Ctrl-C to stop)%n", host, server.port());
         out.printf("database    %s%n", db.describe());
         out.printf("jobs        %s (up to %d drivers at once%s)%n", home.resolve("jobs"), maxRunning, master == null ? ", Spark local[*]" : ", Spark " + master);
+        out.printf("bundle      %s%n", bundleLine[0]);
         out.printf("surveys     under %s%n", String.join(", ", prefixes));
         out.printf("callbacks   public addresses%s%n", allowCallbacks.isEmpty() ? "" : ", and " + String.join(", ", allowCallbacks));
         out.println("tokens      canopy token create --team TEAM --scopes read,predict (in another terminal)");

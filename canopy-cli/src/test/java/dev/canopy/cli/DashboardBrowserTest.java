@@ -290,7 +290,14 @@ class DashboardBrowserTest {
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='scale']")));
             browser.waiting().until(d -> d.findElements(By.cssSelector("#clusters tr[data-cluster='ui-test'] td:nth-child(3)")).stream()
                     .anyMatch(c -> c.getText().endsWith("/ 2")));
-            assertThat(get("/v1/clusters/ui-test", admin).get("workers_wanted").asInt()).isEqualTo(2);
+            // the Java SDK sees what the page did
+            dev.canopy.client.Clusters sdk = server.client(admin).clusters();
+            assertThat(sdk.status("ui-test").get("workers_wanted").asInt()).isEqualTo(2);
+            assertThat(sdk.list().get("items")).extracting(c -> c.get("name").asText()).containsExactly("ui-test");
+            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(dev.canopy.client.CanopyClient.ApiException.class, () -> sdk.status("nosuch")).code())
+                    .isEqualTo("unknown");
+            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(dev.canopy.client.CanopyClient.ApiException.class,
+                    () -> server.client(reader).clusters().stop("ui-test")).status()).as("stopping needs admin").isEqualTo(403);
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='stop']")));
             browser.waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#clusters tr[data-cluster='ui-test'][data-state='stopped']")));
             assertThat(get("/v1/clusters/ui-test", admin).get("state").asText()).isEqualTo("stopped");

@@ -148,6 +148,15 @@ public final class CanopyClient {
         return reason == null ? "{}" : Json.MAPPER.createObjectNode().put("reason", reason).toString();
     }
 
+    /** The server's Spark clusters (create, scale, start, stop with an admin token). */
+    public Clusters clusters() {
+        return new Clusters(this);
+    }
+
+    JsonNode call(String method, String path, String body) {
+        return send(method, path, body, null);
+    }
+
     public JsonNode deleteWebhook(String id) {
         return send("DELETE", "/v1/webhooks/" + enc(id), null, null);
     }

@@ -7,7 +7,7 @@ import java.util.regex.Pattern;
  * What a cluster should be: a name (also its folder and its handle in every command), the number of
  * workers and each worker's cores and memory (Spark's notation: {@code 512m}, {@code 2g}).
  */
-public record ClusterSpec(String name, int workers, int workerCores, String workerMemory) {
+public record ClusterSpec(String name, int workers, int workerCores, String workerMemory, String bundle) {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,39}");
     private static final Pattern MEMORY = Pattern.compile("[1-9][0-9]{0,6}[mg]"); // at most 7 digits: a size no machine has is a typo, not an overflow
 
@@ -45,7 +45,17 @@ public record ClusterSpec(String name, int workers, int workerCores, String work
         return size.endsWith("g") ? n * 1024 : n;
     }
 
+    /** A cluster that runs the launcher's own class path (no bundle). */
+    public ClusterSpec(String name, int workers, int workerCores, String workerMemory) {
+        this(name, workers, workerCores, workerMemory, null);
+    }
+
     public ClusterSpec withWorkers(int n) {
-        return new ClusterSpec(name, n, workerCores, workerMemory);
+        return new ClusterSpec(name, n, workerCores, workerMemory, bundle);
+    }
+
+    /** The same cluster started from a bundle (its digest): every process runs exactly the bundle's jars. */
+    public ClusterSpec withBundle(String digest) {
+        return new ClusterSpec(name, workers, workerCores, workerMemory, digest);
     }
 }

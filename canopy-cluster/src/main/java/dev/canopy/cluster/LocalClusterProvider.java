@@ -52,6 +52,15 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     public LocalClusterProvider(Path root, List<Path> classPath, Clock clock) {
+        this(root, classPath, clock, null);
+    }
+
+    /**
+     * {@code bundles} lays out a bundle (by digest) as jars for a cluster created from it (null: such clusters are
+     * refused); every process of that cluster runs exactly those jars.
+     */
+    public LocalClusterProvider(Path root, List<Path> classPath, Clock clock, java.util.function.Function<String, List<Path>> bundles) {
+        this.bundles = bundles;
         try {
             Files.createDirectories(root);
             this.root = root.toRealPath(); // one spelling of the path for the process marker, whatever links lead here
@@ -63,7 +72,14 @@ public final class LocalClusterProvider implements ClusterProvider {
         this.clock = clock;
     }
 
+    private final java.util.function.Function<String, List<Path>> bundles;
+
     /** A provider whose clusters run this JVM's own class path (the Canopy launcher's jars, Spark's among them). */
+    public static LocalClusterProvider ofThisJvm(Path root, Clock clock, java.util.function.Function<String, List<Path>> bundles) {
+        List<Path> cp = Stream.of(System.getProperty("java.class.path").split(File.pathSeparator)).map(Path::of).toList();
+        return new LocalClusterProvider(root, cp, clock, bundles);
+    }
+
     public static LocalClusterProvider ofThisJvm(Path root, Clock clock) {
         List<Path> cp = Stream.of(System.getProperty("java.class.path").split(File.pathSeparator)).map(Path::of).toList();
         return new LocalClusterProvider(root, cp, clock);
@@ -110,7 +126,7 @@ public final class LocalClusterProvider implements ClusterProvider {
             for (int attempt = 1; s == null; attempt++) {
                 int port = freePort();
                 int ui = freePort();
-                Process master = spawn(spec.name(), dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                Process master = spawn(spec, dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                         "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
                 State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
                 write(tried); // recorded before waiting: a failed start can still be stopped
@@ -144,7 +160,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         Path work = dir.resolve("worker-" + index);
         Files.createDirectories(work);
         int ui = freePort();
-        Process p = spawn(s.spec().name(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+        Process p = spawn(s.spec(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
                 "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", work.toString(),
                 "--webui-port", Integer.toString(ui), "spark://127.0.0.1:" + s.masterPort()));
         return new State.Worker(index, p.pid(), ui);
@@ -158,12 +174,12 @@ public final class LocalClusterProvider implements ClusterProvider {
         String ui = "http://127.0.0.1:" + s.uiPort();
         if (!alive(name, s.masterPid())) {
             return new ClusterStatus(name, ClusterStatus.STOPPED, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), Duration.ZERO,
-                    dir.toString());
+                    dir.toString(), s.spec().bundle());
         }
         Optional<JsonNode> j = masterJson(s.uiPort());
         Duration up = Duration.between(s.startedAt(), clock.instant());
         if (j.isEmpty()) {
-            return new ClusterStatus(name, ClusterStatus.BROKEN, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), up, dir.toString());
+            return new ClusterStatus(name, ClusterStatus.BROKEN, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), up, dir.toString(), s.spec().bundle());
         }
         JsonNode m = j.get();
         int alive = 0;
@@ -171,7 +187,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         List<String> apps = new ArrayList<>();
         for (JsonNode a : m.path("activeapps")) apps.add(a.path("id").asText() + " " + a.path("name").asText());
         return new ClusterStatus(name, ClusterStatus.RUNNING, masterUrl, ui, alive, s.spec().workers(), m.path("cores").asInt(),
-                m.path("coresused").asInt(), m.path("memory").asLong(), m.path("memoryused").asLong(), apps, up, dir.toString());
+                m.path("coresused").asInt(), m.path("memory").asLong(), m.path("memoryused").asLong(), apps, up, dir.toString(), s.spec().bundle());
     }
 
     @Override
@@ -321,8 +337,9 @@ public final class LocalClusterProvider implements ClusterProvider {
         }).toList();
     }
 
-    private Process spawn(String name, Path dir, String role, List<String> mainAndArgs) throws IOException {
-        Path sparkHome = sparkHome();
+    private Process spawn(ClusterSpec spec, Path dir, String role, List<String> mainAndArgs) throws IOException {
+        String name = spec.name();
+        Path sparkHome = sparkHome(jarsOf(spec));
         List<String> cmd = new ArrayList<>();
         if (Files.isExecutable(Path.of("/usr/bin/setsid"))) cmd.add("/usr/bin/setsid"); // its own session: a closed terminal does not take it down
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -348,7 +365,17 @@ public final class LocalClusterProvider implements ClusterProvider {
      * Spark's launcher wants a SPARK_HOME with jars/: links to the provider's class path jars, one home per class path
      * (named by its digest), so a build with other dependency versions never shares a folder with an older one's jars.
      */
-    private Path sparkHome() throws IOException {
+    /** The class path a cluster's processes run: its bundle's jars, or this provider's class path. */
+    private List<Path> jarsOf(ClusterSpec spec) {
+        if (spec.bundle() == null) return classPath;
+        if (bundles == null) {
+            throw new CanopyException("cluster.no_bundles", "cluster '" + spec.name() + "' starts from bundle " + spec.bundle() + " but no bundle store is set",
+                    "run it through canopy cluster, which knows the home's bundles");
+        }
+        return bundles.apply(spec.bundle());
+    }
+
+    private Path sparkHome(List<Path> classPath) throws IOException {
         String digest = dev.canopy.api.Digests.sha256(classPath.stream().map(p -> p.toAbsolutePath().toString()).sorted()
                 .collect(java.util.stream.Collectors.joining("\n")).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         Path home = root.resolve(".spark-home-" + digest.substring(0, 16));
