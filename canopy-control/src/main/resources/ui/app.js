@@ -715,7 +715,7 @@
         el('td', { class: 'num', text: num(c.cores_used) + ' / ' + num(c.cores) }),
         el('td', { class: 'num', text: num(c.memory_used_mb / 1024, 1) + ' / ' + num(c.memory_mb / 1024, 1) + ' GB' }),
         el('td', { text: (c.running_applications || []).join(', ') || '–' }),
-        el('td', { text: c.warm_pool ? String(c.warm_pool) : 'none' }),
+        el('td', { class: 'warm-pool', text: c.warm_pool && c.warm_pool.drivers ? `${c.warm_pool.ready}/${c.warm_pool.drivers} ready, ${c.warm_pool.busy} busy, ${c.warm_pool.jobs_run} jobs run` : 'none' }),
         el('td', { text: running ? duration(c.uptime_seconds) : '–' }),
         el('td', { class: 'mono', text: c.master || '–' }),
         isAdmin ? el('td', null, running ? [scale, ' ', el('button', { class: 'admin-action', 'data-action': 'scale', text: 'Scale',

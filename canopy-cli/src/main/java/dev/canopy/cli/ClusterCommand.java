@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
         description = {"Create, inspect, resize, stop and delete Spark standalone clusters (a Master and Workers as processes on this host, "
                 + "on 127.0.0.1). Each cluster's record and logs live under $CANOPY_HOME/clusters/NAME."},
         subcommands = {ClusterCommand.Create.class, ClusterCommand.ListClusters.class, ClusterCommand.Status.class, ClusterCommand.Start.class,
-                ClusterCommand.Scale.class, ClusterCommand.Stop.class, ClusterCommand.Delete.class, ClusterCommand.Exec.class})
+                ClusterCommand.Scale.class, ClusterCommand.Stop.class, ClusterCommand.Delete.class, ClusterCommand.Exec.class, WarmDriverCommand.class})
 final class ClusterCommand {
     @ParentCommand
     Main main;

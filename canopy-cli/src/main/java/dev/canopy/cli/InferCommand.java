@@ -123,11 +123,20 @@ final class InferCommand implements Callable<Integer> {
         return run(main, job, v, box, options, master, null);
     }
 
+    /** Set by a warm driver for its life: infer runs in that application instead of starting one. */
+    static volatile SparkSession WARM_SESSION;
+
     /** On a Canopy cluster ({@code cluster} named), the executors' logs are gathered beside the driver's once the job ends. */
     static BatchInference.Summary run(Main main, InferenceJobSpec job, ModelRegistry.Version v, BoundingBox box, BatchInference.Options options,
                                       String master, String cluster) {
         java.nio.file.Path log = main.jobLog(java.net.URI.create(job.outputRoot()), "infer");
         main.progress().println("log " + log + " (Spark and library warnings go there)");
+        SparkSession warm = WARM_SESSION;
+        if (warm != null) {
+            // a warm driver's application: its executors hold the bundle (and, once used, the model); the job runs in it as a job group
+            main.progress().println("on the warm application " + warm.sparkContext().applicationId() + " (" + warm.sparkContext().master() + ")");
+            return BatchInference.run(job, v.card(), box, options, new SparkShardRunner(warm), main.progress());
+        }
         SparkSession spark = SparkSessions.create(master, "canopy-infer", List.of());
         String app = spark.sparkContext().applicationId();
         try {

@@ -23,11 +23,21 @@ final class JobLog {
 
     private JobLog() { }
 
-    /** Adds {@code file} as a log destination (idempotent per file); returns it. */
+    /**
+     * Makes {@code file} the log destination (idempotent per file), in place of the one before: a warm driver runs job
+     * after job in one JVM, and each job's warnings belong in its own log only. Returns it.
+     */
     static synchronized Path attach(Path file) {
         if (file.equals(attached)) return file;
         LoggerContext ctx = (LoggerContext) LogManager.getContext(false);
         Configuration config = ctx.getConfiguration();
+        if (attached != null) {
+            String old = "job-" + attached;
+            config.getRootLogger().removeAppender(old);
+            for (LoggerConfig lc : config.getLoggers().values()) lc.removeAppender(old);
+            org.apache.logging.log4j.core.Appender a = config.getAppenders().get(old);
+            if (a != null) a.stop();
+        }
         FileAppender appender = FileAppender.newBuilder().setName("job-" + file).withFileName(file.toString()).withAppend(true)
                 .setLayout(PatternLayout.newBuilder().withPattern("%d{ISO8601} %-5level [%t] %c - %msg%n%throwable").withConfiguration(config).build())
                 .setConfiguration(config).build();

@@ -96,7 +96,12 @@ final class ServerCommand implements Callable<Integer> {
         List<String> prefixes = new ArrayList<>(List.of(ControlSettings.surveysPrefix(home)));
         if (allowUris != null) prefixes.addAll(UriPolicy.parse(allowUris, "--allow-uris").prefixes());
         String[] bundleLine = {null};
-        DriverCommand driver = driverFromBundle(DriverCommand.sameJvm(List.of("-Xmx" + driverHeap), master), bundleLine);
+        List<String> driverOptions = new ArrayList<>(List.of("-Xmx" + driverHeap));
+        if (dbUrl != null) { // warm drivers reach the same database (the password from CANOPY_DB_PASSWORD, inherited); the embedded one they find in the home
+            driverOptions.add("-D" + WarmDriverCommand.DB_URL + "=" + dbUrl);
+            driverOptions.add("-D" + WarmDriverCommand.DB_USER + "=" + (dbUser != null ? dbUser : System.getProperty("user.name")));
+        }
+        DriverCommand driver = driverFromBundle(DriverCommand.sameJvm(driverOptions, master), bundleLine);
         ControlSettings st = ControlSettings.defaults(home).withHost(host).withPort(port).withAllowUris(UriPolicy.of(prefixes, "--allow-uris"))
                 .withAllowCallbacks(allowCallbacks).withMaxRunningJobs(maxRunning).withRateLimit(rateLimit).withLease(Duration.ofSeconds(leaseSeconds))
                 .withDriver(driver);

@@ -39,6 +39,7 @@ final class ClusterRoutes {
         app.post("/v1/clusters/{name}/scale", this::scale, Principals.Needs.ADMIN);
         app.post("/v1/clusters/{name}/start", this::start, Principals.Needs.ADMIN);
         app.post("/v1/clusters/{name}/stop", this::stop, Principals.Needs.ADMIN);
+        app.post("/v1/clusters/{name}/warm-pool", this::warmPool, Principals.Needs.ADMIN);
     }
 
     private ClusterProvider provider() {
@@ -49,7 +50,7 @@ final class ClusterRoutes {
             summary = "This host's Spark clusters: state, workers, cores, memory, running applications",
             responses = @OpenApiResponse(status = "200", description = "{items}"))
     void list(Context ctx) {
-        ctx.json(Map.of("items", call(() -> provider().list()).stream().map(ClusterRoutes::view).toList()));
+        ctx.json(Map.of("items", call(() -> provider().list()).stream().map(this::view).toList()));
     }
 
     @OpenApi(path = "/v1/clusters/{name}", methods = HttpMethod.GET, tags = "clusters", operationId = "getCluster", summary = "One cluster",
@@ -102,6 +103,27 @@ final class ClusterRoutes {
         ctx.json(view(call(() -> provider().stop(name))));
     }
 
+    @OpenApi(path = "/v1/clusters/{name}/warm-pool", methods = HttpMethod.POST, tags = "clusters", operationId = "sizeWarmPool",
+            summary = "Size the cluster's warm pool (admin): started Spark applications that take its predictions at once; 0 empties it",
+            pathParams = @OpenApiParam(name = "name", required = true),
+            requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object",
+                    example = "{\"size\": 1, \"idle_timeout_s\": 600}")),
+            responses = {@OpenApiResponse(status = "200", description = "the pool"), @OpenApiResponse(status = "409", description = "the cluster is not running")})
+    void warmPool(Context ctx) {
+        String name = name(ctx);
+        JsonNode b = Bodies.object(ctx, Set.of("size", "idle_timeout_s"));
+        if (!b.hasNonNull("size")) throw new ApiError(400, "missing_field", "field 'size' is required (0-" + WarmPools.MAX_SIZE + ")");
+        int size = Bodies.integer(b, "size", -1);
+        int idle = Bodies.integer(b, "idle_timeout_s", 600);
+        if (size < 0 || size > WarmPools.MAX_SIZE) throw new ApiError(400, "bad_size", "size must be 0-" + WarmPools.MAX_SIZE + ", not " + size);
+        if (idle < 10 || idle > 86_400) throw new ApiError(400, "bad_idle_timeout", "idle_timeout_s must be 10-86400, not " + idle);
+        ClusterStatus s = call(() -> provider().status(name));
+        if (size > 0 && (!s.state().equals(ClusterStatus.RUNNING) || s.workersAlive() == 0)) {
+            throw new ApiError(409, "not_running", "the cluster is not running with a worker alive; start it first");
+        }
+        ctx.json(server.warmPools.resize(name, size, idle));
+    }
+
     private static String name(Context ctx) {
         String n = ctx.pathParam("name");
         return call(() -> ClusterSpec.checkName(n));
@@ -132,7 +154,13 @@ final class ClusterRoutes {
         }
     }
 
-    static Map<String, Object> view(ClusterStatus s) {
+    Map<String, Object> view(ClusterStatus s) {
+        Map<String, Object> m = describe(s);
+        m.put("warm_pool", WarmQueue.poolOf(server.db, server.clock, s.name()));
+        return m;
+    }
+
+    static Map<String, Object> describe(ClusterStatus s) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", s.name());
         m.put("state", s.state().toLowerCase(Locale.ROOT));
@@ -145,7 +173,7 @@ final class ClusterRoutes {
         m.put("memory_used_mb", s.memoryUsedMb());
         m.put("running_applications", s.runningApplications());
         m.put("uptime_seconds", s.uptime() == null ? null : s.uptime().toSeconds());
-        m.put("warm_pool", null); // no warm drivers yet: they arrive with warm pools (issue #11)
+        m.put("bundle", s.bundle());
         return m;
     }
 }

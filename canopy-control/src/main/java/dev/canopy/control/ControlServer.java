@@ -57,6 +57,8 @@ public final class ControlServer implements AutoCloseable {
     final JobIndex index;
     final TileImages tileImages;
     final dev.canopy.cluster.ClusterProvider clusters;
+    final WarmPools warmPools;
+    final DataSource db;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
     private final RateLimiter limiter;
@@ -78,6 +80,8 @@ public final class ControlServer implements AutoCloseable {
         this.sessions = new Sessions(db, clock);
         this.index = new JobIndex(db, clock);
         this.tileImages = new TileImages(settings.allowUris(), S3Settings.fromEnvironment());
+        this.db = db;
+        this.warmPools = new WarmPools(db, clock, settings);
         this.clusters = dev.canopy.cluster.LocalClusterProvider.ofThisJvm(settings.home().resolve("clusters"), Clock.systemUTC()); // waits on real processes
         this.labels = new Labels(db, clock);
         this.models = new Models(db, clock, registry);

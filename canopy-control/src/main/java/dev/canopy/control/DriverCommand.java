@@ -40,7 +40,8 @@ public record DriverCommand(String java, List<String> javaOptions, String classP
         cmd.addAll(List.of("-Djdk.reflect.useDirectMethodHandle=false", "-Dio.netty.tryReflectionSetAccessible=true", "-Dai.djl.offline=true",
                 JOB_MARK + jobId, dev.canopy.api.ClassPathArgs.argFile(classPath), mainClass, "--home", home.toString(), "--no-progress"));
         cmd.addAll(args);
-        if (master != null) cmd.addAll(List.of("--master", master));
+        // a command that names its cluster (a job for a cluster, a warm driver) runs there, not on the server's --master
+        if (master != null && !args.contains("--cluster") && !(!args.isEmpty() && args.get(0).equals("cluster"))) cmd.addAll(List.of("--master", master));
         return cmd;
     }
 }

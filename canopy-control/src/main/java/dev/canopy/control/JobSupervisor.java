@@ -225,6 +225,7 @@ final class JobSupervisor implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("infer", "--survey", String.valueOf(j.request().get("survey_uri")), "--area", area.toString(),
                 "--model", j.model(), "--out", folder.resolve(OUTPUT).toString()));
         if (resume) args.add("--resume");
+        if (j.request().get("cluster") instanceof String cluster) args.addAll(List.of("--cluster", cluster)); // a cold driver on the named cluster
         return args;
     }
 

@@ -201,9 +201,11 @@ final class Jobs {
         if (n <= 0) return List.of();
         Instant now = clock.instant();
         return Sql.tx(db, "claim queued jobs", c -> {
+            // a job for a cluster with a live warm pool is the pool's to take (WarmQueue); any other is ours
             List<Job> claimed = Sql.query(c, "UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ?, started_at = ?, "
                     + "attempts = attempts + 1, pid = NULL, host = NULL WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' "
-                    + "ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *", Jobs::row, owner, now.plus(lease), now, n);
+                    + "AND NOT EXISTS (SELECT 1 FROM warm_drivers w WHERE w.cluster = jobs.request->>'cluster' AND w.heartbeat_at > ?) "
+                    + "ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *", Jobs::row, owner, now.plus(lease), now, now.minus(WarmQueue.STALE), n);
             for (Job j : claimed) Outbox.emit(c, now, "job.started", j.team(), j.id(), j.eventData());
             return claimed;
         });

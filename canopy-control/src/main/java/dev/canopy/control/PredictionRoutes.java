@@ -53,7 +53,7 @@ final class PredictionRoutes {
                     @OpenApiResponse(status = "422", description = "the area does not overlap the survey")})
     void create(Context ctx) {
         String key = Bodies.idempotencyKey(ctx);
-        JsonNode b = Bodies.object(ctx, Set.of("survey", "area", "model", "callback"));
+        JsonNode b = Bodies.object(ctx, Set.of("survey", "area", "model", "callback", "cluster"));
         Principals.Caller caller = ControlServer.caller(ctx);
         Surveys.Survey survey = server.surveys.visible(Bodies.text(b, "survey", true), caller);
         JsonNode areaJson = b.get("area");
@@ -77,6 +77,7 @@ final class PredictionRoutes {
         String modelRef = Bodies.text(b, "model", true);
         ModelRegistry.Version v = server.registry.resolve(modelRef);
         Jobs.Callback callback = callback(b.get("callback"));
+        String cluster = cluster(Bodies.text(b, "cluster", false));
 
         Map<String, Object> request = new LinkedHashMap<>();
         request.put("survey", survey.name());
@@ -86,6 +87,7 @@ final class PredictionRoutes {
         request.put("area_hectares", hectares);
         request.put("area_bbox", List.of(box.minX(), box.minY(), box.maxX(), box.maxY()));
         request.put("callback_url", callback == null ? null : callback.url());
+        if (cluster != null) request.put("cluster", cluster);
         Jobs.Submitted s = server.jobs.submit("prediction", caller.team(), v.ref(), request, server.settings.home().resolve("jobs").toString(), key,
                 Bodies.canonicalSha256(b), caller.actor(), callback);
         Map<String, Object> out = new LinkedHashMap<>(JobRoutes.view(s.job()));
@@ -93,6 +95,26 @@ final class PredictionRoutes {
         server.jobs.callbackOf(s.job().id()).ifPresent(cb -> out.put("callback", Map.of("url", cb.url(), "secret", cb.secret())));
         if (!s.created()) ctx.header("Idempotent-Replayed", "true");
         ctx.status(202).header("Location", "/v1/jobs/" + s.job().id()).json(out);
+    }
+
+    /**
+     * The cluster a prediction runs on (null: the server's own engine). It must be running with a worker: a job queued
+     * for a stopped cluster would wait for ever.
+     */
+    private String cluster(String name) {
+        if (name == null) return null;
+        dev.canopy.cluster.ClusterStatus s;
+        try {
+            s = server.clusters.status(dev.canopy.cluster.ClusterSpec.checkName(name));
+        } catch (dev.canopy.api.CanopyException e) {
+            throw e.code().equals("cluster.bad_name") ? new ApiError(400, "bad_cluster", "cluster name '" + Page.abbreviate(name) + "' is not a cluster name")
+                    : new ApiError(404, "cluster_not_found", "no cluster '" + name + "'; list them with GET /v1/clusters");
+        }
+        if (!s.state().equals(dev.canopy.cluster.ClusterStatus.RUNNING) || s.workersAlive() == 0) {
+            throw new ApiError(409, "cluster_not_running", "cluster '" + name + "' is " + s.state().toLowerCase(java.util.Locale.ROOT)
+                    + " with " + s.workersAlive() + " worker(s) alive; start or scale it first");
+        }
+        return name;
     }
 
     private Jobs.Callback callback(JsonNode c) {

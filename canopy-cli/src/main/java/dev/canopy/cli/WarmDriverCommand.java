@@ -1,0 +1,167 @@
+package dev.canopy.cli;
+
+import dev.canopy.cluster.ClusterStatus;
+import dev.canopy.control.Database;
+import dev.canopy.control.WarmQueue;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code canopy cluster warm-driver NAME}: one member of a cluster's warm pool, started by {@code canopy server}
+ * (POST /v1/clusters/NAME/warm-pool). It starts a Spark application on the cluster with its share of the cores
+ * ({@code spark.cores.max}), runs a small job on every executor so that they are up and have loaded the bundle's
+ * classes, then takes the cluster's prediction jobs from the control plane's queue one at a time and runs each in
+ * the same application: no JVM, no application and no executor to start, and the model stays loaded in the executors
+ * after the first job. It exits after its idle timeout, when the pool is shrunk, or when its cluster goes away.
+ *
+ * <p>Threads: the main thread claims and runs jobs; a scheduled thread heartbeats every second (the pool row and the
+ * running job's lease and progress) and cancels the Spark jobs of a job that was cancelled or taken over.
+ */
+@Command(name = "warm-driver", hidden = true, mixinStandardHelpOptions = true,
+        description = "A warm driver of a cluster's pool (started by canopy server; see POST /v1/clusters/{name}/warm-pool).")
+final class WarmDriverCommand implements Callable<Integer> {
+    static final String DB_URL = "canopy.db.url";
+    static final String DB_USER = "canopy.db.user";
+
+    @ParentCommand
+    ClusterCommand parent;
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+    @Option(names = "--idle-timeout", defaultValue = "600", description = "Seconds without a job before exiting (default: ${DEFAULT-VALUE})")
+    int idleTimeout;
+    @Option(names = "--size", defaultValue = "1", description = "Drivers in the pool: each takes 1/size of the cluster's cores (default: ${DEFAULT-VALUE})")
+    int size;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Main main = parent.main;
+        ClusterStatus cluster = ClusterCommand.provider(main).status(dev.canopy.cluster.ClusterSpec.checkName(name));
+        if (!cluster.state().equals(ClusterStatus.RUNNING)) throw new UsageException("cluster '" + name + "' is not running", "start it first");
+        String url = System.getProperty(DB_URL);
+        try (Database db = url == null ? Database.embeddedOrRunning(main.home().root().resolve("db"))
+                : Database.connect(url, System.getProperty(DB_USER, System.getProperty("user.name")), System.getenv("CANOPY_DB_PASSWORD"), null);
+             WarmQueue queue = new WarmQueue(db.dataSource(), Clock.systemUTC(), name, ProcessHandle.current().pid(), host(), Duration.ofSeconds(idleTimeout))) {
+            int cores = Math.max(1, cluster.cores() / Math.max(1, size));
+            System.setProperty("spark.cores.max", Integer.toString(cores)); // its share, so that several applications share the cluster
+            SparkSession spark = dev.canopy.spark.SparkSessions.create(cluster.masterUrl(), "canopy-warm-" + name, List.of());
+            try {
+                long t0 = System.nanoTime();
+                warmUp(spark, cores);
+                queue.ready();
+                out.printf("warm driver %s on %s (%s): ready in %.1f s with %d cores%n", queue.id(), name, spark.sparkContext().applicationId(),
+                        (System.nanoTime() - t0) / 1e9, cores);
+                out.flush();
+                InferCommand.WARM_SESSION = spark;
+                serve(queue, spark, main, out);
+            } finally {
+                InferCommand.WARM_SESSION = null;
+                spark.stop();
+            }
+        }
+        return 0;
+    }
+
+    /** A task on every core, each touching the classes a prediction needs, so that executors are up before the first job. */
+    static void warmUp(SparkSession spark, int cores) {
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        List<Integer> slots = new ArrayList<>();
+        for (int i = 0; i < cores * 2; i++) slots.add(i);
+        jsc.setJobDescription("canopy warm-up");
+        jsc.parallelize(slots, slots.size()).map(i -> {
+            Class.forName("dev.canopy.batch.TilePipeline");
+            Class.forName("ai.djl.engine.Engine");
+            return i;
+        }).count();
+    }
+
+    private void serve(WarmQueue queue, SparkSession spark, Main main, PrintWriter out) throws Exception {
+        AtomicReference<WarmQueue.Claimed> current = new AtomicReference<>();
+        AtomicBoolean wanted = new AtomicBoolean(true);
+        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "canopy-warm-heartbeat");
+            t.setDaemon(true);
+            return t;
+        });
+        beat.scheduleWithFixedDelay(() -> {
+            try {
+                WarmQueue.Claimed c = current.get();
+                if (c != null && !queue.renew(c)) spark.sparkContext().cancelAllJobs(); // cancelled, or no longer ours
+                if (!queue.heartbeat()) wanted.set(false);
+            } catch (RuntimeException e) {
+                // the database blinked: the next beat tries again (the lease outlasts a few misses)
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        long idleSince = System.nanoTime();
+        try {
+            while (wanted.get()) {
+                Optional<WarmQueue.Claimed> next = queue.claim();
+                if (next.isEmpty()) {
+                    if (System.nanoTime() - idleSince > TimeUnit.SECONDS.toNanos(idleTimeout)) {
+                        out.println("idle for " + idleTimeout + " s: exiting");
+                        return;
+                    }
+                    Thread.sleep(200);
+                    continue;
+                }
+                WarmQueue.Claimed c = next.get();
+                current.set(c);
+                out.println("job " + c.jobId() + ": " + String.join(" ", c.args()));
+                out.flush();
+                int code = run(main, c);
+                current.set(null);
+                if (code == 0 && Files.exists(c.folder().resolve("output").resolve("_SUCCESS"))) queue.succeed(c);
+                else queue.fail(c, "batch inference ended with exit code " + code + "; see the log");
+                out.println("job " + c.jobId() + ": exit " + code);
+                out.flush();
+                idleSince = System.nanoTime();
+            }
+            out.println("the pool no longer counts this driver: exiting");
+        } finally {
+            beat.shutdownNow();
+        }
+    }
+
+    /** Runs the job's command line in this JVM (and so in the warm application), its output appended to the job's log. */
+    private static int run(Main main, WarmQueue.Claimed c) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--home", main.home().root().toString(), "--no-progress"));
+        if (main.registry != null) args.addAll(List.of("--registry", main.registry));
+        args.addAll(c.args());
+        Files.writeString(c.log(), "canopy: warm driver " + ProcessHandle.current().pid() + " runs: " + String.join(" ", c.args()) + "\n",
+                StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        try (PrintWriter log = new PrintWriter(Files.newBufferedWriter(c.log(), StandardCharsets.UTF_8, StandardOpenOption.APPEND), true)) {
+            return Main.run(args.toArray(String[]::new), log, log);
+        }
+    }
+
+    static String host() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.canopy.control;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sizes a cluster's warm pool: starts warm driver processes ({@code canopy cluster warm-driver NAME}, from the same
+ * bundle and launcher as job drivers) up to the size asked, or removes the rows of the ones beyond it (idle first),
+ * which makes those processes finish their job, if any, and exit. The processes outlive this server, as drivers do:
+ * a restarted server finds the pool in the table. Each driver exits on its own after its idle timeout.
+ */
+final class WarmPools {
+    private static final Logger LOG = LoggerFactory.getLogger(WarmPools.class);
+    static final int MAX_SIZE = 8;
+
+    private final DataSource db;
+    private final Clock clock;
+    private final ControlSettings settings;
+
+    WarmPools(DataSource db, Clock clock, ControlSettings settings) {
+        this.db = db;
+        this.clock = clock;
+        this.settings = settings;
+    }
+
+    /** Makes the pool of {@code cluster} {@code size} drivers; answers the pool as it now stands. */
+    Map<String, Object> resize(String cluster, int size, int idleTimeoutSeconds) {
+        Instant fresh = clock.instant().minus(WarmQueue.STALE);
+        int alive = Sql.read(db, "count warm drivers", c -> Sql.one(c, "SELECT count(*) FROM warm_drivers WHERE cluster = ? AND heartbeat_at > ?",
+                r -> r.getInt(1), cluster, fresh)).orElse(0);
+        if (size < alive) {
+            Sql.tx(db, "shrink a warm pool", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE id IN (SELECT id FROM warm_drivers WHERE cluster = ? "
+                    + "ORDER BY (state = 'busy'), started_at DESC LIMIT ?)", cluster, alive - size));
+        }
+        Sql.tx(db, "forget dead warm drivers", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ?", cluster, fresh));
+        for (int i = alive; i < size; i++) spawn(cluster, size, idleTimeoutSeconds);
+        Map<String, Object> pool = WarmQueue.poolOf(db, clock, cluster);
+        pool.put("size", size);
+        return pool;
+    }
+
+    private void spawn(String cluster, int size, int idleTimeoutSeconds) {
+        Path logs = settings.home().resolve("warm").resolve(cluster);
+        try {
+            Files.createDirectories(logs);
+            Path log = logs.resolve("driver-" + System.currentTimeMillis() + "-" + Ids.next("w").substring(2, 8) + ".log");
+            List<String> args = new ArrayList<>(List.of("cluster", "warm-driver", cluster, "--idle-timeout", Integer.toString(idleTimeoutSeconds),
+                    "--size", Integer.toString(size)));
+            List<String> cmd = settings.driver().command("warm-" + cluster, settings.home(), args);
+            Process p = new ProcessBuilder(cmd).directory(logs.toFile()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            LOG.info("warm driver for cluster {} started (pid {}), log {}", cluster, p.pid(), log);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot start a warm driver for cluster " + cluster, e);
+        }
+    }
+}
