@@ -19,7 +19,6 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -70,7 +69,7 @@ final class WarmDriverCommand implements Callable<Integer> {
             SparkSession spark = dev.canopy.spark.SparkSessions.create(cluster.masterUrl(), "canopy-warm-" + name, List.of());
             try {
                 long t0 = System.nanoTime();
-                warmUp(spark, cores);
+                dev.canopy.spark.SparkSessions.warmUp(spark, cores * 2);
                 queue.ready();
                 out.printf("warm driver %s on %s (%s): ready in %.1f s with %d cores%n", queue.id(), name, spark.sparkContext().applicationId(),
                         (System.nanoTime() - t0) / 1e9, cores);
@@ -83,19 +82,6 @@ final class WarmDriverCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** A task on every core, each touching the classes a prediction needs, so that executors are up before the first job. */
-    static void warmUp(SparkSession spark, int cores) {
-        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        List<Integer> slots = new ArrayList<>();
-        for (int i = 0; i < cores * 2; i++) slots.add(i);
-        jsc.setJobDescription("canopy warm-up");
-        jsc.parallelize(slots, slots.size()).map(i -> {
-            Class.forName("dev.canopy.batch.TilePipeline");
-            Class.forName("ai.djl.engine.Engine");
-            return i;
-        }).count();
     }
 
     private void serve(WarmQueue queue, SparkSession spark, Main main, PrintWriter out) throws Exception {
@@ -131,7 +117,7 @@ final class WarmDriverCommand implements Callable<Integer> {
                 current.set(c);
                 out.println("job " + c.jobId() + ": " + String.join(" ", c.args()));
                 out.flush();
-                int code = run(main, c);
+                int code = run(main, c, spark.sparkContext().applicationId());
                 current.set(null);
                 if (code == 0 && Files.exists(c.folder().resolve("output").resolve("_SUCCESS"))) queue.succeed(c);
                 else queue.fail(c, "batch inference ended with exit code " + code + "; see the log");
@@ -146,11 +132,12 @@ final class WarmDriverCommand implements Callable<Integer> {
     }
 
     /** Runs the job's command line in this JVM (and so in the warm application), its output appended to the job's log. */
-    private static int run(Main main, WarmQueue.Claimed c) throws Exception {
+    private static int run(Main main, WarmQueue.Claimed c, String application) throws Exception {
         List<String> args = new ArrayList<>(List.of("--home", main.home().root().toString(), "--no-progress"));
         if (main.registry != null) args.addAll(List.of("--registry", main.registry));
         args.addAll(c.args());
-        Files.writeString(c.log(), "canopy: warm driver " + ProcessHandle.current().pid() + " runs: " + String.join(" ", c.args()) + "\n",
+        Files.writeString(c.log(), "canopy: warm driver " + ProcessHandle.current().pid() + " runs it on the warm application " + application + ": "
+                        + String.join(" ", c.args()) + "\n",
                 StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         try (PrintWriter log = new PrintWriter(Files.newBufferedWriter(c.log(), StandardCharsets.UTF_8, StandardOpenOption.APPEND), true)) {
             return Main.run(args.toArray(String[]::new), log, log);

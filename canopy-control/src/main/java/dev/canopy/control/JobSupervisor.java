@@ -197,7 +197,8 @@ final class JobSupervisor implements AutoCloseable {
         try {
             Files.createDirectories(folder);
             if (j.kind().equals("retrain")) RetrainOutcome.exportLabels(j, folder, labels);
-            List<String> args = driverArgs(j, folder, resume || Files.exists(folder.resolve(OUTPUT).resolve("_job.json")));
+            // resume when a plan was recorded; a driver that died before recording one left nothing to resume, so it starts afresh
+            List<String> args = driverArgs(j, folder, Files.exists(folder.resolve(OUTPUT).resolve("_job.json")));
             List<String> cmd = settings.driver().command(j.id(), settings.home(), args);
             Files.writeString(folder.resolve(LOG_FILE), "canopy: starting driver (attempt " + j.attempts() + "): " + String.join(" ", args) + "\n",
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);

@@ -42,6 +42,23 @@ public final class SparkSessions {
         return b.getOrCreate();
     }
 
+    /**
+     * Runs {@code tasks} small tasks that load the classes a prediction needs, so that the application's executors are
+     * up, hold Canopy's jars and have loaded the inference engine before the first job comes (a warm driver's start).
+     * The task body lives here, in a module every executor gets.
+     */
+    public static void warmUp(SparkSession spark, int tasks) {
+        org.apache.spark.api.java.JavaSparkContext jsc = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext());
+        List<Integer> slots = new ArrayList<>();
+        for (int i = 0; i < Math.max(1, tasks); i++) slots.add(i);
+        jsc.setJobDescription("canopy warm-up");
+        jsc.parallelize(slots, slots.size()).map(i -> {
+            Class.forName("dev.canopy.batch.TilePipeline");
+            Class.forName("ai.djl.engine.Engine");
+            return i;
+        }).count();
+    }
+
     /** True for {@code local[...]} (or none) and for a standalone master on 127.0.0.1 or localhost. */
     static boolean loopbackOnly(String master) {
         if (master == null || master.startsWith("local")) return true;
