@@ -14,3 +14,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 mvn -B verify -Pmutation
 python3 tools/mutation_summary.py
+
+# the cluster CI stage: this build as a bundle, its pipeline tests (train, tune, infer, DuckDB checks) on a cluster made from it
+touch canopy-cli/target/.canopy-built   # verify has just packaged it: no rebuild
+CI_HOME="$(mktemp -d)"
+trap 'rm -rf "$CI_HOME"' EXIT
+digest="$(./canopy --home "$CI_HOME" bundle build | awk '/^bundle/{print $2}')"
+./canopy --home "$CI_HOME" --no-progress ci run --bundle "$digest"

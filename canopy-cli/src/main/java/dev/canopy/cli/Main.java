@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 /** Entry point of the {@code canopy} command. Exit codes: 0 ok, 1 failure, 2 bad arguments. */
 @Command(name = "canopy", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Drone imagery to ecological answers: surveys, training, tuning, batch inference and serving.",
-        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, ClusterCommand.class, BundleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SurveyCommand.class, TrainCommand.class, TuneCommand.class, InferCommand.class, ServeCommand.class, TokenCommand.class, ServerCommand.class, PredictCommand.class, JobsCommand.class, WebhookCommand.class, RetrainCommand.class, ModelsCommand.class, RetrainRunCommand.class, StatusCommand.class, ModelCommand.class, ClusterCommand.class, BundleCommand.class, CiCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     @Option(names = "--home", description = "Canopy home folder (default: $CANOPY_HOME or ./canopy-data)", scope = CommandLine.ScopeType.INHERIT)
     Path home;
