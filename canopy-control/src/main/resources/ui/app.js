@@ -702,6 +702,11 @@
   }
 
   // ---------- clusters ----------
+  function warmInput(c) {
+    return el('input', { type: 'number', min: 0, max: 8, value: c.warm_pool ? c.warm_pool.drivers : 0, class: 'admin-action warm-size',
+      'aria-label': 'warm pool size for ' + c.name });
+  }
+
   async function listClusters(view) {
     const data = await api('/v1/clusters');
     const isAdmin = admin();
@@ -709,6 +714,7 @@
     const rows = data.items.map(c => {
       const scale = el('input', { type: 'number', min: 0, max: 64, value: c.workers_wanted, 'aria-label': 'workers for ' + c.name, class: 'admin-action' });
       const running = c.state === 'running';
+      const warmSize = warmInput(c);
       return el('tr', { 'data-cluster': c.name, 'data-state': c.state },
         el('td', { class: 'mono', text: c.name }), el('td', null, badge(c.state)),
         el('td', { class: 'num', text: num(c.workers_alive) + ' / ' + num(c.workers_wanted) }),
@@ -724,6 +730,13 @@
             act(ev.target, `Scale ${c.name} to ${scale.value} workers? Workers removed stop their tasks, which Spark runs again elsewhere.`,
             () => api(`/v1/clusters/${enc(c.name)}/scale`, { method: 'POST', body: { workers: Number(scale.value) } }), reload);
           } }), ' ',
+          warmSize, ' ', el('button', { class: 'admin-action', 'data-action': 'warm', text: 'Warm pool',
+            onclick: ev => {
+              const size = warmSize.value;
+              if (!/^[0-9]$/.test(size)) { flash('Give the warm pool size (0-8) first.', true); return; }
+              act(ev.target, `Make ${c.name}'s warm pool ${size} driver(s)? Each holds a share of the cluster's cores while it waits for predictions.`,
+                () => api(`/v1/clusters/${enc(c.name)}/warm-pool`, { method: 'POST', body: { size: Number(size) } }), reload);
+            } }), ' ',
           el('button', { class: 'admin-action danger', 'data-action': 'stop', text: 'Stop',
             onclick: ev => act(ev.target, `Stop cluster ${c.name}? Its running applications lose their executors.`, () => api(`/v1/clusters/${enc(c.name)}/stop`, { method: 'POST' }), reload) })]
           : el('button', { class: 'admin-action', 'data-action': 'start', text: 'Start',

@@ -298,6 +298,21 @@ class DashboardBrowserTest {
                     .isEqualTo("unknown");
             assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(dev.canopy.client.CanopyClient.ApiException.class,
                     () -> server.client(reader).clusters().stop("ui-test")).status()).as("stopping needs admin").isEqualTo(403);
+            // a warm pool of one from the page: its driver comes up and the table says so
+            WebElement warm = browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] input.warm-size"));
+            warm.clear();
+            warm.sendKeys("1");
+            clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='warm']")));
+            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver, java.time.Duration.ofSeconds(90)).pollingEvery(java.time.Duration.ofSeconds(2)).until(d -> {
+                d.navigate().refresh();
+                List<WebElement> cell = d.findElements(By.cssSelector("#clusters tr[data-cluster='ui-test'] td.warm-pool"));
+                return !cell.isEmpty() && cell.get(0).getText().startsWith("1/1 ready");
+            });
+            browser.screenshot(shots.resolve("dashboard-clusters.png"));
+            WebElement none = browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] input.warm-size"));
+            none.clear();
+            none.sendKeys("0");
+            clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='warm']")));
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='stop']")));
             browser.waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#clusters tr[data-cluster='ui-test'][data-state='stopped']")));
             assertThat(get("/v1/clusters/ui-test", admin).get("state").asText()).isEqualTo("stopped");
