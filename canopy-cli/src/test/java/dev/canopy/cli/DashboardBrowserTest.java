@@ -313,6 +313,9 @@ class DashboardBrowserTest {
             none.clear();
             none.sendKeys("0");
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='warm']")));
+            // the page draws the table again once the pool is empty: only then is the Stop button the one on the page
+            browser.waiting().ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(d ->
+                    d.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] td.warm-pool")).getText().equals("none"));
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='stop']")));
             browser.waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#clusters tr[data-cluster='ui-test'][data-state='stopped']")));
             assertThat(get("/v1/clusters/ui-test", admin).get("state").asText()).isEqualTo("stopped");
