@@ -110,6 +110,12 @@ final class BenchCluster implements Callable<Integer> {
                 }
             }
         } finally {
+            // a warm driver still starting or busy does not see its row go at once: none may outlive the benchmark's home
+            ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> List.of(a).contains("warm-driver") && List.of(a).contains(home.toString()))
+                    .orElse(false)).forEach(h -> {
+                        h.destroyForcibly();
+                        h.onExit().orTimeout(15, java.util.concurrent.TimeUnit.SECONDS).exceptionally(t -> h).join();
+                    });
             ClusterCommand.provider(benchMain(home)).delete("bench");
             dev.canopy.storage.LocalFiles.deleteQuietly(home);
         }

@@ -75,9 +75,19 @@ final class CiCommand {
             Files.createDirectories(logs);
             String name = "ci-" + b.digest().substring(7, 15);
             ClusterProvider provider = ClusterCommand.provider(main);
-            boolean started = ensureCluster(provider, name, b, console);
+            boolean[] started = {false};
             List<Step> steps = new ArrayList<>();
+            // the suite's commands run from the bundle under test (its jars, a JVM each), as the cluster does
+            List<Path> jars = bundles.materialize(b);
             try {
+                long clusterStart = System.nanoTime();
+                try {
+                    started[0] = ensureCluster(provider, name, b, console, started);
+                } catch (RuntimeException e) {
+                    steps.add(new Step("start the bundle's cluster", (System.nanoTime() - clusterStart) / 1e9, e.getMessage(), logs.resolve("cluster.log")));
+                    Files.writeString(logs.resolve("cluster.log"), String.valueOf(e), StandardCharsets.UTF_8);
+                    throw e;
+                }
                 Path survey = dir.resolve("survey");
                 Path registry = dir.resolve("registry");
                 List<String> common = List.of("--registry", registry.toString());
@@ -100,17 +110,19 @@ final class CiCommand {
                         continue;
                     }
                     long t0 = System.nanoTime();
-                    String failure = run(test, (String[]) p[1], (Check) p[2], log);
+                    String failure = run(jars, (String[]) p[1], (Check) p[2], log);
                     Step s = new Step(test, (System.nanoTime() - t0) / 1e9, failure, log);
                     steps.add(s);
                     console.printf(Locale.ROOT, "%-40s %6.1f s  %s%n", test, s.seconds(), failure == null ? "passed" : "FAILED: " + failure);
                     console.flush();
                     failed |= failure != null;
                 }
+            } catch (RuntimeException e) {
+                console.println("the suite could not run: " + e.getMessage());
             } finally {
-                if (started && !keepCluster) provider.stop(name);
+                if (started[0] && !keepCluster) provider.stop(name);
             }
-            boolean ok = steps.stream().allMatch(s -> s.failure() == null && s.log() != null);
+            boolean ok = !steps.isEmpty() && steps.stream().allMatch(s -> s.failure() == null && s.log() != null);
             Path junit = dir.resolve("junit.xml");
             Files.writeString(junit, junitXml(name, b, steps), StandardCharsets.UTF_8);
             Map<String, Object> summary = new LinkedHashMap<>();
@@ -130,7 +142,7 @@ final class CiCommand {
         }
 
         /** Starts the bundle's cluster unless it runs already; true if this run started it. */
-        private boolean ensureCluster(ClusterProvider provider, String name, Bundles.Bundle b, PrintWriter console) throws InterruptedException {
+        private boolean ensureCluster(ClusterProvider provider, String name, Bundles.Bundle b, PrintWriter console, boolean[] startedSoFar) {
             boolean started;
             ClusterStatus s;
             try {
@@ -144,10 +156,16 @@ final class CiCommand {
                 started = true;
                 console.printf("cluster     %s (created from bundle %s)%n", name, b.shortDigest());
             }
+            startedSoFar[0] = started; // stopped by the caller even if no worker comes
             long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(90);
             while (s.workersAlive() < Math.min(1, workers) || s.workersAlive() < s.workersWanted()) {
                 if (System.nanoTime() > end) throw new IllegalStateException("cluster " + name + " has no worker alive after 90 s; see " + s.logs());
-                Thread.sleep(500);
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while the cluster started", e);
+                }
                 s = provider.status(name);
             }
             return started;
@@ -157,18 +175,32 @@ final class CiCommand {
             String failure() throws Exception;
         }
 
-        /** Runs one test: its command line in this JVM (output to its log), then its check; the failure, or null. */
-        private String run(String test, String[] args, Check check, Path log) {
-            try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(log, StandardCharsets.UTF_8), true)) {
+        /** At most this long per test: a hung job fails its test instead of the whole run. */
+        static final java.time.Duration STEP_TIMEOUT = java.time.Duration.ofMinutes(10);
+
+        /**
+         * Runs one test: its command line as a process of the bundle's jars (output to its log), then its check; the
+         * failure, or null.
+         */
+        private String run(List<Path> jars, String[] args, Check check, Path log) {
+            try {
                 if (args != null) {
-                    w.println("$ canopy " + String.join(" ", args));
-                    List<String> full = new ArrayList<>(List.of("--home", parent.main.home().root().toString(), "--no-progress"));
-                    full.addAll(List.of(args));
-                    int code = Main.run(full.toArray(String[]::new), w, w);
-                    if (code != 0) return "exit code " + code + " (see " + log + ")";
+                    Files.writeString(log, "$ canopy " + String.join(" ", args) + "\n", StandardCharsets.UTF_8);
+                    String cp = String.join(java.io.File.pathSeparator, jars.stream().map(Path::toString).toList());
+                    List<String> cmd = new dev.canopy.control.DriverCommand(Path.of(System.getProperty("java.home"), "bin", "java").toString(), List.of("-Xmx1g"),
+                            cp, dev.canopy.control.DriverCommand.MAIN, null).command("ci", parent.main.home().root(), List.of(args));
+                    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                    if (!p.waitFor(STEP_TIMEOUT.toMinutes(), java.util.concurrent.TimeUnit.MINUTES)) {
+                        p.descendants().forEach(ProcessHandle::destroyForcibly);
+                        p.destroyForcibly();
+                        return "no end within " + STEP_TIMEOUT.toMinutes() + " minutes (see " + log + ")";
+                    }
+                    if (p.exitValue() != 0) return "exit code " + p.exitValue() + " (see " + log + ")";
                 }
                 String failure = check == null ? null : check.failure();
-                if (failure != null) w.println("check failed: " + failure);
+                if (failure != null) Files.writeString(log, "check failed: " + failure + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.APPEND);
                 return failure;
             } catch (Exception e) {
                 return e.getClass().getSimpleName() + ": " + e.getMessage();
@@ -230,7 +262,7 @@ final class CiCommand {
         }
 
         private static String esc(String s) {
-            return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+            return s.replaceAll("[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]", "?").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
         }
     }
 }

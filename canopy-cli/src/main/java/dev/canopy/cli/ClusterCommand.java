@@ -213,7 +213,7 @@ final class ClusterCommand {
                 throw new UsageException("exec runs one of " + new java.util.TreeSet<>(RUNS_ON_CLUSTERS) + ", not " + (command.isEmpty() ? "nothing" : "'" + command.get(0) + "'"),
                         "e.g. canopy cluster exec " + name + " -- infer --model land-cover@production --survey SURVEY --out OUT");
             }
-            if (command.contains("--cluster") || command.contains("--master")) {
+            if (command.stream().anyMatch(a -> a.equals("--cluster") || a.equals("--master") || a.startsWith("--cluster=") || a.startsWith("--master="))) {
                 throw new UsageException("the command names its own --cluster or --master", "leave them out: exec runs it on '" + name + "'");
             }
             ClusterStatus s = parent.provider().status(name); // an unknown cluster fails here, before the job starts

@@ -37,6 +37,7 @@ final class JobLog {
             for (LoggerConfig lc : config.getLoggers().values()) lc.removeAppender(old);
             org.apache.logging.log4j.core.Appender a = config.getAppenders().get(old);
             if (a != null) a.stop();
+            if (config instanceof org.apache.logging.log4j.core.config.AbstractConfiguration ac) ac.removeAppender(old); // one job's, not one per job
         }
         FileAppender appender = FileAppender.newBuilder().setName("job-" + file).withFileName(file.toString()).withAppend(true)
                 .setLayout(PatternLayout.newBuilder().withPattern("%d{ISO8601} %-5level [%t] %c - %msg%n%throwable").withConfiguration(config).build())

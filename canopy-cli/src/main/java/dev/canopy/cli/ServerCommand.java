@@ -97,9 +97,9 @@ final class ServerCommand implements Callable<Integer> {
         if (allowUris != null) prefixes.addAll(UriPolicy.parse(allowUris, "--allow-uris").prefixes());
         String[] bundleLine = {null};
         List<String> driverOptions = new ArrayList<>(List.of("-Xmx" + driverHeap));
-        if (dbUrl != null) { // warm drivers reach the same database (the password from CANOPY_DB_PASSWORD, inherited); the embedded one they find in the home
-            driverOptions.add("-D" + WarmDriverCommand.DB_URL + "=" + dbUrl);
-            driverOptions.add("-D" + WarmDriverCommand.DB_USER + "=" + (dbUser != null ? dbUser : System.getProperty("user.name")));
+        if (dbUrl != null) { // warm drivers reach the same database through their environment (never a command line); the embedded one they find in the home
+            System.setProperty(dev.canopy.control.WarmPools.DB_URL_PROPERTY, dbUrl);
+            System.setProperty(dev.canopy.control.WarmPools.DB_USER_PROPERTY, dbUser != null ? dbUser : System.getProperty("user.name"));
         }
         DriverCommand driver = driverFromBundle(DriverCommand.sameJvm(driverOptions, master), bundleLine);
         ControlSettings st = ControlSettings.defaults(home).withHost(host).withPort(port).withAllowUris(UriPolicy.of(prefixes, "--allow-uris"))

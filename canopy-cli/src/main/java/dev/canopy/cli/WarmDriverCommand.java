@@ -40,8 +40,6 @@ import picocli.CommandLine.Spec;
 @Command(name = "warm-driver", hidden = true, mixinStandardHelpOptions = true,
         description = "A warm driver of a cluster's pool (started by canopy server; see POST /v1/clusters/{name}/warm-pool).")
 final class WarmDriverCommand implements Callable<Integer> {
-    static final String DB_URL = "canopy.db.url";
-    static final String DB_USER = "canopy.db.user";
 
     @ParentCommand
     ClusterCommand parent;
@@ -58,77 +56,125 @@ final class WarmDriverCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Main main = parent.main;
-        ClusterStatus cluster = ClusterCommand.provider(main).status(dev.canopy.cluster.ClusterSpec.checkName(name));
+        dev.canopy.cluster.ClusterProvider provider = ClusterCommand.provider(main);
+        ClusterStatus cluster = provider.status(dev.canopy.cluster.ClusterSpec.checkName(name));
         if (!cluster.state().equals(ClusterStatus.RUNNING)) throw new UsageException("cluster '" + name + "' is not running", "start it first");
-        String url = System.getProperty(DB_URL);
+        String url = System.getenv(DB_URL_ENV);
         try (Database db = url == null ? Database.embeddedOrRunning(main.home().root().resolve("db"))
-                : Database.connect(url, System.getProperty(DB_USER, System.getProperty("user.name")), System.getenv("CANOPY_DB_PASSWORD"), null);
+                : Database.connect(url, System.getenv().getOrDefault(DB_USER_ENV, System.getProperty("user.name")), System.getenv("CANOPY_DB_PASSWORD"), null);
              WarmQueue queue = new WarmQueue(db.dataSource(), Clock.systemUTC(), name, ProcessHandle.current().pid(), host(), Duration.ofSeconds(idleTimeout))) {
-            int cores = Math.max(1, cluster.cores() / Math.max(1, size));
-            System.setProperty("spark.cores.max", Integer.toString(cores)); // its share, so that several applications share the cluster
-            SparkSession spark = dev.canopy.spark.SparkSessions.create(cluster.masterUrl(), "canopy-warm-" + name, List.of());
+            AtomicReference<WarmQueue.Claimed> current = new AtomicReference<>();
+            AtomicBoolean wanted = new AtomicBoolean(true);
+            AtomicReference<SparkSession> session = new AtomicReference<>();
+            ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "canopy-warm-heartbeat");
+                t.setDaemon(true);
+                return t;
+            });
+            // from the start: a driver still bringing its executors up is alive, not stale
+            long[] beats = {0};
+            beat.scheduleWithFixedDelay(() -> heartbeat(queue, provider, cluster.masterUrl(), current, wanted, session, ++beats[0] % 5 == 0, out),
+                    1, 1, TimeUnit.SECONDS);
             try {
-                long t0 = System.nanoTime();
-                dev.canopy.spark.SparkSessions.warmUp(spark, cores * 2);
-                queue.ready();
-                out.printf("warm driver %s on %s (%s): ready in %.1f s with %d cores%n", queue.id(), name, spark.sparkContext().applicationId(),
-                        (System.nanoTime() - t0) / 1e9, cores);
-                out.flush();
-                InferCommand.WARM_SESSION = spark;
-                serve(queue, spark, main, out);
+                int cores = Math.max(1, cluster.cores() / Math.max(1, size));
+                System.setProperty("spark.cores.max", Integer.toString(cores)); // its share, so that several applications share the cluster
+                SparkSession spark = dev.canopy.spark.SparkSessions.create(cluster.masterUrl(), "canopy-warm-" + name, List.of());
+                session.set(spark);
+                try {
+                    long t0 = System.nanoTime();
+                    // no free cores (the cluster is busy or too small) must not keep a half-started driver for ever
+                    java.util.concurrent.CompletableFuture.runAsync(() -> dev.canopy.spark.SparkSessions.warmUp(spark, cores * 2))
+                            .get(WARM_UP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                    queue.ready();
+                    out.printf("warm driver %s on %s (%s): ready in %.1f s with %d cores%n", queue.id(), name, spark.sparkContext().applicationId(),
+                            (System.nanoTime() - t0) / 1e9, cores);
+                    out.flush();
+                    InferCommand.WARM_SESSION = spark;
+                    serve(queue, spark, main, out, current, wanted);
+                } catch (java.util.concurrent.TimeoutException e) {
+                    out.println("the executors did not come up within " + WARM_UP_TIMEOUT.toSeconds() + " s (no free cores?): exiting");
+                    return 1;
+                } finally {
+                    InferCommand.WARM_SESSION = null;
+                    spark.stop();
+                }
             } finally {
-                InferCommand.WARM_SESSION = null;
-                spark.stop();
+                beat.shutdownNow();
             }
         }
         return 0;
     }
 
-    private void serve(WarmQueue queue, SparkSession spark, Main main, PrintWriter out) throws Exception {
-        AtomicReference<WarmQueue.Claimed> current = new AtomicReference<>();
-        AtomicBoolean wanted = new AtomicBoolean(true);
-        ScheduledExecutorService beat = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "canopy-warm-heartbeat");
-            t.setDaemon(true);
-            return t;
-        });
-        beat.scheduleWithFixedDelay(() -> {
-            try {
-                WarmQueue.Claimed c = current.get();
-                if (c != null && !queue.renew(c)) spark.sparkContext().cancelAllJobs(); // cancelled, or no longer ours
-                if (!queue.heartbeat()) wanted.set(false);
-            } catch (RuntimeException e) {
-                // the database blinked: the next beat tries again (the lease outlasts a few misses)
-            }
-        }, 1, 1, TimeUnit.SECONDS);
-        long idleSince = System.nanoTime();
+    static final Duration WARM_UP_TIMEOUT = Duration.ofSeconds(120);
+    /** The database of a server that is not the home's embedded one: given by the server in the environment (never on a command line). */
+    static final String DB_URL_ENV = "CANOPY_DB_URL";
+    static final String DB_USER_ENV = "CANOPY_DB_USER";
+
+    /**
+     * One beat (the heartbeat thread): the pool row, the running job's lease and progress, and, every fifth beat, the
+     * cluster itself. A job that must stop (cancelled, or taken over) has its Spark jobs cancelled, but only while it is
+     * still the running one. A cluster that stopped, restarted (another master) or lost this application ends the driver:
+     * its jobs go back to the queue's lease holders, who run them cold.
+     */
+    private void heartbeat(WarmQueue queue, dev.canopy.cluster.ClusterProvider provider, String master, AtomicReference<WarmQueue.Claimed> current,
+                           AtomicBoolean wanted, AtomicReference<SparkSession> session, boolean checkCluster, PrintWriter out) {
         try {
-            while (wanted.get()) {
-                Optional<WarmQueue.Claimed> next = queue.claim();
-                if (next.isEmpty()) {
-                    if (System.nanoTime() - idleSince > TimeUnit.SECONDS.toNanos(idleTimeout)) {
-                        out.println("idle for " + idleTimeout + " s: exiting");
-                        return;
-                    }
-                    Thread.sleep(200);
-                    continue;
+            WarmQueue.Claimed c = current.get();
+            SparkSession spark = session.get();
+            if (c != null && !queue.renew(c) && current.get() == c && spark != null) spark.sparkContext().cancelAllJobs();
+            if (!queue.heartbeat()) wanted.set(false);
+            if (checkCluster) {
+                ClusterStatus now = provider.status(name);
+                boolean gone = !now.state().equals(ClusterStatus.RUNNING) || !now.masterUrl().equals(master)
+                        || (spark != null && spark.sparkContext().isStopped());
+                if (gone) {
+                    out.println("cluster " + name + " is " + now.state().toLowerCase(java.util.Locale.ROOT) + " at " + now.masterUrl() + ": exiting");
+                    out.flush();
+                    WarmQueue.Claimed held = current.get();
+                    if (held != null) queue.release(held); // a server takes it over at once and resumes it cold
+                    queue.close();
+                    Runtime.getRuntime().halt(3); // the main thread may be blocked in a Spark job that can never finish
                 }
-                WarmQueue.Claimed c = next.get();
-                current.set(c);
-                out.println("job " + c.jobId() + ": " + String.join(" ", c.args()));
-                out.flush();
-                int code = run(main, c, spark.sparkContext().applicationId());
-                current.set(null);
-                if (code == 0 && Files.exists(c.folder().resolve("output").resolve("_SUCCESS"))) queue.succeed(c);
-                else queue.fail(c, "batch inference ended with exit code " + code + "; see the log");
-                out.println("job " + c.jobId() + ": exit " + code);
-                out.flush();
-                idleSince = System.nanoTime();
             }
-            out.println("the pool no longer counts this driver: exiting");
-        } finally {
-            beat.shutdownNow();
+        } catch (RuntimeException e) {
+            // the database or the master blinked: the next beat tries again (the lease outlasts a few misses)
         }
+    }
+
+    private void serve(WarmQueue queue, SparkSession spark, Main main, PrintWriter out, AtomicReference<WarmQueue.Claimed> current,
+                       AtomicBoolean wanted) throws Exception {
+        long idleSince = System.nanoTime();
+        while (wanted.get()) {
+            Optional<WarmQueue.Claimed> next;
+            try {
+                next = queue.stillWanted() ? queue.claim() : Optional.empty();
+                if (!queue.stillWanted()) break;
+            } catch (RuntimeException | java.io.IOException e) {
+                // the database is away (a server restarting its embedded one): wait for it rather than die
+                Thread.sleep(1000);
+                continue;
+            }
+            if (next.isEmpty()) {
+                if (System.nanoTime() - idleSince > TimeUnit.SECONDS.toNanos(idleTimeout)) {
+                    out.println("idle for " + idleTimeout + " s: exiting");
+                    return;
+                }
+                Thread.sleep(200);
+                continue;
+            }
+            WarmQueue.Claimed c = next.get();
+            current.set(c);
+            out.println("job " + c.jobId() + ": " + String.join(" ", c.args()));
+            out.flush();
+            int code = run(main, c, spark.sparkContext().applicationId());
+            current.set(null);
+            if (code == 0 && Files.exists(c.folder().resolve("output").resolve("_SUCCESS"))) queue.succeed(c);
+            else queue.fail(c, "batch inference ended with exit code " + code + "; see the log");
+            out.println("job " + c.jobId() + ": exit " + code);
+            out.flush();
+            idleSince = System.nanoTime();
+        }
+        out.println("the pool no longer counts this driver: exiting");
     }
 
     /** Runs the job's command line in this JVM (and so in the warm application), its output appended to the job's log. */

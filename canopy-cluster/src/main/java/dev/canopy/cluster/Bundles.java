@@ -47,8 +47,10 @@ public final class Bundles {
     public static final String PRODUCTION = "production";
     private static final Pattern DIGEST = Pattern.compile("sha256-[0-9a-f]{64}");
     private static final Pattern TAG = Pattern.compile("[a-z][a-z0-9._-]{0,39}");
+    /** A jar's name in a manifest: a plain file name, so that laying a bundle out never writes outside its folder. */
+    private static final Pattern JAR_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,200}\\.jar");
     /** Fixed entry times make a jar of a class folder depend on its content only. */
-    private static final long ZIP_TIME = 315_532_800_000L + 86_400_000L; // 1980-01-02
+    private static final java.time.LocalDateTime ZIP_TIME = java.time.LocalDateTime.of(1980, 1, 2, 0, 0);
 
     /** One jar of a bundle. */
     public record Jar(String name, String sha256, long size) { }
@@ -140,17 +142,45 @@ public final class Bundles {
 
     Optional<Bundle> get(String digest) {
         try {
-            return Optional.of(read(store.get("bundles/" + digest + ".json")));
+            return Optional.of(checked(read(store.get("bundles/" + digest + ".json")), digest));
         } catch (StorageException.NotFound e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * A manifest as read from the store, trusted only if its content hashes to the digest it is stored under and its jar
+     * names are plain, unique file names: a manifest changed in the store is refused, not run.
+     */
+    static Bundle checked(Bundle b, String digest) {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Jar j : b.jars()) {
+            if (!JAR_NAME.matcher(j.name()).matches() || !names.add(j.name()) || !j.sha256().matches("[0-9a-f]{64}")) {
+                throw corrupt(digest, "jar entry '" + j.name() + "' is not a plain, unique jar name with a SHA-256");
+            }
+        }
+        String actual = "sha256-" + dev.canopy.api.Digests.sha256(Json.writeString(contentOf(b.jars(), new TreeMap<>(b.config()))).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        if (!actual.equals(digest) || !b.digest().equals(digest)) throw corrupt(digest, "its content hashes to " + actual);
+        return b;
+    }
+
+    private static CanopyException corrupt(String digest, String why) {
+        return new CanopyException("bundle.corrupt", "bundle manifest " + digest + " does not match its digest: " + why,
+                "build the bundle again (canopy bundle build); the store was changed by something other than Canopy");
     }
 
     /** Every bundle, newest first. */
     public List<Bundle> list() {
         List<Bundle> out = new ArrayList<>();
         try (Stream<ObjectInfo> all = store.listAll("bundles/")) {
-            all.filter(o -> o.key().endsWith(".json")).forEach(o -> out.add(read(store.get(o.key()))));
+            all.filter(o -> o.key().endsWith(".json")).forEach(o -> {
+                String digest = o.key().substring("bundles/".length(), o.key().length() - ".json".length());
+                try {
+                    out.add(checked(read(store.get(o.key())), digest));
+                } catch (CanopyException corrupt) {
+                    org.slf4j.LoggerFactory.getLogger(Bundles.class).warn("skipping {}: {}", o.key(), corrupt.getMessage()); // one bad manifest hides only itself
+                }
+            });
         }
         out.sort(java.util.Comparator.comparing(Bundle::createdAt).reversed());
         return out;
@@ -192,18 +222,34 @@ public final class Bundles {
      * store once (each one checked against its SHA-256), then reused.
      */
     public List<Path> materialize(Bundle b) {
+        checked(b, b.digest());
         Path dir = cache.resolve(b.digest()).resolve("jars");
+        Path verified = dir.resolveSibling("verified");
         List<Path> out = new ArrayList<>();
         try {
             Files.createDirectories(dir);
+            boolean trusted = Files.isRegularFile(verified); // every jar here was checked against its SHA-256 once
             for (Jar j : b.jars()) {
-                Path f = dir.resolve(j.name());
-                if (!Files.isRegularFile(f) || Files.size(f) != j.size()) {
+                Path f = dir.resolve(j.name()).normalize();
+                if (!f.getParent().equals(dir)) throw corrupt(b.digest(), "jar '" + j.name() + "' would be laid out outside " + dir);
+                if (trusted && Files.isRegularFile(f) && Files.size(f) == j.size()) {
+                    out.add(f);
+                    continue;
+                }
+                if (Files.isRegularFile(f) && Files.size(f) == j.size() && sha256(f).equals(j.sha256())) {
+                    out.add(f);
+                    continue;
+                }
+                {
                     Path local = localPath("blobs/" + j.sha256());
                     if (local != null && Files.isRegularFile(local) && Files.size(local) == j.size()) {
                         try {
                             Files.deleteIfExists(f);
-                            Files.createLink(f, local); // same bytes, stored on this host already
+                            Files.createLink(f, local); // the blob stored on this host: checked like a fetched copy
+                            if (!sha256(f).equals(j.sha256())) {
+                                Files.deleteIfExists(f);
+                                throw corrupt(b.digest(), "jar " + j.name() + " in the store does not match its SHA-256");
+                            }
                             out.add(f);
                             continue;
                         } catch (IOException | UnsupportedOperationException otherFileSystem) {
@@ -223,6 +269,7 @@ public final class Bundles {
                 }
                 out.add(f);
             }
+            if (!trusted) Files.writeString(verified, b.digest());
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lay out bundle " + b.digest() + " under " + dir, e);
@@ -275,7 +322,7 @@ public final class Bundles {
         try (OutputStream os = Files.newOutputStream(jar); java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(os)) {
             for (Path f : files) {
                 java.util.zip.ZipEntry e = new java.util.zip.ZipEntry(folder.relativize(f).toString().replace(java.io.File.separatorChar, '/'));
-                e.setTime(ZIP_TIME);
+                e.setTimeLocal(ZIP_TIME); // a local date-time: the same bytes in every time zone
                 zip.putNextEntry(e);
                 Files.copy(f, zip);
                 zip.closeEntry();

@@ -100,6 +100,7 @@ final class ClusterRoutes {
             responses = {@OpenApiResponse(status = "200", description = "the cluster, stopped"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void stop(Context ctx) {
         String name = name(ctx);
+        server.warmPools.resize(name, 0, 600); // its warm drivers go first: they would hold jobs on a cluster that is gone
         ctx.json(view(call(() -> provider().stop(name))));
     }
 

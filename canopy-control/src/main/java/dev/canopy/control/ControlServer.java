@@ -82,7 +82,10 @@ public final class ControlServer implements AutoCloseable {
         this.tileImages = new TileImages(settings.allowUris(), S3Settings.fromEnvironment());
         this.db = db;
         this.warmPools = new WarmPools(db, clock, settings);
-        this.clusters = dev.canopy.cluster.LocalClusterProvider.ofThisJvm(settings.home().resolve("clusters"), Clock.systemUTC()); // waits on real processes
+        dev.canopy.cluster.Bundles bundles = bundles(settings.home(), clock);
+        // waits on real processes; clusters made from a bundle start and scale from its jars
+        this.clusters = dev.canopy.cluster.LocalClusterProvider.ofThisJvm(settings.home().resolve("clusters"), Clock.systemUTC(),
+                digest -> bundles.materialize(bundles.require(digest)));
         this.labels = new Labels(db, clock);
         this.models = new Models(db, clock, registry);
         this.experiments = new Experiments(settings.home(), jobs);
@@ -165,6 +168,14 @@ public final class ControlServer implements AutoCloseable {
             throw e;
         }
         return s;
+    }
+
+    /** The home's bundles, as the CLI finds them ({@code $CANOPY_BUNDLES} or HOME/bundles). */
+    static dev.canopy.cluster.Bundles bundles(java.nio.file.Path home, Clock clock) {
+        String loc = System.getenv("CANOPY_BUNDLES");
+        dev.canopy.storage.ObjectStore store = loc == null || loc.isBlank() ? new dev.canopy.storage.FileObjectStore(home.resolve("bundles"))
+                : dev.canopy.storage.ObjectStores.open(loc);
+        return new dev.canopy.cluster.Bundles(store, home.resolve("cache").resolve("bundles"), clock);
     }
 
     public int port() {

@@ -157,6 +157,14 @@ final class JobSupervisor implements AutoCloseable {
                 return; // not attached: another server holds the job again
             }
         }
+        if (j.pid() != null && host.equals(j.host())) {
+            // a warm driver that lost the job's lease (a stall) must not go on writing beside the cold driver about to run it
+            ProcessHandle.of(j.pid()).filter(ProcessHandle::isAlive).filter(JobSupervisor::isWarmDriver).ifPresent(p -> {
+                LOG.warn("job {}: its warm driver (pid {}) lost the lease; stopping it before the job runs again", j.id(), j.pid());
+                p.destroyForcibly();
+                p.onExit().orTimeout(15, TimeUnit.SECONDS).exceptionally(t -> p).join();
+            });
+        }
         if (Files.exists(folder.resolve(OUTPUT).resolve("_SUCCESS"))) {
             succeed(j, folder);
             return;
@@ -185,6 +193,10 @@ final class JobSupervisor implements AutoCloseable {
             LOG.warn("job {}: cannot record its result: {}", j.id(), e.toString());
             jobs.finish(j.id(), owner, "failed", null, "the driver finished but its result cannot be read: " + e.getMessage());
         }
+    }
+
+    private static boolean isWarmDriver(ProcessHandle p) {
+        return p.info().arguments().map(a -> List.of(a).contains("warm-driver")).orElse(false);
     }
 
     private static boolean isDriverOf(ProcessHandle p, String jobId) {

@@ -18,9 +18,12 @@ import org.slf4j.LoggerFactory;
  * which makes those processes finish their job, if any, and exit. The processes outlive this server, as drivers do:
  * a restarted server finds the pool in the table. Each driver exits on its own after its idle timeout.
  */
-final class WarmPools {
+public final class WarmPools {
     private static final Logger LOG = LoggerFactory.getLogger(WarmPools.class);
     static final int MAX_SIZE = 8;
+    /** Set in the server's JVM (not on any command line) when its database is not the home's embedded one. */
+    public static final String DB_URL_PROPERTY = "canopy.server.db.url";
+    public static final String DB_USER_PROPERTY = "canopy.server.db.user";
 
     private final DataSource db;
     private final Clock clock;
@@ -39,7 +42,7 @@ final class WarmPools {
                 r -> r.getInt(1), cluster, fresh)).orElse(0);
         if (size < alive) {
             Sql.tx(db, "shrink a warm pool", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE id IN (SELECT id FROM warm_drivers WHERE cluster = ? "
-                    + "ORDER BY (state = 'busy'), started_at DESC LIMIT ?)", cluster, alive - size));
+                    + "AND heartbeat_at > ? ORDER BY (state = 'busy'), started_at DESC LIMIT ?)", cluster, fresh, alive - size));
         }
         Sql.tx(db, "forget dead warm drivers", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ?", cluster, fresh));
         for (int i = alive; i < size; i++) spawn(cluster, size, idleTimeoutSeconds);
@@ -56,8 +59,13 @@ final class WarmPools {
             List<String> args = new ArrayList<>(List.of("cluster", "warm-driver", cluster, "--idle-timeout", Integer.toString(idleTimeoutSeconds),
                     "--size", Integer.toString(size)));
             List<String> cmd = settings.driver().command("warm-" + cluster, settings.home(), args);
-            Process p = new ProcessBuilder(cmd).directory(logs.toFile()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(logs.toFile()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            if (System.getProperty(DB_URL_PROPERTY) != null) {
+                pb.environment().put("CANOPY_DB_URL", System.getProperty(DB_URL_PROPERTY));
+                pb.environment().put("CANOPY_DB_USER", System.getProperty(DB_USER_PROPERTY));
+            }
+            Process p = pb.start();
             LOG.info("warm driver for cluster {} started (pid {}), log {}", cluster, p.pid(), log);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot start a warm driver for cluster " + cluster, e);

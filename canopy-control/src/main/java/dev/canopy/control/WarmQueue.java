@@ -44,12 +44,16 @@ public final class WarmQueue implements AutoCloseable {
     private final Jobs jobs;
     private final String id;
     private final String cluster;
+    private final long pid;
+    private final String host;
 
     public WarmQueue(DataSource db, Clock clock, String cluster, long pid, String host, Duration idleTimeout) {
         this.db = db;
         this.clock = clock;
         this.jobs = new Jobs(db, clock);
         this.cluster = cluster;
+        this.pid = pid;
+        this.host = host;
         this.id = Ids.next("wrm");
         Instant now = clock.instant();
         Sql.tx(db, "register a warm driver", c -> Sql.update(c, "INSERT INTO warm_drivers (id, cluster, pid, host, state, started_at, heartbeat_at, idle_timeout_s) "
@@ -80,10 +84,11 @@ public final class WarmQueue implements AutoCloseable {
     public Optional<Claimed> claim() throws IOException {
         Instant now = clock.instant();
         Optional<Jobs.Job> taken = Sql.tx(db, "claim a job for a warm driver", c -> {
+            // pid and host recorded: a server taking the job over after a stall kills this driver before running the job cold
             Optional<Jobs.Job> j = Sql.one(c, "UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ?, started_at = ?, attempts = attempts + 1, "
-                    + "pid = NULL, host = NULL, attached_by = ?, launches = launches + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
+                    + "pid = ?, host = ?, attached_by = ?, launches = launches + 1 WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
                     + "AND kind = 'prediction' AND request->>'cluster' = ? ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
-                    Jobs::row, id, now.plus(LEASE), now, id, cluster);
+                    Jobs::row, id, now.plus(LEASE), now, pid, host, id, cluster);
             if (j.isPresent()) {
                 Outbox.emit(c, now, "job.started", j.get().team(), j.get().id(), j.get().eventData());
                 Sql.update(c, "UPDATE warm_drivers SET state = 'busy', job_id = ?, heartbeat_at = ? WHERE id = ?", j.get().id(), now, id);
@@ -113,6 +118,11 @@ public final class WarmQueue implements AutoCloseable {
         Optional<Jobs.Job> j = jobs.heartbeat(c.jobId(), id, LEASE, JobSupervisor.readProgress(c.folder()));
         heartbeat();
         return j.isPresent() && !j.get().cancelRequested();
+    }
+
+    /** Gives the job back: its lease ends now, so a server takes it over (and resumes it cold). */
+    public void release(Claimed c) {
+        jobs.release(c.jobId(), id);
     }
 
     /** The job ended with {@code _SUCCESS}: its result (cover, hectares, GeoParquet) is recorded. */

@@ -29,6 +29,9 @@ public final class SparkTraining {
     /** What the driver learns: the registered reference (or null), the epochs run and the last epoch's metrics. */
     public record Outcome(String registered, int epochs, Map<String, Double> metrics, String executor) implements Serializable { }
 
+    /** In the run folder once the trained model is registered: its reference. */
+    static final String REGISTERED = "registered.json";
+
     private SparkTraining() { }
 
     public static Outcome run(SparkSession spark, URI run, URI registryRoot, Path modelCache, String registerAs) {
@@ -39,14 +42,21 @@ public final class SparkTraining {
     }
 
     /** The task's body: train from the latest checkpoint to the last epoch, then register. */
-    static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs) {
+    static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs) throws java.io.IOException {
         TrainingRun r = TrainingRun.open(URI.create(runUri), S3Settings.fromEnvironment());
-        try (TileClassifierTrainable t = r.execute(null, TileClassifierTrainable.ProgressSink.NONE)) {
+        try (TileClassifierTrainable t = r.execute(null, TileClassifierTrainable.ProgressSink.NONE);
+             dev.canopy.storage.ObjectStore runStore = ObjectStores.open(URI.create(runUri), S3Settings.fromEnvironment())) {
             String ref = null;
             if (registerAs != null) {
-                ModelRegistry registry = new ModelRegistry(ObjectStores.open(URI.create(registryRoot), S3Settings.fromEnvironment()), Path.of(modelCache),
-                        Clock.systemUTC());
-                ref = TrainingRun.register(registry, registerAs, t).ref();
+                // an attempt re-run after the first one registered (its executor was lost before answering) registers nothing new
+                if (runStore.exists(REGISTERED)) {
+                    ref = dev.canopy.api.Json.MAPPER.readTree(runStore.get(REGISTERED)).path("ref").asText();
+                } else {
+                    ModelRegistry registry = new ModelRegistry(ObjectStores.open(URI.create(registryRoot), S3Settings.fromEnvironment()), Path.of(modelCache),
+                            Clock.systemUTC());
+                    ref = TrainingRun.register(registry, registerAs, t).ref();
+                    runStore.put(REGISTERED, dev.canopy.api.Json.write(Map.of("ref", ref)));
+                }
             }
             Map<String, Double> last = new LinkedHashMap<>(t.card("x").metrics());
             org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
