@@ -124,6 +124,7 @@ class WarmPoolTest {
         JsonNode resumed = c.waitFor(id, Duration.ofMinutes(4), j -> { });
         String resumedLog = c.logs(id, 0)[0];
         assertThat(resumed.get("status").asText()).as(resumedLog).isEqualTo("succeeded");
+        assertThat(resumedLog).as("the warm driver started it, a cold driver finished it").contains("runs it on the warm application", "canopy: starting driver");
         assertThat(resumed.get("result").get("tiles").asLong()).isEqualTo(cold.get("result").get("tiles").asLong());
         try (java.sql.Connection db = java.sql.DriverManager.getConnection("jdbc:duckdb:");
              java.sql.ResultSet rs = db.createStatement().executeQuery("SELECT count(*), count(DISTINCT id) FROM read_parquet('"
@@ -139,7 +140,11 @@ class WarmPoolTest {
         call(s, admin, "POST", "/v1/clusters/pool/warm-pool", "{\"size\": 0}", 200);
         await().atMost(Duration.ofSeconds(30)).until(() -> warmDrivers(home).isEmpty());
 
+        // stopping the cluster takes its warm pool down first
+        call(s, admin, "POST", "/v1/clusters/pool/warm-pool", "{\"size\": 1}", 200);
+        await().atMost(Duration.ofMinutes(2)).until(() -> call(s, admin, "GET", "/v1/clusters/pool", null, 200).get("warm_pool").get("ready").asInt() == 1);
         call(s, admin, "POST", "/v1/clusters/pool/stop", null, 200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> warmDrivers(home).isEmpty());
         JsonNode stopped = call(s, admin, "POST", "/v1/predictions", body, 409);
         assertThat(stopped.get("code").asText()).isEqualTo("cluster_not_running");
         assertThat(call(s, admin, "POST", "/v1/clusters/pool/warm-pool", "{\"size\": 1}", 409).get("code").asText()).isEqualTo("not_running");
