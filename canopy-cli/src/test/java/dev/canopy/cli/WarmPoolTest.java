@@ -148,5 +148,26 @@ class WarmPoolTest {
         JsonNode stopped = call(s, admin, "POST", "/v1/predictions", body, 409);
         assertThat(stopped.get("code").asText()).isEqualTo("cluster_not_running");
         assertThat(call(s, admin, "POST", "/v1/clusters/pool/warm-pool", "{\"size\": 1}", 409).get("code").asText()).isEqualTo("not_running");
+
+        // the control plane's record of the cluster: who made it, what happened to it, kept after it is deleted
+        assertThat(call(s, admin, "GET", "/v1/clusters/pool", null, 200).get("created_by").asText()).startsWith("token:");
+        HttpResponse<String> deleted = HTTP.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/clusters/pool")).header("Authorization", "Bearer " + admin)
+                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(deleted.statusCode()).isEqualTo(204);
+        call(s, admin, "GET", "/v1/clusters/pool", null, 404);
+        try (dev.canopy.control.Database db = dev.canopy.control.Database.embeddedOrRunning(home.resolve("db"));
+             java.sql.Connection conn = db.dataSource().getConnection()) {
+            try (java.sql.ResultSet rs = conn.createStatement().executeQuery("SELECT state, deleted_at IS NOT NULL, spec->>'workers' FROM clusters WHERE name = 'pool'")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("DELETED");
+                assertThat(rs.getBoolean(2)).isTrue();
+                assertThat(rs.getString(3)).isEqualTo("2");
+            }
+            List<String> actions = new java.util.ArrayList<>();
+            try (java.sql.ResultSet rs = conn.createStatement().executeQuery("SELECT action FROM audit_log WHERE subject = 'pool' ORDER BY id")) {
+                while (rs.next()) actions.add(rs.getString(1));
+            }
+            assertThat(actions).containsExactly("cluster.create", "cluster.stop", "cluster.delete");
+        }
     }
 }

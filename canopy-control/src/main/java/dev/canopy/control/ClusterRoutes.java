@@ -40,6 +40,7 @@ final class ClusterRoutes {
         app.post("/v1/clusters/{name}/start", this::start, Principals.Needs.ADMIN);
         app.post("/v1/clusters/{name}/stop", this::stop, Principals.Needs.ADMIN);
         app.post("/v1/clusters/{name}/warm-pool", this::warmPool, Principals.Needs.ADMIN);
+        app.delete("/v1/clusters/{name}", this::delete, Principals.Needs.ADMIN);
     }
 
     private ClusterProvider provider() {
@@ -50,14 +51,19 @@ final class ClusterRoutes {
             summary = "This host's Spark clusters: state, workers, cores, memory, running applications",
             responses = @OpenApiResponse(status = "200", description = "{items}"))
     void list(Context ctx) {
-        ctx.json(Map.of("items", call(() -> provider().list()).stream().map(this::view).toList()));
+        ctx.json(Map.of("items", call(() -> provider().list()).stream().map(s -> {
+            server.clusterRecords.seen(s, null, null, null);
+            return view(s);
+        }).toList()));
     }
 
     @OpenApi(path = "/v1/clusters/{name}", methods = HttpMethod.GET, tags = "clusters", operationId = "getCluster", summary = "One cluster",
             pathParams = @OpenApiParam(name = "name", required = true),
             responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void show(Context ctx) {
-        ctx.json(view(call(() -> provider().status(name(ctx)))));
+        ClusterStatus s = call(() -> provider().status(name(ctx)));
+        server.clusterRecords.seen(s, null, null, null);
+        ctx.json(view(s));
     }
 
     @OpenApi(path = "/v1/clusters", methods = HttpMethod.POST, tags = "clusters", operationId = "createCluster",
@@ -71,7 +77,9 @@ final class ClusterRoutes {
         String name = Bodies.text(b, "name", true);
         ClusterSpec spec = call(() -> new ClusterSpec(name, Bodies.integer(b, "workers", 2), Bodies.integer(b, "worker_cores", 1),
                 java.util.Objects.requireNonNullElse(Bodies.text(b, "worker_memory", false), "1g")));
-        ctx.status(201).json(view(call(() -> provider().create(spec))));
+        ClusterStatus made = call(() -> provider().create(spec));
+        server.clusterRecords.created(spec, made, ControlServer.caller(ctx).actor());
+        ctx.status(201).json(view(made));
     }
 
     @OpenApi(path = "/v1/clusters/{name}/scale", methods = HttpMethod.POST, tags = "clusters", operationId = "scaleCluster",
@@ -84,7 +92,9 @@ final class ClusterRoutes {
         // required: a missing or null count must not fall back to 0 and stop every worker
         if (!b.hasNonNull("workers")) throw new ApiError(400, "missing_field", "field 'workers' is required (a whole number, 0-64)");
         int workers = Bodies.integer(b, "workers", -1);
-        ctx.json(view(call(() -> provider().scale(name, workers))));
+        ClusterStatus s = call(() -> provider().scale(name, workers));
+        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.scale", Map.of("workers", workers));
+        ctx.json(view(s));
     }
 
     @OpenApi(path = "/v1/clusters/{name}/start", methods = HttpMethod.POST, tags = "clusters", operationId = "startCluster",
@@ -92,7 +102,9 @@ final class ClusterRoutes {
             responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void start(Context ctx) {
         String name = name(ctx);
-        ctx.json(view(call(() -> provider().start(name))));
+        ClusterStatus s = call(() -> provider().start(name));
+        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.start", Map.of());
+        ctx.json(view(s));
     }
 
     @OpenApi(path = "/v1/clusters/{name}/stop", methods = HttpMethod.POST, tags = "clusters", operationId = "stopCluster",
@@ -101,7 +113,25 @@ final class ClusterRoutes {
     void stop(Context ctx) {
         String name = name(ctx);
         server.warmPools.resize(name, 0, 600); // its warm drivers go first: they would hold jobs on a cluster that is gone
-        ctx.json(view(call(() -> provider().stop(name))));
+        ClusterStatus s = call(() -> provider().stop(name));
+        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.stop", Map.of());
+        ctx.json(view(s));
+    }
+
+    @OpenApi(path = "/v1/clusters/{name}", methods = HttpMethod.DELETE, tags = "clusters", operationId = "deleteCluster",
+            summary = "Stop a cluster and remove it from this host (admin); the control plane keeps its record, marked deleted",
+            pathParams = @OpenApiParam(name = "name", required = true),
+            responses = {@OpenApiResponse(status = "204", description = "deleted"), @OpenApiResponse(status = "404", description = "no such cluster")})
+    void delete(Context ctx) {
+        String name = name(ctx);
+        call(() -> provider().status(name)); // 404 for an unknown name, before anything stops
+        server.warmPools.resize(name, 0, 600);
+        call(() -> {
+            provider().delete(name);
+            return null;
+        });
+        server.clusterRecords.deleted(name, ControlServer.caller(ctx).actor());
+        ctx.status(204);
     }
 
     @OpenApi(path = "/v1/clusters/{name}/warm-pool", methods = HttpMethod.POST, tags = "clusters", operationId = "sizeWarmPool",
@@ -157,6 +187,7 @@ final class ClusterRoutes {
 
     Map<String, Object> view(ClusterStatus s) {
         Map<String, Object> m = describe(s);
+        server.clusterRecords.origin(s.name()).ifPresent(m::putAll);
         m.put("warm_pool", WarmQueue.poolOf(server.db, server.clock, s.name()));
         return m;
     }

@@ -58,6 +58,7 @@ public final class ControlServer implements AutoCloseable {
     final TileImages tileImages;
     final dev.canopy.cluster.ClusterProvider clusters;
     final WarmPools warmPools;
+    final ClusterRecords clusterRecords;
     final DataSource db;
     final JobSupervisor supervisor;
     final WebhookDispatcher dispatcher;
@@ -82,6 +83,7 @@ public final class ControlServer implements AutoCloseable {
         this.tileImages = new TileImages(settings.allowUris(), S3Settings.fromEnvironment());
         this.db = db;
         this.warmPools = new WarmPools(db, clock, settings);
+        this.clusterRecords = new ClusterRecords(db, clock);
         dev.canopy.cluster.Bundles bundles = bundles(settings.home(), clock);
         // waits on real processes; clusters made from a bundle start and scale from its jars
         this.clusters = dev.canopy.cluster.LocalClusterProvider.ofThisJvm(settings.home().resolve("clusters"), Clock.systemUTC(),

@@ -47,7 +47,7 @@ class ControlApiTest {
             Map.entry("GET /v1/jobs/{id}/tiles/{tile}/image", Scope.READ), Map.entry("GET /v1/clusters", Scope.READ), Map.entry("GET /v1/clusters/{name}", Scope.READ),
             Map.entry("POST /v1/clusters", Scope.ADMIN), Map.entry("POST /v1/clusters/{name}/scale", Scope.ADMIN),
             Map.entry("POST /v1/clusters/{name}/start", Scope.ADMIN), Map.entry("POST /v1/clusters/{name}/stop", Scope.ADMIN),
-            Map.entry("POST /v1/clusters/{name}/warm-pool", Scope.ADMIN));
+            Map.entry("POST /v1/clusters/{name}/warm-pool", Scope.ADMIN), Map.entry("DELETE /v1/clusters/{name}", Scope.ADMIN));
 
     @BeforeAll
     static void start() {
