@@ -151,9 +151,7 @@ class WarmPoolTest {
 
         // the control plane's record of the cluster: who made it, what happened to it, kept after it is deleted
         assertThat(call(s, admin, "GET", "/v1/clusters/pool", null, 200).get("created_by").asText()).startsWith("token:");
-        HttpResponse<String> deleted = HTTP.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/clusters/pool")).header("Authorization", "Bearer " + admin)
-                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(deleted.statusCode()).isEqualTo(204);
+        c.clusters().delete("pool"); // the Java SDK, as code would
         call(s, admin, "GET", "/v1/clusters/pool", null, 404);
         try (dev.canopy.control.Database db = dev.canopy.control.Database.embeddedOrRunning(home.resolve("db"));
              java.sql.Connection conn = db.dataSource().getConnection()) {

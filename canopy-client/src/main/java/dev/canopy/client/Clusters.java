@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
  * Clusters clusters = new CanopyClient(URI.create("http://127.0.0.1:8790"), token).clusters();
  * clusters.create("survey", 2, 1, "1g");
  * clusters.scale("survey", 3);
+ * clusters.warmPool("survey", 1, 600);
  * clusters.stop("survey");
  * }</pre>
  */
@@ -52,6 +53,17 @@ public final class Clusters {
 
     public JsonNode stop(String name) {
         return client.call("POST", "/v1/clusters/" + enc(name) + "/stop", null);
+    }
+
+    /** Stops the cluster and removes it from its host; the server keeps its record, marked deleted. */
+    public void delete(String name) {
+        client.call("DELETE", "/v1/clusters/" + enc(name), null);
+    }
+
+    /** Sizes the cluster's warm pool (0 empties it): started applications that take its predictions at once. */
+    public JsonNode warmPool(String name, int size, int idleTimeoutSeconds) {
+        return client.call("POST", "/v1/clusters/" + enc(name) + "/warm-pool",
+                Json.MAPPER.createObjectNode().put("size", size).put("idle_timeout_s", idleTimeoutSeconds).toString());
     }
 
     private static String enc(String s) {

@@ -28,7 +28,7 @@ import java.util.stream.Stream;
 
 /**
  * Spark standalone clusters on this host: a Master and N Workers, each its own long-lived process
- * (they outlive the command that started them), all on 127.0.0.1. Everything about a cluster lives in
+ * (they outlive the command that started them), all on 127.0.0.1 (or the address the provider is given). Everything about a cluster lives in
  * {@code ROOT/NAME/}: {@code cluster.json} (spec, ports, process ids), one log per process, the
  * workers' work folders (executor logs). The processes run Spark's own Master and Worker from the class
  * path given to the provider, linked once into {@code ROOT/.spark-home-DIGEST/jars} (one per class path), so executors get the same
@@ -60,7 +60,19 @@ public final class LocalClusterProvider implements ClusterProvider {
      * refused); every process of that cluster runs exactly those jars.
      */
     public LocalClusterProvider(Path root, List<Path> classPath, Clock clock, java.util.function.Function<String, List<Path>> bundles) {
+        this(root, classPath, clock, bundles, LOOPBACK);
+    }
+
+    /** The address every process of this provider's clusters binds (and is reached at): 127.0.0.1 unless asked otherwise. */
+    public static final String LOOPBACK = "127.0.0.1";
+
+    /**
+     * {@code host}: the address the masters and workers bind, e.g. a private network's address when workers on other
+     * hosts must reach the master; by default {@value #LOOPBACK}, so that nothing listens beyond this machine.
+     */
+    public LocalClusterProvider(Path root, List<Path> classPath, Clock clock, java.util.function.Function<String, List<Path>> bundles, String host) {
         this.bundles = bundles;
+        this.host = host;
         try {
             Files.createDirectories(root);
             this.root = root.toRealPath(); // one spelling of the path for the process marker, whatever links lead here
@@ -73,6 +85,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     private final java.util.function.Function<String, List<Path>> bundles;
+    private final String host;
 
     /** A provider whose clusters run this JVM's own class path (the Canopy launcher's jars, Spark's among them). */
     public static LocalClusterProvider ofThisJvm(Path root, Clock clock, java.util.function.Function<String, List<Path>> bundles) {
@@ -126,7 +139,7 @@ public final class LocalClusterProvider implements ClusterProvider {
             for (int attempt = 1; s == null; attempt++) {
                 int port = freePort();
                 int ui = freePort();
-                Process master = spawn(spec, dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                Process master = spawn(spec, dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", host,
                         "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
                 State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
                 write(tried); // recorded before waiting: a failed start can still be stopped
@@ -155,23 +168,43 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
+    /**
+     * Starts worker {@code index}, on a fresh web UI port up to three times: a port found free can be taken before the
+     * Worker binds it, and with {@code spark.port.maxRetries=0} the Worker then exits at once instead of moving on.
+     */
     private State.Worker startWorker(State s, int index) throws IOException {
         Path dir = root.resolve(s.spec().name());
         Path work = dir.resolve("worker-" + index);
         Files.createDirectories(work);
-        int ui = freePort();
-        Process p = spawn(s.spec(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", work.toString(),
-                "--webui-port", Integer.toString(ui), "spark://127.0.0.1:" + s.masterPort()));
-        return new State.Worker(index, p.pid(), ui);
+        for (int attempt = 1; ; attempt++) {
+            int ui = freePort();
+            Process p = spawn(s.spec(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", host,
+                    "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", work.toString(),
+                    "--webui-port", Integer.toString(ui), "spark://" + host + ":" + s.masterPort()));
+            // up once its web UI listens; a Worker that lost its port exits within seconds
+            java.time.Instant deadline = clock.instant().plus(WORKER_START);
+            while (p.isAlive() && !listening(ui) && clock.instant().isBefore(deadline)) {
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while worker " + index + " started", e);
+                }
+            }
+            if (p.isAlive()) return new State.Worker(index, p.pid(), ui);
+            if (attempt == 3) throw new IOException("worker " + index + " exited at start three times; see " + dir.resolve("worker-" + index + ".log"));
+        }
     }
+
+    /** How long a worker may take to open its web UI before it is left to come up on its own. */
+    static final Duration WORKER_START = Duration.ofSeconds(20);
 
     @Override
     public ClusterStatus status(String name) {
         State s = read(name);
         Path dir = root.resolve(name);
-        String masterUrl = "spark://127.0.0.1:" + s.masterPort();
-        String ui = "http://127.0.0.1:" + s.uiPort();
+        String masterUrl = "spark://" + host + ":" + s.masterPort();
+        String ui = "http://" + host + ":" + s.uiPort();
         if (!alive(name, s.masterPid())) {
             return new ClusterStatus(name, ClusterStatus.STOPPED, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), Duration.ZERO,
                     dir.toString(), s.spec().bundle());
@@ -356,7 +389,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(role + ".log").toFile()));
         pb.environment().put("SPARK_HOME", sparkHome.toString());
         pb.environment().put("SPARK_SCALA_VERSION", "2.13");
-        pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+        pb.environment().put("SPARK_LOCAL_IP", host);
         pb.environment().put("SPARK_LOCAL_DIRS", dir.resolve("local").toString());
         return pb.start();
     }
@@ -445,8 +478,8 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    private static boolean listening(int port) {
-        try (Socket s = new Socket("127.0.0.1", port)) {
+    private boolean listening(int port) {
+        try (Socket s = new Socket(host, port)) {
             return true;
         } catch (IOException notYet) {
             return false;
@@ -455,7 +488,7 @@ public final class LocalClusterProvider implements ClusterProvider {
 
     private Optional<JsonNode> masterJson(int uiPort) {
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + uiPort + "/json/")).timeout(Duration.ofSeconds(3)).build(),
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + uiPort + "/json/")).timeout(Duration.ofSeconds(3)).build(),
                     HttpResponse.BodyHandlers.ofString());
             return r.statusCode() == 200 ? Optional.of(Json.MAPPER.readTree(r.body())) : Optional.empty();
         } catch (IOException e) {

@@ -47,7 +47,19 @@ class LocalClusterProviderTest {
         ClusterStatus created = provider.create(new ClusterSpec("survey", 2, 1, "1g"));
         assertThat(created.state()).isEqualTo(ClusterStatus.RUNNING);
         assertThat(created.masterUrl()).startsWith("spark://127.0.0.1:");
-        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
+        try {
+            await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            // what the processes said, for whoever reads a failure in CI
+            StringBuilder logs = new StringBuilder();
+            try (var files = Files.list(root.resolve("survey"))) {
+                for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".log")).sorted().toList()) {
+                    String text = Files.readString(f);
+                    logs.append("\n== ").append(f.getFileName()).append('\n').append(text, Math.max(0, text.length() - 3000), text.length());
+                }
+            }
+            throw new AssertionError("workers alive: " + provider.status("survey").workersAlive() + " of 2" + logs, e);
+        }
         assertThat(provider.processes("survey")).as("the check that finds leftovers finds the running master and workers").hasSize(3);
         try (var homes = Files.list(root)) {
             assertThat(homes.map(h -> h.getFileName().toString()).filter(n -> n.startsWith(".spark-home-"))).as("one Spark home for this class path").hasSize(1);

@@ -23,15 +23,22 @@ public final class S3ProxyServer implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path baseDir;
+    private final String host;
 
-    private S3ProxyServer(Process process, int port, Path baseDir) {
+    private S3ProxyServer(Process process, int port, Path baseDir, String host) {
         this.process = process;
         this.port = port;
         this.baseDir = baseDir;
+        this.host = host;
     }
 
     /** Starts a server whose buckets live under {@code baseDir}; waits until it accepts connections. */
     public static S3ProxyServer start(Path baseDir) throws IOException {
+        return start(baseDir, "127.0.0.1");
+    }
+
+    /** The same on {@code host} (a test's second "host" reaches it over a veth pair). */
+    public static S3ProxyServer start(Path baseDir, String host) throws IOException {
         String jar = System.getProperty("canopy.s3proxy.jar", defaultJar().toString());
         if (!Files.exists(Path.of(jar))) {
             throw new IllegalStateException("S3Proxy jar not found at " + jar
@@ -41,7 +48,7 @@ public final class S3ProxyServer implements AutoCloseable {
         int port = FreePort.find();
         Path props = baseDir.resolve("s3proxy.properties");
         Files.writeString(props, String.join("\n",
-                "s3proxy.endpoint=http://127.0.0.1:" + port,
+                "s3proxy.endpoint=http://" + host + ":" + port,
                 "s3proxy.authorization=aws-v2-or-v4",
                 "s3proxy.identity=" + ACCESS_KEY,
                 "s3proxy.credential=" + SECRET_KEY,
@@ -62,7 +69,7 @@ public final class S3ProxyServer implements AutoCloseable {
                 .start();
         // a JVM stopped by a signal (Ctrl-C on a benchmark) takes its S3Proxy with it instead of leaving it listening
         Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly, "s3proxy-stop"));
-        S3ProxyServer server = new S3ProxyServer(p, port, baseDir);
+        S3ProxyServer server = new S3ProxyServer(p, port, baseDir, host);
         server.awaitUp(Duration.ofSeconds(60));
         return server;
     }
@@ -79,7 +86,7 @@ public final class S3ProxyServer implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new IOException("S3Proxy exited early: " + Files.readString(baseDir.resolve("s3proxy.log")));
             }
-            try (Socket s = new Socket("127.0.0.1", port)) {
+            try (Socket s = new Socket(host, port)) {
                 return;
             } catch (IOException notYet) {
                 try {
@@ -95,7 +102,7 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     public URI endpoint() {
-        return URI.create("http://127.0.0.1:" + port);
+        return URI.create("http://" + host + ":" + port);
     }
 
     /** CPU time the S3Proxy process has used so far (zero where the OS does not say): what a local store costs the cores it shares. */
