@@ -9,12 +9,9 @@ import dev.canopy.control.ControlSettings;
 import dev.canopy.control.Database;
 import dev.canopy.control.DbTokens;
 import dev.canopy.control.DriverCommand;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.io.PrintWriter;
@@ -30,7 +27,6 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -65,8 +61,7 @@ final class BenchCluster implements Callable<Integer> {
             g.generate(SurveySpec.of(tiles, 64, 7), s, ProgressListener.NONE);
         }
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(home.resolve("registry")), home.resolve("cache/models"), Clock.systemUTC());
-        registry.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 64, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 64, 1));
+        registry.registerUntrained("weeds", Architecture.SMALL_CNN, 64, 1);
         registry.promote("weeds", 1, "production");
         ControlSettings st = ControlSettings.defaults(home).withPort(0).withMaxRunningJobs(2).withRateLimit(0).withTick(Duration.ofMillis(200))
                 .withDriver(DriverCommand.sameJvm(List.of("-Xmx1g"), null));

@@ -7,12 +7,9 @@ import dev.canopy.control.ControlServer;
 import dev.canopy.control.ControlSettings;
 import dev.canopy.control.Database;
 import dev.canopy.control.DbTokens;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.io.PrintWriter;
@@ -76,8 +73,7 @@ final class BenchServer implements Callable<Integer> {
             g.generate(SurveySpec.of(24, 64, 7), s, ProgressListener.NONE);
         }
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(home.resolve("registry")), home.resolve("cache"), Clock.systemUTC());
-        registry.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        registry.registerUntrained("weeds", Architecture.SMALL_CNN, 32, 1);
         registry.promote("weeds", 1, "production");
         List<Row> rows = new ArrayList<>();
         rows.addAll(measure("embedded", Database.embedded(home.resolve("db")), null, home, registry, out));

@@ -47,10 +47,7 @@ public final class Main {
 
     /** The home's bundles ({@code $CANOPY_BUNDLES}, e.g. s3://bucket/canopy-bundles, or HOME/bundles), laid out under HOME/cache/bundles. */
     dev.canopy.cluster.Bundles bundles() {
-        String loc = System.getenv("CANOPY_BUNDLES");
-        dev.canopy.storage.ObjectStore store = loc == null || loc.isBlank()
-                ? new dev.canopy.storage.FileObjectStore(home().dir("bundles")) : dev.canopy.storage.ObjectStores.open(loc);
-        return new dev.canopy.cluster.Bundles(store, home().cache().resolve("bundles"), java.time.Clock.systemUTC());
+        return dev.canopy.cluster.Bundles.ofHome(home().root(), java.time.Clock.systemUTC());
     }
 
     /** Set on the drivers a server starts from a bundle: the bundle's digest, which they print first (their log shows what ran). */

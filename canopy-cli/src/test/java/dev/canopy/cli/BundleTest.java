@@ -5,19 +5,15 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.client.CanopyClient;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -47,11 +43,7 @@ class BundleTest {
             server.waitFor();
         }
         cli("cluster", "delete", "from-bundle");
-        ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(tmp.toString())).orElse(false))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().join();
-                });
+        ServerProcess.killAllUnder(tmp);
     }
 
     static String digestIn(String out) {
@@ -106,8 +98,7 @@ class BundleTest {
             g.generate(SurveySpec.of(24, 64, 3), out, dev.canopy.api.ProgressListener.NONE);
         }
         ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
-        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        r.registerUntrained("weeds", Architecture.SMALL_CNN, 32, 1);
         r.promote("weeds", 1, "production");
         ServerProcess s = ServerProcess.start(home, "--bundle", digest.substring(0, 20));
         server = s.process();

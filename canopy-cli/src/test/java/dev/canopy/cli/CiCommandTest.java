@@ -41,7 +41,7 @@ class CiCommandTest {
                 // no cluster made
             }
         }
-        assertThat(ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(tmp.toString())).orElse(false)))
+        assertThat(ServerProcess.processesUnder(tmp))
                 .as("no process of the test's cluster").isEmpty();
     }
 

@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.canopy.cluster.LocalClusterProvider;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.nio.file.Files;
@@ -18,7 +15,6 @@ import java.sql.ResultSet;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -55,8 +51,7 @@ class ClusterFaultsTest {
         Path survey = tmp.resolve("survey");
         assertThat(cli("survey", "generate", "--out", survey.toString(), "--tiles", "" + TILES, "--tile-size", "32").code()).isZero();
         ModelRegistry r = new ModelRegistry(new FileObjectStore(tmp.resolve("home/registry")), tmp.resolve("cache"), Clock.systemUTC());
-        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        r.registerUntrained("weeds", Architecture.SMALL_CNN, 32, 1);
 
         MainTest.Result created = cli("cluster", "create", "faults", "--workers", "2", "--worker-memory", "1g");
         assertThat(created.code()).as(created.err()).isZero();

@@ -8,12 +8,9 @@ import dev.canopy.api.ProgressListener;
 import dev.canopy.client.CanopyClient;
 import dev.canopy.client.WebhookListener;
 import dev.canopy.client.WebhookVerifier;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.io.BufferedReader;
@@ -30,7 +27,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -60,8 +56,7 @@ class ControlPlaneTest {
             g.generate(SurveySpec.of(tiles, 64, 11), out, ProgressListener.NONE);
         }
         ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
-        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        r.registerUntrained("weeds", Architecture.SMALL_CNN, 32, 1);
         r.promote("weeds", 1, "production");
     }
 
@@ -92,11 +87,7 @@ class ControlPlaneTest {
             p.waitFor(30, TimeUnit.SECONDS);
         }
         // drivers outlive a killed server by design: stop this test's
-        ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(home.toString())).orElse(false))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().join();
-                });
+        ServerProcess.killAllUnder(home);
     }
 
     @Test

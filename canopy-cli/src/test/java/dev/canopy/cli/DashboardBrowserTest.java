@@ -277,12 +277,8 @@ class DashboardBrowserTest {
             clickAndConfirm(browser.driver.findElement(By.cssSelector("button[data-action='create']")));
             By row = By.cssSelector("#clusters tr[data-cluster='ui-test'][data-state='running']");
             browser.waiting().until(ExpectedConditions.presenceOfElementLocated(row));
-            // workers register with the master a moment after it starts: reload until the one worker is alive
-            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver, java.time.Duration.ofSeconds(60)).pollingEvery(java.time.Duration.ofSeconds(2)).until(d -> {
-                d.navigate().refresh();
-                List<WebElement> r = d.findElements(By.cssSelector("#clusters tr[data-cluster='ui-test'] td:nth-child(3)"));
-                return !r.isEmpty() && r.get(0).getText().startsWith("1 / 1");
-            });
+            // create answers once its worker is registered: the table says so
+            reloadUntil(By.cssSelector("#clusters tr[data-cluster='ui-test'] td:nth-child(3)"), t -> t.startsWith("1 / 1"), java.time.Duration.ofSeconds(60));
             browser.screenshot(shots.resolve("dashboard-clusters.png"));
             WebElement scale = browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] input[type=number]"));
             scale.clear();
@@ -303,11 +299,7 @@ class DashboardBrowserTest {
             warm.clear();
             warm.sendKeys("1");
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='warm']")));
-            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver, java.time.Duration.ofSeconds(90)).pollingEvery(java.time.Duration.ofSeconds(2)).until(d -> {
-                d.navigate().refresh();
-                List<WebElement> cell = d.findElements(By.cssSelector("#clusters tr[data-cluster='ui-test'] td.warm-pool"));
-                return !cell.isEmpty() && cell.get(0).getText().startsWith("1/1 ready");
-            });
+            reloadUntil(By.cssSelector("#clusters tr[data-cluster='ui-test'] td.warm-pool"), t -> t.startsWith("1/1 ready"), java.time.Duration.ofSeconds(120));
             browser.screenshot(shots.resolve("dashboard-clusters.png"));
             WebElement none = browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] input.warm-size"));
             none.clear();
@@ -323,6 +315,39 @@ class DashboardBrowserTest {
         } finally {
             MainTest.runIn(home, "cluster", "delete", "ui-test");
         }
+    }
+
+    /**
+     * Reloads the page until {@code cell}'s text passes: after each reload it waits for the cell to be drawn (the page
+     * fetches its data after loading), so a slow answer is never read as a wrong one. On timeout it prints what the API
+     * and the cluster's logs said.
+     */
+    private void reloadUntil(By cell, java.util.function.Predicate<String> ok, java.time.Duration total) throws Exception {
+        java.time.Instant deadline = java.time.Instant.now().plus(total);
+        String last = null;
+        while (java.time.Instant.now().isBefore(deadline)) {
+            browser.driver.navigate().refresh();
+            try {
+                last = new org.openqa.selenium.support.ui.WebDriverWait(browser.driver, java.time.Duration.ofSeconds(20))
+                        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
+                        .until(d -> d.findElement(cell).getText());
+                if (ok.test(last)) return;
+            } catch (org.openqa.selenium.TimeoutException notDrawn) {
+                last = "(not drawn within 20 s)";
+            }
+            Thread.sleep(2000);
+        }
+        System.err.println("GET /v1/clusters: " + get("/v1/clusters", admin).toPrettyString());
+        Path dir = home.resolve("clusters").resolve("ui-test");
+        if (Files.isDirectory(dir)) {
+            try (var logs = Files.list(dir)) {
+                for (Path log : logs.filter(f -> f.toString().endsWith(".log")).sorted().toList()) {
+                    List<String> lines = Files.readAllLines(log);
+                    System.err.println("--- " + log + " (last 40 lines)\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size())));
+                }
+            }
+        }
+        throw new AssertionError(cell + " never passed within " + total + "; it last read: " + last);
     }
 
     @Test
@@ -358,11 +383,7 @@ class DashboardBrowserTest {
                 server.process().destroyForcibly();
                 server.process().waitFor(30, TimeUnit.SECONDS);
             }
-            ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(home.toString())).orElse(false))
-                    .forEach(h -> {
-                        h.destroyForcibly();
-                        h.onExit().join();
-                    });
+            ServerProcess.killAllUnder(home);
         }
     }
 }

@@ -53,4 +53,17 @@ record ServerProcess(Process process, int port, List<String> lines) {
         drain.start();
         return new ServerProcess(p, port, lines);
     }
+
+    /** Processes whose command line names {@code dir}: the drivers, warm drivers and cluster processes a test left. */
+    static java.util.List<ProcessHandle> processesUnder(Path dir) {
+        return ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(dir.toString())).orElse(false)).toList();
+    }
+
+    /** Kills (SIGKILL) every process whose command line names {@code dir} and waits for each to exit. */
+    static void killAllUnder(Path dir) {
+        for (ProcessHandle h : processesUnder(dir)) {
+            h.destroyForcibly();
+            h.onExit().join();
+        }
+    }
 }

@@ -6,12 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.api.ProgressListener;
 import dev.canopy.client.CanopyClient;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.net.URI;
@@ -22,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -52,11 +48,7 @@ class WarmPoolTest {
             server.waitFor();
         }
         cli("cluster", "delete", "pool");
-        ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(tmp.toString())).orElse(false))
-                .forEach(h -> {
-                    h.destroyForcibly();
-                    h.onExit().join();
-                });
+        ServerProcess.killAllUnder(tmp);
     }
 
     JsonNode call(ServerProcess s, String token, String method, String path, String body, int expect) throws Exception {
@@ -82,8 +74,7 @@ class WarmPoolTest {
             g.generate(SurveySpec.of(1500, 64, 5), out, ProgressListener.NONE);
         }
         ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), tmp.resolve("cache"), Clock.systemUTC());
-        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 64, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 64, 1));
+        r.registerUntrained("weeds", Architecture.SMALL_CNN, 64, 1);
         r.promote("weeds", 1, "production");
         ServerProcess s = ServerProcess.start(home);
         server = s.process();

@@ -66,6 +66,17 @@ public final class Bundles {
     private final Path cache;
     private final Clock clock;
 
+    /**
+     * The bundles of a Canopy home, as the CLI and the server both find them: in {@code $CANOPY_BUNDLES} (any object
+     * store address) or else {@code HOME/bundles}, laid out under {@code HOME/cache/bundles}.
+     */
+    public static Bundles ofHome(Path home, Clock clock) {
+        String loc = System.getenv("CANOPY_BUNDLES");
+        ObjectStore store = loc == null || loc.isBlank() ? new dev.canopy.storage.FileObjectStore(home.resolve("bundles"))
+                : dev.canopy.storage.ObjectStores.open(loc);
+        return new Bundles(store, home.resolve("cache").resolve("bundles"), clock);
+    }
+
     /** {@code cache}: where bundles are laid out as jar folders for processes to run (one per digest, kept). */
     public Bundles(ObjectStore store, Path cache, Clock clock) {
         this.store = store;

@@ -47,8 +47,17 @@ public final class LocalClusterProvider implements ClusterProvider {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     /** Recorded state of one cluster; pids are 0 when stopped. */
-    record State(ClusterSpec spec, long masterPid, int masterPort, int uiPort, List<Worker> workers, Instant startedAt) {
+    record State(ClusterSpec spec, long masterPid, int masterPort, int uiPort, List<Worker> workers, Instant startedAt, String host) {
         record Worker(int index, long pid, int uiPort) { }
+
+        /** The address the cluster's processes bind; records written before it was kept are on loopback. */
+        String bindHost() {
+            return host == null ? LOOPBACK : host;
+        }
+
+        State with(ClusterSpec spec, long masterPid, List<Worker> workers) {
+            return new State(spec, masterPid, masterPort, uiPort, List.copyOf(workers), startedAt, host);
+        }
     }
 
     public LocalClusterProvider(Path root, List<Path> classPath, Clock clock) {
@@ -63,6 +72,22 @@ public final class LocalClusterProvider implements ClusterProvider {
         this(root, classPath, clock, bundles, LOOPBACK);
     }
 
+    /**
+     * A single address to bind: a wildcard (0.0.0.0, ::) would open every port on every network, and the workers
+     * and drivers must be told one address to reach the master at.
+     */
+    private static String checkHost(String host) {
+        if (host == null || host.isBlank() || !host.matches("[A-Za-z0-9.:\\-]{1,253}")) {
+            throw new CanopyException("cluster.bad_host", "the cluster address '" + host + "' is not an address",
+                    "give one IP address or host name of this machine, e.g. " + LOOPBACK);
+        }
+        if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+            throw new CanopyException("cluster.bad_host", "the cluster address " + host + " would listen on every network",
+                    "give the one address of this machine that the workers and drivers reach, e.g. " + LOOPBACK + " or a private network's address");
+        }
+        return host;
+    }
+
     /** The address every process of this provider's clusters binds (and is reached at): 127.0.0.1 unless asked otherwise. */
     public static final String LOOPBACK = "127.0.0.1";
 
@@ -72,7 +97,7 @@ public final class LocalClusterProvider implements ClusterProvider {
      */
     public LocalClusterProvider(Path root, List<Path> classPath, Clock clock, java.util.function.Function<String, List<Path>> bundles, String host) {
         this.bundles = bundles;
-        this.host = host;
+        this.host = checkHost(host);
         try {
             Files.createDirectories(root);
             this.root = root.toRealPath(); // one spelling of the path for the process marker, whatever links lead here
@@ -107,7 +132,7 @@ public final class LocalClusterProvider implements ClusterProvider {
                         "pick another name, or 'canopy cluster start " + spec.name() + "' if it is stopped");
             }
             try {
-                launch(spec, dir);
+                launch(spec, dir, host);
             } catch (RuntimeException e) {
                 deleteTree(dir); // nothing runs (launch stopped it): a retry must not find a half-made record
                 throw e;
@@ -124,14 +149,14 @@ public final class LocalClusterProvider implements ClusterProvider {
             State s = read(name);
             if (alive(name, s.masterPid())) return null;
             stopLocked(name); // workers or executors that outlived their master would be lost track of by a new record
-            launch(s.spec(), root.resolve(name));
+            launch(s.spec(), root.resolve(name), s.bindHost()); // where it ran before: its users know that address
             return null;
         });
         return status(name);
     }
 
     /** Starts the master (on fresh ports up to three times: a port found free can be taken before Spark binds it), then the workers. */
-    private void launch(ClusterSpec spec, Path dir) {
+    private void launch(ClusterSpec spec, Path dir, String host) {
         Path log = dir.resolve("master.log");
         try {
             Files.createDirectories(dir);
@@ -139,25 +164,22 @@ public final class LocalClusterProvider implements ClusterProvider {
             for (int attempt = 1; s == null; attempt++) {
                 int port = freePort();
                 int ui = freePort();
-                Process master = spawn(spec, dir, "master", List.of("org.apache.spark.deploy.master.Master", "--host", host,
+                Process master = spawn(spec, dir, host, "master", List.of("org.apache.spark.deploy.master.Master", "--host", host,
                         "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
-                State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant());
+                State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant(), host);
                 write(tried); // recorded before waiting: a failed start can still be stopped
                 try {
-                    awaitMaster(master, "port " + port, () -> listening(port), log);
+                    awaitMaster(master, "port " + port, () -> listening(host, port), log);
                     // status reads the master's web UI: ready means both answer
-                    awaitMaster(master, "web UI", () -> masterJson(ui).isPresent(), log);
+                    awaitMaster(master, "web UI", () -> masterJson(host, ui).isPresent(), log);
                     s = tried;
                 } catch (IOException e) {
                     kill(spec.name(), master.pid());
                     if (attempt == 3 || master.isAlive()) throw e;
                 }
             }
-            List<State.Worker> workers = new ArrayList<>();
-            for (int i = 0; i < spec.workers(); i++) {
-                workers.add(startWorker(s, i));
-                write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), workers, s.startedAt())); // each worker recorded once started
-            }
+            List<Integer> indices = java.util.stream.IntStream.range(0, spec.workers()).boxed().toList();
+            startWorkers(s, List.of(), indices);
         } catch (IOException e) {
             stopQuietly(spec.name());
             throw new CanopyException("cluster.start_failed", "cluster '" + spec.name() + "' did not start: " + e.getMessage(),
@@ -169,47 +191,108 @@ public final class LocalClusterProvider implements ClusterProvider {
     }
 
     /**
-     * Starts worker {@code index}, on a fresh web UI port up to three times: a port found free can be taken before the
-     * Worker binds it, and with {@code spark.port.maxRetries=0} the Worker then exits at once instead of moving on.
+     * Starts the workers {@code indices} at once, then waits until the master lists each one ALIVE (matched by its web UI
+     * port, so a port another process holds cannot pass for a started worker). A worker that exits at start (with
+     * {@code spark.port.maxRetries=0} a Worker whose port was taken meanwhile exits instead of moving on) is started
+     * again on a fresh port, up to three times. The record gets each worker as soon as it is registered, after
+     * {@code kept}. On failure or interrupt the workers not yet registered are stopped.
+     *
+     * @return {@code kept} and the new workers, by index
      */
-    private State.Worker startWorker(State s, int index) throws IOException {
-        Path dir = root.resolve(s.spec().name());
-        Path work = dir.resolve("worker-" + index);
-        Files.createDirectories(work);
-        for (int attempt = 1; ; attempt++) {
-            int ui = freePort();
-            Process p = spawn(s.spec(), dir, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", host,
-                    "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", work.toString(),
-                    "--webui-port", Integer.toString(ui), "spark://" + host + ":" + s.masterPort()));
-            // up once its web UI listens; a Worker that lost its port exits within seconds
-            java.time.Instant deadline = clock.instant().plus(WORKER_START);
-            while (p.isAlive() && !listening(ui) && clock.instant().isBefore(deadline)) {
-                try {
-                    Thread.sleep(100);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while worker " + index + " started", e);
-                }
+    private List<State.Worker> startWorkers(State s, List<State.Worker> kept, List<Integer> indices) throws IOException {
+        String name = s.spec().name();
+        Path dir = root.resolve(name);
+        java.util.Map<Integer, Process> pending = new java.util.TreeMap<>();
+        java.util.Map<Integer, Integer> uiOf = new java.util.HashMap<>();
+        java.util.Map<Integer, Integer> attempts = new java.util.HashMap<>();
+        List<State.Worker> up = new ArrayList<>(kept);
+        try {
+            for (int i : indices) {
+                Files.createDirectories(dir.resolve("worker-" + i));
+                int ui = freePort();
+                uiOf.put(i, ui);
+                attempts.put(i, 1);
+                pending.put(i, spawnWorker(s, i, ui));
             }
-            if (p.isAlive()) return new State.Worker(index, p.pid(), ui);
-            if (attempt == 3) throw new IOException("worker " + index + " exited at start three times; see " + dir.resolve("worker-" + index + ".log"));
+            Instant deadline = clock.instant().plus(WORKER_START);
+            while (!pending.isEmpty()) {
+                java.util.Set<Integer> registered = registeredUiPorts(s);
+                for (var it = pending.entrySet().iterator(); it.hasNext(); ) {
+                    var e = it.next();
+                    int i = e.getKey();
+                    Process p = e.getValue();
+                    if (p.isAlive() && registered.contains(uiOf.get(i))) {
+                        up.add(new State.Worker(i, p.pid(), uiOf.get(i)));
+                        up.sort(java.util.Comparator.comparingInt(State.Worker::index));
+                        it.remove();
+                        write(s.with(s.spec(), s.masterPid(), up));
+                    } else if (!p.isAlive()) {
+                        if (attempts.get(i) == 3) {
+                            throw new IOException("worker " + i + " exited at start three times; see " + dir.resolve("worker-" + i + ".log"));
+                        }
+                        attempts.merge(i, 1, Integer::sum);
+                        int ui = freePort();
+                        uiOf.put(i, ui);
+                        e.setValue(spawnWorker(s, i, ui));
+                    }
+                }
+                if (pending.isEmpty()) break;
+                if (!clock.instant().isBefore(deadline)) {
+                    throw new IOException("worker(s) " + pending.keySet() + " did not register with the master within " + WORKER_START + "; see "
+                            + dir.resolve("worker-" + pending.keySet().iterator().next() + ".log") + " and " + dir.resolve("master.log"));
+                }
+                Thread.sleep(200); // other processes are starting: nothing here to be notified by
+            }
+            return up;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while workers " + pending.keySet() + " started", e);
+        } finally {
+            for (Process p : pending.values()) kill(name, p.pid()); // not registered: not recorded, so stopped here
         }
     }
 
-    /** How long a worker may take to open its web UI before it is left to come up on its own. */
-    static final Duration WORKER_START = Duration.ofSeconds(20);
+    private Process spawnWorker(State s, int index, int ui) throws IOException {
+        Path dir = root.resolve(s.spec().name());
+        String host = s.bindHost();
+        return spawn(s.spec(), dir, host, "worker-" + index, List.of("org.apache.spark.deploy.worker.Worker", "--host", host,
+                "--cores", Integer.toString(s.spec().workerCores()), "--memory", s.spec().workerMemory(), "--work-dir", dir.resolve("worker-" + index).toString(),
+                "--webui-port", Integer.toString(ui), "spark://" + host + ":" + s.masterPort()));
+    }
+
+    /** The web UI ports of the workers the master lists ALIVE (empty while the master does not answer). */
+    private java.util.Set<Integer> registeredUiPorts(State s) {
+        java.util.Set<Integer> ports = new java.util.HashSet<>();
+        masterJson(s.bindHost(), s.uiPort()).ifPresent(m -> {
+            for (JsonNode w : m.path("workers")) {
+                if (!"ALIVE".equals(w.path("state").asText())) continue;
+                String web = w.path("webuiaddress").asText("");
+                int colon = web.lastIndexOf(':');
+                if (colon < 0) continue;
+                try {
+                    ports.add(Integer.parseInt(web.substring(colon + 1).replaceAll("/.*$", "")));
+                } catch (NumberFormatException notAPort) {
+                    // an address this code does not know: that worker is not one started here
+                }
+            }
+        });
+        return ports;
+    }
+
+    /** How long the workers started together may take to register with the master. */
+    static final Duration WORKER_START = Duration.ofSeconds(90);
 
     @Override
     public ClusterStatus status(String name) {
         State s = read(name);
         Path dir = root.resolve(name);
-        String masterUrl = "spark://" + host + ":" + s.masterPort();
-        String ui = "http://" + host + ":" + s.uiPort();
+        String masterUrl = "spark://" + s.bindHost() + ":" + s.masterPort();
+        String ui = "http://" + s.bindHost() + ":" + s.uiPort();
         if (!alive(name, s.masterPid())) {
             return new ClusterStatus(name, ClusterStatus.STOPPED, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), Duration.ZERO,
                     dir.toString(), s.spec().bundle());
         }
-        Optional<JsonNode> j = masterJson(s.uiPort());
+        Optional<JsonNode> j = masterJson(s.bindHost(), s.uiPort());
         Duration up = Duration.between(s.startedAt(), clock.instant());
         if (j.isEmpty()) {
             return new ClusterStatus(name, ClusterStatus.BROKEN, masterUrl, ui, 0, s.spec().workers(), 0, 0, 0, 0, List.of(), up, dir.toString(), s.spec().bundle());
@@ -255,10 +338,9 @@ public final class LocalClusterProvider implements ClusterProvider {
             List<State.Worker> kept = new ArrayList<>();
             for (State.Worker w : s.workers()) if (alive(name, w.pid())) kept.add(w); // dead workers are replaced, not counted
             try {
-                while (kept.size() < workers) {
-                    kept.add(startWorker(s, kept.isEmpty() ? 0 : kept.stream().mapToInt(State.Worker::index).max().orElse(-1) + 1));
-                    write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), kept, s.startedAt()));
-                }
+                int next = kept.stream().mapToInt(State.Worker::index).max().orElse(-1) + 1;
+                List<Integer> indices = java.util.stream.IntStream.range(next, next + Math.max(0, workers - kept.size())).boxed().toList();
+                if (!indices.isEmpty()) kept = new ArrayList<>(startWorkers(s.with(spec, s.masterPid(), kept), kept, indices));
             } catch (IOException e) {
                 throw new CanopyException("cluster.scale_failed", "cannot add a worker to '" + name + "': " + e.getMessage(),
                         "read the worker logs under " + root.resolve(name), e);
@@ -268,7 +350,7 @@ public final class LocalClusterProvider implements ClusterProvider {
                 State.Worker w = kept.remove(kept.size() - 1);
                 kill(name, w.pid());
             }
-            write(new State(spec, s.masterPid(), s.masterPort(), s.uiPort(), kept, s.startedAt()));
+            write(s.with(spec, s.masterPid(), kept));
             return status(name);
         });
     }
@@ -297,7 +379,7 @@ public final class LocalClusterProvider implements ClusterProvider {
             throw new CanopyException("cluster.stop_failed", "processes " + left + " of cluster '" + name + "' are still running",
                     "kill them (kill -9 PID) and run 'canopy cluster stop " + name + "' again");
         }
-        write(new State(s.spec(), 0, s.masterPort(), s.uiPort(), List.of(), s.startedAt()));
+        write(s.with(s.spec(), 0, List.of()));
     }
 
     @Override
@@ -370,7 +452,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         }).toList();
     }
 
-    private Process spawn(ClusterSpec spec, Path dir, String role, List<String> mainAndArgs) throws IOException {
+    private Process spawn(ClusterSpec spec, Path dir, String host, String role, List<String> mainAndArgs) throws IOException {
         String name = spec.name();
         Path sparkHome = sparkHome(jarsOf(spec));
         List<String> cmd = new ArrayList<>();
@@ -478,7 +560,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    private boolean listening(int port) {
+    private static boolean listening(String host, int port) {
         try (Socket s = new Socket(host, port)) {
             return true;
         } catch (IOException notYet) {
@@ -486,7 +568,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    private Optional<JsonNode> masterJson(int uiPort) {
+    private Optional<JsonNode> masterJson(String host, int uiPort) {
         try {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + host + ":" + uiPort + "/json/")).timeout(Duration.ofSeconds(3)).build(),
                     HttpResponse.BodyHandlers.ofString());

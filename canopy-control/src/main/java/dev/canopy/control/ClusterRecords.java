@@ -37,23 +37,54 @@ final class ClusterRecords {
         });
     }
 
-    /** The state seen now; a change made by {@code actor} (null: only looked at) goes to the audit log too. */
-    void seen(ClusterStatus s, String actor, String action, Map<String, Object> detail) {
-        Instant now = clock.instant();
+    /**
+     * The state a look at the host ({@code asOf}: taken before the provider was asked) found, recorded best-effort: a
+     * read never fails because its record could not be written. The record changes only when what was seen differs, and
+     * never with an older look than the one recorded, so a look that started before a delete cannot bring the cluster back.
+     * A cluster seen on the host after it was deleted is a new one (made with the CLI): its record starts again.
+     */
+    void observed(ClusterStatus s, Instant asOf) {
+        try {
+            Sql.tx(db, "update a cluster record", c -> {
+                upsertSeen(c, s, asOf);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(ClusterRecords.class).warn("could not record what was seen of cluster {}", s.name(), e);
+        }
+    }
+
+    /** A change {@code actor} made ({@code asOf}: taken before the provider was asked), with its audit entry. */
+    void changed(ClusterStatus s, Instant asOf, String actor, String action, Map<String, Object> detail) {
         Sql.tx(db, "update a cluster record", c -> {
-            // a cluster made with the CLI on this host is recorded the first time the service sees it
-            Sql.update(c, "INSERT INTO clusters (name, spec, state, master_url, bundle, created_by, created_at, updated_at) VALUES (?, '{}'::jsonb, ?, ?, ?, "
-                    + "'canopy cluster (found on the host)', ?, ?) ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, master_url = EXCLUDED.master_url, "
-                    + "bundle = EXCLUDED.bundle, updated_at = EXCLUDED.updated_at, deleted_at = NULL", s.name(), s.state(), s.masterUrl(), s.bundle(), now, now);
-            if (actor != null) Models.audit(c, now, actor, action, s.name(), detail == null ? Map.of() : detail);
+            upsertSeen(c, s, asOf);
+            Models.audit(c, clock.instant(), actor, action, s.name(), detail == null ? Map.of() : detail);
             return null;
         });
     }
 
+    private static void upsertSeen(java.sql.Connection c, ClusterStatus s, Instant asOf) throws java.sql.SQLException {
+        // a cluster made with the CLI on this host is recorded the first time the service sees it
+        Sql.update(c, "INSERT INTO clusters (name, spec, state, master_url, bundle, created_by, created_at, updated_at) VALUES (?, '{}'::jsonb, ?, ?, ?, "
+                + "'" + FOUND + "', ?, ?) ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, master_url = EXCLUDED.master_url, "
+                + "bundle = EXCLUDED.bundle, updated_at = EXCLUDED.updated_at, deleted_at = NULL, "
+                + "spec = CASE WHEN clusters.deleted_at IS NULL THEN clusters.spec ELSE EXCLUDED.spec END, "
+                + "created_by = CASE WHEN clusters.deleted_at IS NULL THEN clusters.created_by ELSE EXCLUDED.created_by END, "
+                + "created_at = CASE WHEN clusters.deleted_at IS NULL THEN clusters.created_at ELSE EXCLUDED.created_at END "
+                + "WHERE clusters.updated_at <= EXCLUDED.updated_at AND (clusters.deleted_at IS NOT NULL OR clusters.state IS DISTINCT FROM EXCLUDED.state "
+                + "OR clusters.master_url IS DISTINCT FROM EXCLUDED.master_url OR clusters.bundle IS DISTINCT FROM EXCLUDED.bundle)",
+                s.name(), s.state(), s.masterUrl(), s.bundle(), asOf, asOf);
+    }
+
+    static final String FOUND = "canopy cluster (found on the host)";
+
+    /** Marks the cluster deleted (recording it first if the service never saw it), with its audit entry. */
     void deleted(String name, String actor) {
         Instant now = clock.instant();
         Sql.tx(db, "record a deleted cluster", c -> {
-            Sql.update(c, "UPDATE clusters SET state = 'DELETED', deleted_at = ?, updated_at = ? WHERE name = ?", now, now, name);
+            Sql.update(c, "INSERT INTO clusters (name, spec, state, created_by, created_at, updated_at, deleted_at) VALUES (?, '{}'::jsonb, 'DELETED', '"
+                    + FOUND + "', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET state = 'DELETED', deleted_at = EXCLUDED.deleted_at, updated_at = EXCLUDED.updated_at",
+                    name, now, now, now);
             Models.audit(c, now, actor, "cluster.delete", name, Map.of());
             return null;
         });

@@ -51,8 +51,9 @@ final class ClusterRoutes {
             summary = "This host's Spark clusters: state, workers, cores, memory, running applications",
             responses = @OpenApiResponse(status = "200", description = "{items}"))
     void list(Context ctx) {
+        java.time.Instant asOf = server.clock.instant();
         ctx.json(Map.of("items", call(() -> provider().list()).stream().map(s -> {
-            server.clusterRecords.seen(s, null, null, null);
+            server.clusterRecords.observed(s, asOf);
             return view(s);
         }).toList()));
     }
@@ -61,8 +62,9 @@ final class ClusterRoutes {
             pathParams = @OpenApiParam(name = "name", required = true),
             responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void show(Context ctx) {
+        java.time.Instant asOf = server.clock.instant();
         ClusterStatus s = call(() -> provider().status(name(ctx)));
-        server.clusterRecords.seen(s, null, null, null);
+        server.clusterRecords.observed(s, asOf);
         ctx.json(view(s));
     }
 
@@ -92,8 +94,9 @@ final class ClusterRoutes {
         // required: a missing or null count must not fall back to 0 and stop every worker
         if (!b.hasNonNull("workers")) throw new ApiError(400, "missing_field", "field 'workers' is required (a whole number, 0-64)");
         int workers = Bodies.integer(b, "workers", -1);
+        java.time.Instant asOf = server.clock.instant();
         ClusterStatus s = call(() -> provider().scale(name, workers));
-        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.scale", Map.of("workers", workers));
+        server.clusterRecords.changed(s, asOf, ControlServer.caller(ctx).actor(), "cluster.scale", Map.of("workers", workers));
         ctx.json(view(s));
     }
 
@@ -102,8 +105,9 @@ final class ClusterRoutes {
             responses = {@OpenApiResponse(status = "200", description = "the cluster"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void start(Context ctx) {
         String name = name(ctx);
+        java.time.Instant asOf = server.clock.instant();
         ClusterStatus s = call(() -> provider().start(name));
-        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.start", Map.of());
+        server.clusterRecords.changed(s, asOf, ControlServer.caller(ctx).actor(), "cluster.start", Map.of());
         ctx.json(view(s));
     }
 
@@ -112,9 +116,11 @@ final class ClusterRoutes {
             responses = {@OpenApiResponse(status = "200", description = "the cluster, stopped"), @OpenApiResponse(status = "404", description = "no such cluster")})
     void stop(Context ctx) {
         String name = name(ctx);
+        java.time.Instant asOf = server.clock.instant();
+        call(() -> provider().status(name)); // 404 for an unknown name, before anything stops
         server.warmPools.resize(name, 0, 600); // its warm drivers go first: they would hold jobs on a cluster that is gone
         ClusterStatus s = call(() -> provider().stop(name));
-        server.clusterRecords.seen(s, ControlServer.caller(ctx).actor(), "cluster.stop", Map.of());
+        server.clusterRecords.changed(s, asOf, ControlServer.caller(ctx).actor(), "cluster.stop", Map.of());
         ctx.json(view(s));
     }
 
@@ -182,6 +188,9 @@ final class ClusterRoutes {
             };
             if (a.status() >= 500) org.slf4j.LoggerFactory.getLogger(ClusterRoutes.class).warn("cluster request failed", e);
             throw a;
+        } catch (java.io.UncheckedIOException e) { // the host's files (a record, a folder being removed) could not be read or written
+            org.slf4j.LoggerFactory.getLogger(ClusterRoutes.class).warn("cluster request failed", e);
+            throw new ApiError(500, "internal", "the cluster's files on the server's host could not be used; the server log has the details");
         }
     }
 

@@ -174,10 +174,7 @@ public final class ControlServer implements AutoCloseable {
 
     /** The home's bundles, as the CLI finds them ({@code $CANOPY_BUNDLES} or HOME/bundles). */
     static dev.canopy.cluster.Bundles bundles(java.nio.file.Path home, Clock clock) {
-        String loc = System.getenv("CANOPY_BUNDLES");
-        dev.canopy.storage.ObjectStore store = loc == null || loc.isBlank() ? new dev.canopy.storage.FileObjectStore(home.resolve("bundles"))
-                : dev.canopy.storage.ObjectStores.open(loc);
-        return new dev.canopy.cluster.Bundles(store, home.resolve("cache").resolve("bundles"), clock);
+        return dev.canopy.cluster.Bundles.ofHome(home, clock);
     }
 
     public int port() {

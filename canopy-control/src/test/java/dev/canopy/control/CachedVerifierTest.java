@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class CachedVerifierTest {
     @Test
     void verdictsAreRememberedForTheTtlOnly() {
-        RateLimiterTest.ManualClock clock = new RateLimiterTest.ManualClock();
+        ManualClock clock = new ManualClock();
         AtomicInteger lookups = new AtomicInteger();
         boolean[] revoked = {false};
         String token = Tokens.newToken();
@@ -44,7 +44,7 @@ class CachedVerifierTest {
 
     @Test
     void anExpiryInsideTheTtlTakesEffectAtOnce() {
-        RateLimiterTest.ManualClock clock = new RateLimiterTest.ManualClock();
+        ManualClock clock = new ManualClock();
         String token = Tokens.newToken();
         Instant expires = clock.instant().plus(Duration.ofMillis(500));
         CachedVerifier v = new CachedVerifier(t -> Optional.of(new TokenVerifier.Principal("id", "t", EnumSet.of(Scope.READ), expires)), clock,

@@ -3,12 +3,9 @@ package dev.canopy.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.canopy.api.Json;
 import dev.canopy.api.auth.TokenVerifier.Scope;
-import dev.canopy.imagery.ImageDecoder;
-import dev.canopy.imagery.LandCover;
 import dev.canopy.imagery.SurveyGenerator;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
-import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.net.URI;
@@ -19,7 +16,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.EnumSet;
-import java.util.Map;
 
 /**
  * A control-plane server on a real database (the PostgreSQL server of this machine in a schema of its own,
@@ -52,8 +48,7 @@ final class ControlFixture implements AutoCloseable {
             g.generate(SurveySpec.of(24, 64, 7), out, dev.canopy.api.ProgressListener.NONE);
         }
         ModelRegistry r = new ModelRegistry(new FileObjectStore(home.resolve("registry")), home.resolve("cache"), java.time.Clock.systemUTC());
-        r.register("weeds", new ModelCard("weeds", ModelCard.FORMAT_DJL, Architecture.SMALL_CNN.id(), 32, ImageDecoder.IMAGENET_MEAN,
-                ImageDecoder.IMAGENET_STD, LandCover.labels(), Map.of(), null), Architecture.SMALL_CNN.initialWeights(LandCover.labels().size(), 32, 1));
+        r.registerUntrained("weeds", Architecture.SMALL_CNN, 32, 1);
         r.promote("weeds", 1, "production");
     }
 

@@ -27,28 +27,4 @@ class RateLimiterTest {
         RateLimiter l = new RateLimiter(0, new ManualClock());
         for (int i = 0; i < 1000; i++) assertThat(l.acquire("a")).isZero();
     }
-
-    /** Time that moves only when the test says. */
-    static final class ManualClock extends java.time.Clock {
-        private java.time.Instant now = java.time.Instant.parse("2026-11-27T00:00:00Z");
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return java.time.ZoneOffset.UTC;
-        }
-
-        @Override
-        public java.time.Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public java.time.Instant instant() {
-            return now;
-        }
-    }
 }

@@ -67,6 +67,17 @@ public final class ModelRegistry {
         return String.format("models/%s/versions/%06d", name, v);
     }
 
+    /**
+     * Stores a land-cover classifier ({@link dev.canopy.imagery.LandCover} labels, ImageNet normalisation) with its
+     * architecture's initial weights for {@code seed}: what benchmarks and pipeline tests run when throughput, not
+     * accuracy, is measured. Its card has no metrics and no provenance: it was never trained.
+     */
+    public Version registerUntrained(String name, Architecture arch, int inputSize, int seed) {
+        ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), inputSize, dev.canopy.imagery.ImageDecoder.IMAGENET_MEAN,
+                dev.canopy.imagery.ImageDecoder.IMAGENET_STD, dev.canopy.imagery.LandCover.labels(), Map.of(), null);
+        return register(name, card, arch.initialWeights(dev.canopy.imagery.LandCover.labels().size(), inputSize, seed));
+    }
+
     /** Stores a new version and returns it. Safe against concurrent registrations of the same name. */
     public Version register(String name, ModelCard card, byte[] weights) {
         checkName(name);
