@@ -75,6 +75,7 @@ final class CiCommand {
             Files.createDirectories(logs);
             String name = "ci-" + b.digest().substring(7, 15);
             ClusterProvider provider = ClusterCommand.provider(main);
+            refuseOtherBundlesCluster(provider, name, b);
             boolean[] started = {false};
             List<Step> steps = new ArrayList<>();
             // the suite's commands run from the bundle under test (its jars, a JVM each), as the cluster does
@@ -139,6 +140,25 @@ final class CiCommand {
                     steps.stream().filter(s -> s.failure() == null && s.log() != null).count(), steps.size(), name, b.shortDigest(), ok ? Bundles.TESTED : Bundles.FAILED);
             console.printf("junit       %s%nsummary     %s%nlogs        %s%n", junit, dir.resolve("summary.json"), logs);
             return ok ? 0 : 1;
+        }
+
+        /**
+         * The run's cluster is named after 8 digits of the bundle's digest: one of that name made otherwise (by hand,
+         * from another bundle) would run other jars, and their results must not mark this bundle. A setup error, so
+         * nothing is marked.
+         */
+        private static void refuseOtherBundlesCluster(ClusterProvider provider, String name, Bundles.Bundle b) {
+            ClusterStatus s;
+            try {
+                s = provider.status(name);
+            } catch (dev.canopy.api.CanopyException e) {
+                if (e.code().equals("cluster.unknown")) return;
+                throw e;
+            }
+            if (!b.digest().equals(s.bundle())) {
+                throw new dev.canopy.api.CanopyException("ci.cluster_mismatch", "cluster " + name + " runs " + (s.bundle() == null ? "the launcher's own jars"
+                        : "bundle " + s.bundle()) + ", not " + b.digest(), "delete it (canopy cluster delete " + name + ") and run again");
+            }
         }
 
         /** Starts the bundle's cluster unless it runs already; true if this run started it. */

@@ -68,6 +68,18 @@ class CiCommandTest {
     }
 
     @Test
+    void aClusterOfTheRunsNameThatRunsOtherJarsIsNotUsed() {
+        String digest = BundleTest.digestIn(cli("bundle", "build").out());
+        String name = "ci-" + digest.substring(7, 15);
+        MainTest.Result made = cli("cluster", "create", name, "--workers", "0");
+        assertThat(made.code()).as(made.err()).isZero();
+        MainTest.Result run = cli("ci", "run", "--bundle", digest, "--out", tmp.resolve("ci-run").toString());
+        assertThat(run.code()).as(run.out()).isNotZero();
+        assertThat(run.out() + run.err()).contains("cluster " + name + " runs the launcher's own jars, not " + digest, "canopy cluster delete " + name);
+        assertThat(cli("bundle", "show", digest).out()).as("nothing was tested").contains("status      built");
+    }
+
+    @Test
     void theOutputCheckCatchesATileWrittenTwiceAndAFailedTile() throws Exception {
         Path shards = tmp.resolve("shards");
         Files.createDirectories(shards);
