@@ -51,6 +51,8 @@ final class WarmDriverCommand implements Callable<Integer> {
     int idleTimeout;
     @Option(names = "--size", defaultValue = "1", description = "Drivers in the pool: each takes 1/size of the cluster's cores (default: ${DEFAULT-VALUE})")
     int size;
+    @Option(names = "--slot", hidden = true, description = "The pool row the server made for this driver (its size counted before the start)")
+    String slot;
 
     @Override
     public Integer call() throws Exception {
@@ -61,8 +63,20 @@ final class WarmDriverCommand implements Callable<Integer> {
         if (!cluster.state().equals(ClusterStatus.RUNNING)) throw new UsageException("cluster '" + name + "' is not running", "start it first");
         String url = System.getenv(DB_URL_ENV);
         try (Database db = url == null ? Database.embeddedOrRunning(main.home().root().resolve("db"))
-                : Database.connect(url, System.getenv().getOrDefault(DB_USER_ENV, System.getProperty("user.name")), System.getenv("CANOPY_DB_PASSWORD"), null);
-             WarmQueue queue = new WarmQueue(db.dataSource(), Clock.systemUTC(), name, ProcessHandle.current().pid(), host(), Duration.ofSeconds(idleTimeout))) {
+                : Database.connect(url, System.getenv().getOrDefault(DB_USER_ENV, System.getProperty("user.name")), System.getenv("CANOPY_DB_PASSWORD"), null)) {
+            java.util.Optional<WarmQueue> joined = slot == null
+                    ? java.util.Optional.of(new WarmQueue(db.dataSource(), Clock.systemUTC(), name, ProcessHandle.current().pid(), host(), Duration.ofSeconds(idleTimeout)))
+                    : WarmQueue.takeSlot(db.dataSource(), Clock.systemUTC(), slot, name, ProcessHandle.current().pid(), host());
+            if (joined.isEmpty()) {
+                out.println("warm pool slot " + slot + " of " + name + " is gone (the pool was made smaller meanwhile): not needed, exiting");
+                return 0;
+            }
+            return run(joined.get(), cluster, provider, main, out);
+        }
+    }
+
+    private int run(WarmQueue taken, ClusterStatus cluster, dev.canopy.cluster.ClusterProvider provider, Main main, PrintWriter out) throws Exception {
+        try (WarmQueue queue = taken) {
             AtomicReference<WarmQueue.Claimed> current = new AtomicReference<>();
             AtomicBoolean wanted = new AtomicBoolean(true);
             AtomicReference<SparkSession> session = new AtomicReference<>();

@@ -35,29 +35,52 @@ public final class WarmPools {
         this.settings = settings;
     }
 
-    /** Makes the pool of {@code cluster} {@code size} drivers; answers the pool as it now stands. */
+    /**
+     * Makes the pool of {@code cluster} {@code size} drivers; answers the pool as it now stands. Under a lock per
+     * cluster (a PostgreSQL advisory lock: every server on the database), the pool is counted and the rows of the
+     * drivers to start are added before any process starts, so two calls at once cannot both start the missing drivers,
+     * and a driver still starting counts.
+     */
     Map<String, Object> resize(String cluster, int size, int idleTimeoutSeconds) {
-        Instant fresh = clock.instant().minus(WarmQueue.STALE);
-        int alive = Sql.read(db, "count warm drivers", c -> Sql.one(c, "SELECT count(*) FROM warm_drivers WHERE cluster = ? AND heartbeat_at > ?",
-                r -> r.getInt(1), cluster, fresh)).orElse(0);
-        if (size < alive) {
-            Sql.tx(db, "shrink a warm pool", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE id IN (SELECT id FROM warm_drivers WHERE cluster = ? "
-                    + "AND heartbeat_at > ? ORDER BY (state = 'busy'), started_at DESC LIMIT ?)", cluster, fresh, alive - size));
+        List<String> slots = Sql.tx(db, "size a warm pool", c -> {
+            Sql.query(c, "SELECT pg_advisory_xact_lock(hashtext(?))", r -> null, "canopy.warm-pool." + cluster);
+            Instant now = clock.instant();
+            Instant fresh = now.minus(WarmQueue.STALE);
+            Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ?", cluster, fresh); // dead drivers
+            int alive = Sql.one(c, "SELECT count(*) FROM warm_drivers WHERE cluster = ?", r -> r.getInt(1), cluster).orElse(0);
+            if (size < alive) { // their processes see their rows gone: they finish their job, if any, and exit
+                Sql.update(c, "DELETE FROM warm_drivers WHERE id IN (SELECT id FROM warm_drivers WHERE cluster = ? "
+                        + "ORDER BY (state = 'busy'), started_at DESC LIMIT ?)", cluster, alive - size);
+            }
+            List<String> ids = new ArrayList<>();
+            for (int i = alive; i < size; i++) {
+                String id = Ids.next("wrm");
+                Sql.update(c, "INSERT INTO warm_drivers (id, cluster, pid, host, state, started_at, heartbeat_at, idle_timeout_s) "
+                        + "VALUES (?, ?, 0, '', 'starting', ?, ?, ?)", id, cluster, now, now, idleTimeoutSeconds);
+                ids.add(id);
+            }
+            return ids;
+        });
+        for (String slot : slots) {
+            try {
+                spawn(cluster, size, idleTimeoutSeconds, slot);
+            } catch (RuntimeException e) {
+                Sql.tx(db, "free a warm pool slot", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE id = ?", slot));
+                throw e;
+            }
         }
-        Sql.tx(db, "forget dead warm drivers", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ?", cluster, fresh));
-        for (int i = alive; i < size; i++) spawn(cluster, size, idleTimeoutSeconds);
         Map<String, Object> pool = WarmQueue.poolOf(db, clock, cluster);
         pool.put("size", size);
         return pool;
     }
 
-    private void spawn(String cluster, int size, int idleTimeoutSeconds) {
+    private void spawn(String cluster, int size, int idleTimeoutSeconds, String slot) {
         Path logs = settings.home().resolve("warm").resolve(cluster);
         try {
             Files.createDirectories(logs);
             Path log = logs.resolve("driver-" + System.currentTimeMillis() + "-" + Ids.next("w").substring(2, 8) + ".log");
             List<String> args = new ArrayList<>(List.of("cluster", "warm-driver", cluster, "--idle-timeout", Integer.toString(idleTimeoutSeconds),
-                    "--size", Integer.toString(size)));
+                    "--size", Integer.toString(size), "--slot", slot));
             List<String> cmd = settings.driver().command("warm-" + cluster, settings.home(), args);
             ProcessBuilder pb = new ProcessBuilder(cmd).directory(logs.toFile()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

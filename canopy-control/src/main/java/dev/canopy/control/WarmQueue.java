@@ -47,17 +47,33 @@ public final class WarmQueue implements AutoCloseable {
     private final long pid;
     private final String host;
 
+    /** A driver started by hand: it adds its own row to the pool. */
     public WarmQueue(DataSource db, Clock clock, String cluster, long pid, String host, Duration idleTimeout) {
+        this(db, clock, cluster, pid, host, Ids.next("wrm"));
+        Instant now = clock.instant();
+        Sql.tx(db, "register a warm driver", c -> Sql.update(c, "INSERT INTO warm_drivers (id, cluster, pid, host, state, started_at, heartbeat_at, idle_timeout_s) "
+                + "VALUES (?, ?, ?, ?, 'starting', ?, ?, ?)", id, cluster, pid, host, now, now, (int) idleTimeout.toSeconds()));
+    }
+
+    private WarmQueue(DataSource db, Clock clock, String cluster, long pid, String host, String id) {
         this.db = db;
         this.clock = clock;
         this.jobs = new Jobs(db, clock);
         this.cluster = cluster;
         this.pid = pid;
         this.host = host;
-        this.id = Ids.next("wrm");
-        Instant now = clock.instant();
-        Sql.tx(db, "register a warm driver", c -> Sql.update(c, "INSERT INTO warm_drivers (id, cluster, pid, host, state, started_at, heartbeat_at, idle_timeout_s) "
-                + "VALUES (?, ?, ?, ?, 'starting', ?, ?, ?)", id, cluster, pid, host, now, now, (int) idleTimeout.toSeconds()));
+        this.id = id;
+    }
+
+    /**
+     * A driver the server started for the pool row {@code slot} it made first (so that the pool's size is counted before
+     * any process starts): the driver takes the row over. Empty when the row is gone, because the pool was shrunk or
+     * stopped meanwhile: the driver is not wanted.
+     */
+    public static java.util.Optional<WarmQueue> takeSlot(DataSource db, Clock clock, String slot, String cluster, long pid, String host) {
+        int taken = Sql.tx(db, "take a warm pool slot", c -> Sql.update(c, "UPDATE warm_drivers SET pid = ?, host = ?, heartbeat_at = ? WHERE id = ? AND cluster = ? "
+                + "AND state = 'starting'", pid, host, clock.instant(), slot, cluster));
+        return taken == 1 ? java.util.Optional.of(new WarmQueue(db, clock, cluster, pid, host, slot)) : java.util.Optional.empty();
     }
 
     public String id() {
