@@ -104,39 +104,43 @@ final class BundleCommand {
         }
     }
 
-    @Command(name = "tag", mixinStandardHelpOptions = true, description = "Tag a bundle (the tag moves from the bundle that had it).")
-    static final class Tag implements Callable<Integer> {
+    /** A change to one bundle's record (a tag, a status), printed as the bundle now stands. */
+    abstract static class Change implements Callable<Integer> {
         @ParentCommand
         BundleCommand parent;
         @Spec
         picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "BUNDLE")
+        @Parameters(index = "0", paramLabel = "BUNDLE", description = "A digest, a unique prefix of one, or a tag")
         String ref;
-        @Parameters(index = "1", paramLabel = "TAG")
-        String tag;
+
+        abstract Bundles.Bundle apply(Bundles bundles);
 
         @Override
         public Integer call() {
-            print(spec.commandLine().getOut(), parent.main.bundles().tag(ref, tag));
+            print(spec.commandLine().getOut(), apply(parent.main.bundles()));
             return 0;
         }
     }
 
+    @Command(name = "tag", mixinStandardHelpOptions = true, description = "Tag a bundle (the tag moves from the bundle that had it).")
+    static final class Tag extends Change {
+        @Parameters(index = "1", paramLabel = "TAG")
+        String tag;
+
+        @Override
+        Bundles.Bundle apply(Bundles bundles) {
+            return bundles.tag(ref, tag);
+        }
+    }
+
     @Command(name = "status", mixinStandardHelpOptions = true, description = "Record a bundle's status: built, tested or failed.")
-    static final class Status implements Callable<Integer> {
-        @ParentCommand
-        BundleCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "BUNDLE")
-        String ref;
+    static final class Status extends Change {
         @Parameters(index = "1", paramLabel = "STATUS")
         String status;
 
         @Override
-        public Integer call() {
-            print(spec.commandLine().getOut(), parent.main.bundles().status(ref, status));
-            return 0;
+        Bundles.Bundle apply(Bundles bundles) {
+            return bundles.status(ref, status);
         }
     }
 }

@@ -64,13 +64,17 @@ final class ClusterCommand {
     }
 
     /** A subcommand that does one thing to the cluster it names and prints the cluster's state after. */
-    abstract static class OnOneCluster implements Callable<Integer> {
+    /** A subcommand about one cluster, named first. */
+    abstract static class Named implements Callable<Integer> {
         @ParentCommand
         ClusterCommand parent;
         @Spec
         picocli.CommandLine.Model.CommandSpec spec;
         @Parameters(index = "0", paramLabel = "NAME")
         String name;
+    }
+
+    abstract static class OnOneCluster extends Named {
 
         abstract ClusterStatus apply(ClusterProvider provider, String name);
 
@@ -82,13 +86,7 @@ final class ClusterCommand {
     }
 
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Start a new cluster and wait until its master answers.")
-    static final class Create implements Callable<Integer> {
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
+    static final class Create extends Named {
         @Option(names = "--workers", defaultValue = "2", description = "Workers (default: ${DEFAULT-VALUE})")
         int workers;
         @Option(names = "--worker-cores", defaultValue = "1", description = "Cores per worker (default: ${DEFAULT-VALUE})")
@@ -195,14 +193,8 @@ final class ClusterCommand {
     @Command(name = "exec", mixinStandardHelpOptions = true,
             description = {"Run a Canopy job on a cluster: the command after -- gets --cluster NAME (infer, train and tune take it).",
                     "e.g. canopy cluster exec survey -- infer --model land-cover@production --survey ./canopy-data/surveys/demo --out ./canopy-data/jobs/x"})
-    static final class Exec implements Callable<Integer> {
+    static final class Exec extends Named {
         static final java.util.Set<String> RUNS_ON_CLUSTERS = java.util.Set.of("infer", "train", "tune");
-        @ParentCommand
-        ClusterCommand parent;
-        @Spec
-        picocli.CommandLine.Model.CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "NAME")
-        String name;
         @Parameters(index = "1..*", paramLabel = "COMMAND", description = "after --: a Canopy command and its options")
         java.util.List<String> command = new java.util.ArrayList<>();
 

@@ -39,14 +39,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "warm-driver", hidden = true, mixinStandardHelpOptions = true,
         description = "A warm driver of a cluster's pool (started by canopy server; see POST /v1/clusters/{name}/warm-pool).")
-final class WarmDriverCommand implements Callable<Integer> {
-
-    @ParentCommand
-    ClusterCommand parent;
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-    @Parameters(index = "0", paramLabel = "NAME")
-    String name;
+final class WarmDriverCommand extends ClusterCommand.Named {
     @Option(names = "--idle-timeout", defaultValue = "600", description = "Seconds without a job before exiting (default: ${DEFAULT-VALUE})")
     int idleTimeout;
     @Option(names = "--size", defaultValue = "1", description = "Drivers in the pool: each takes 1/size of the cluster's cores (default: ${DEFAULT-VALUE})")
