@@ -131,11 +131,19 @@ final class WarmDriverCommand extends ClusterCommand.Named {
             if (c != null && !queue.renew(c) && current.get() == c && spark != null) spark.sparkContext().cancelAllJobs();
             if (!queue.heartbeat()) wanted.set(false);
             if (checkCluster) {
-                ClusterStatus now = provider.status(name);
-                boolean gone = !now.state().equals(ClusterStatus.RUNNING) || !now.masterUrl().equals(master)
-                        || (spark != null && spark.sparkContext().isStopped());
-                if (gone) {
-                    out.println("cluster " + name + " is " + now.state().toLowerCase(java.util.Locale.ROOT) + " at " + now.masterUrl() + ": exiting");
+                String why = null;
+                try {
+                    ClusterStatus now = provider.status(name);
+                    if (!now.state().equals(ClusterStatus.RUNNING) || !now.masterUrl().equals(master) || (spark != null && spark.sparkContext().isStopped())) {
+                        why = "is " + now.state().toLowerCase(java.util.Locale.ROOT) + " at " + now.masterUrl();
+                    }
+                } catch (dev.canopy.api.CanopyException e) {
+                    // deleted (or its record unreadable): the master is gone for good, and its jobs would wait on it for ever
+                    if (e.code().equals("cluster.unknown") || e.code().equals("cluster.corrupt_record")) why = "is gone (" + e.code() + ")";
+                    else throw e;
+                }
+                if (why != null) {
+                    out.println("cluster " + name + " " + why + ": exiting");
                     out.flush();
                     WarmQueue.Claimed held = current.get();
                     if (held != null) queue.release(held); // a server takes it over at once and resumes it cold

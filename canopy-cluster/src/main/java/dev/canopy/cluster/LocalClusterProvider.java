@@ -76,12 +76,19 @@ public final class LocalClusterProvider implements ClusterProvider {
      * A single address to bind: a wildcard (0.0.0.0, ::) would open every port on every network, and the workers
      * and drivers must be told one address to reach the master at.
      */
-    private static String checkHost(String host) {
-        if (host == null || host.isBlank() || !host.matches("[A-Za-z0-9.:\\-]{1,253}")) {
-            throw new CanopyException("cluster.bad_host", "the cluster address '" + host + "' is not an address",
-                    "give one IP address or host name of this machine, e.g. " + LOOPBACK);
+    static String checkHost(String host) {
+        // IPv4 addresses and host names: an IPv6 literal would need brackets in every URL Spark makes of it
+        if (host == null || !host.matches("[A-Za-z0-9][A-Za-z0-9.\\-]{0,252}")) {
+            throw new CanopyException("cluster.bad_host", "the cluster address '" + host + "' is not an IPv4 address or a host name",
+                    "give one IPv4 address or host name of this machine, e.g. " + LOOPBACK);
         }
-        if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+        java.net.InetAddress a;
+        try {
+            a = java.net.InetAddress.getByName(host);
+        } catch (java.net.UnknownHostException e) {
+            throw new CanopyException("cluster.bad_host", "the cluster address '" + host + "' does not resolve", "give an address of this machine, e.g. " + LOOPBACK, e);
+        }
+        if (a.isAnyLocalAddress() || a.isMulticastAddress()) { // 0, 0.0, 00.0.0.0 ... are all the wildcard
             throw new CanopyException("cluster.bad_host", "the cluster address " + host + " would listen on every network",
                     "give the one address of this machine that the workers and drivers reach, e.g. " + LOOPBACK + " or a private network's address");
         }
@@ -126,7 +133,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     @Override
     public ClusterStatus create(ClusterSpec spec) {
         Path dir = root.resolve(spec.name());
-        withLock(spec.name(), () -> {
+        withLock(spec.name(), true, () -> {
             if (Files.exists(dir.resolve("cluster.json"))) { // checked under the lock: two creates cannot both pass
                 throw new CanopyException("cluster.exists", "a cluster named '" + spec.name() + "' already exists (" + dir + ")",
                         "pick another name, or 'canopy cluster start " + spec.name() + "' if it is stopped");
@@ -134,7 +141,8 @@ public final class LocalClusterProvider implements ClusterProvider {
             try {
                 launch(spec, dir, host);
             } catch (RuntimeException e) {
-                deleteTree(dir); // nothing runs (launch stopped it): a retry must not find a half-made record
+                // nothing runs (launch stopped it): a retry must not find a half-made record; if something still runs, the record stays to stop it by
+                if (processes(spec.name()).isEmpty()) deleteTree(dir);
                 throw e;
             }
             return null;
@@ -145,7 +153,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     @Override
     public ClusterStatus start(String name) {
         ClusterSpec.checkName(name);
-        withLock(name, () -> {
+        withLock(name, false, () -> {
             State s = read(name);
             if (alive(name, s.masterPid())) return null;
             stopLocked(name); // workers or executors that outlived their master would be lost track of by a new record
@@ -162,8 +170,8 @@ public final class LocalClusterProvider implements ClusterProvider {
             Files.createDirectories(dir);
             State s = null;
             for (int attempt = 1; s == null; attempt++) {
-                int port = freePort();
-                int ui = freePort();
+                int port = freePort(host);
+                int ui = freePort(host);
                 Process master = spawn(spec, dir, host, "master", List.of("org.apache.spark.deploy.master.Master", "--host", host,
                         "--port", Integer.toString(port), "--webui-port", Integer.toString(ui)));
                 State tried = new State(spec, master.pid(), port, ui, List.of(), clock.instant(), host);
@@ -209,19 +217,20 @@ public final class LocalClusterProvider implements ClusterProvider {
         try {
             for (int i : indices) {
                 Files.createDirectories(dir.resolve("worker-" + i));
-                int ui = freePort();
+                int ui = freePort(s.bindHost());
                 uiOf.put(i, ui);
                 attempts.put(i, 1);
                 pending.put(i, spawnWorker(s, i, ui));
             }
             Instant deadline = clock.instant().plus(WORKER_START);
             while (!pending.isEmpty()) {
-                java.util.Set<Integer> registered = registeredUiPorts(s);
+                java.util.Set<String> registered = registeredUiAddresses(s);
+                for (State.Worker k : kept) registered.remove(s.bindHost() + ":" + k.uiPort()); // the workers already there
                 for (var it = pending.entrySet().iterator(); it.hasNext(); ) {
                     var e = it.next();
                     int i = e.getKey();
                     Process p = e.getValue();
-                    if (p.isAlive() && registered.contains(uiOf.get(i))) {
+                    if (p.isAlive() && registered.contains(s.bindHost() + ":" + uiOf.get(i))) {
                         up.add(new State.Worker(i, p.pid(), uiOf.get(i)));
                         up.sort(java.util.Comparator.comparingInt(State.Worker::index));
                         it.remove();
@@ -231,7 +240,7 @@ public final class LocalClusterProvider implements ClusterProvider {
                             throw new IOException("worker " + i + " exited at start three times; see " + dir.resolve("worker-" + i + ".log"));
                         }
                         attempts.merge(i, 1, Integer::sum);
-                        int ui = freePort();
+                        int ui = freePort(s.bindHost());
                         uiOf.put(i, ui);
                         e.setValue(spawnWorker(s, i, ui));
                     }
@@ -260,23 +269,24 @@ public final class LocalClusterProvider implements ClusterProvider {
                 "--webui-port", Integer.toString(ui), "spark://" + host + ":" + s.masterPort()));
     }
 
-    /** The web UI ports of the workers the master lists ALIVE (empty while the master does not answer). */
-    private java.util.Set<Integer> registeredUiPorts(State s) {
-        java.util.Set<Integer> ports = new java.util.HashSet<>();
+    /**
+     * The web UI addresses ({@code host:port}) of the workers the master lists ALIVE (empty while the master does not
+     * answer): a worker of another host with the same port number is not one of these.
+     */
+    private java.util.Set<String> registeredUiAddresses(State s) {
+        java.util.Set<String> addresses = new java.util.HashSet<>();
         masterJson(s.bindHost(), s.uiPort()).ifPresent(m -> {
             for (JsonNode w : m.path("workers")) {
                 if (!"ALIVE".equals(w.path("state").asText())) continue;
-                String web = w.path("webuiaddress").asText("");
-                int colon = web.lastIndexOf(':');
-                if (colon < 0) continue;
                 try {
-                    ports.add(Integer.parseInt(web.substring(colon + 1).replaceAll("/.*$", "")));
-                } catch (NumberFormatException notAPort) {
+                    URI web = URI.create(w.path("webuiaddress").asText(""));
+                    if (web.getHost() != null && web.getPort() > 0) addresses.add(web.getHost() + ":" + web.getPort());
+                } catch (IllegalArgumentException notAnAddress) {
                     // an address this code does not know: that worker is not one started here
                 }
             }
         });
-        return ports;
+        return addresses;
     }
 
     /** How long the workers started together may take to register with the master. */
@@ -315,7 +325,12 @@ public final class LocalClusterProvider implements ClusterProvider {
                 try {
                     out.add(status(name));
                 } catch (CanopyException e) {
-                    if (!e.code().equals("cluster.unknown")) throw e; // deleted while listing: not in the list
+                    if (e.code().equals("cluster.corrupt_record")) { // one bad record must not hide the others: listed as broken
+                        out.add(new ClusterStatus(name, ClusterStatus.BROKEN, null, null, 0, 0, 0, 0, 0, 0, List.of(), Duration.ZERO,
+                                root.resolve(name).toString(), null));
+                    } else if (!e.code().equals("cluster.unknown")) { // unknown: deleted while listing, so not in the list
+                        throw e;
+                    }
                 }
             }
             return out;
@@ -329,7 +344,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     @Override
     public ClusterStatus scale(String name, int workers) {
         ClusterSpec.checkName(name);
-        return withLock(name, () -> {
+        return withLock(name, false, () -> {
             State s = read(name);
             if (!alive(name, s.masterPid())) {
                 throw new CanopyException("cluster.not_running", "cluster '" + name + "' is not running", "start it: canopy cluster start " + name);
@@ -358,7 +373,7 @@ public final class LocalClusterProvider implements ClusterProvider {
     @Override
     public ClusterStatus stop(String name) {
         ClusterSpec.checkName(name);
-        withLock(name, () -> {
+        withLock(name, false, () -> {
             stopLocked(name);
             return null;
         });
@@ -385,8 +400,15 @@ public final class LocalClusterProvider implements ClusterProvider {
     @Override
     public void delete(String name) {
         ClusterSpec.checkName(name);
-        withLock(name, () -> {
-            stopLocked(name);
+        withLock(name, false, () -> {
+            try {
+                stopLocked(name);
+            } catch (CanopyException e) {
+                if (!e.code().equals("cluster.corrupt_record")) throw e;
+                // no pids to trust: the processes carrying its marker are all there is to stop
+                for (ProcessHandle stray : processes(name)) kill(stray);
+                if (!processes(name).isEmpty()) throw e;
+            }
             deleteTree(root.resolve(name));
             return null;
         });
@@ -399,6 +421,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         } catch (RuntimeException ignored) {
             // the start already failed; that error is the one to report
         }
+        for (ProcessHandle stray : processes(name)) kill(stray); // started before its record could be written
     }
 
     // --- processes ---
@@ -407,10 +430,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         return "-Dcanopy.cluster=" + root.resolve(name);
     }
 
-    /**
-     * Every live process of the cluster: its Master and Workers (their exact marker argument) and the executors the
-     * Workers started (their working folder lies under the cluster's folder).
-     */
+    /** Copies the stdout and stderr of {@code applicationId}'s executors from every worker's folder. */
     @Override
     public int collectLogs(String name, String applicationId, Path into) {
         Path dir = root.resolve(ClusterSpec.checkName(name));
@@ -439,11 +459,21 @@ public final class LocalClusterProvider implements ClusterProvider {
         return copied;
     }
 
+    /**
+     * The cluster's live processes: its Master and Workers (their exact marker argument) and the Spark executors its
+     * Workers started (an executor's working folder lies under the cluster's folder, where its worker put it, and it
+     * outlives a killed worker). Nothing else is ever counted, whatever its folder: not a shell or an editor open
+     * there, and not this process or any of its ancestors.
+     */
     public List<ProcessHandle> processes(String name) {
         String marker = marker(name);
         Path dir = root.resolve(name);
-        return ProcessHandle.allProcesses().filter(h -> h.pid() != ProcessHandle.current().pid()).filter(h -> {
-            if (h.info().arguments().map(a -> java.util.Arrays.asList(a).contains(marker)).orElse(false)) return true;
+        java.util.Set<Long> mine = new java.util.HashSet<>();
+        for (Optional<ProcessHandle> h = Optional.of(ProcessHandle.current()); h.isPresent(); h = h.get().parent()) mine.add(h.get().pid());
+        return ProcessHandle.allProcesses().filter(h -> !mine.contains(h.pid())).filter(h -> {
+            List<String> args = h.info().arguments().map(java.util.Arrays::asList).orElse(List.of());
+            if (args.contains(marker)) return true;
+            if (!args.contains(EXECUTOR_MAIN)) return false;
             try {
                 return Files.readSymbolicLink(Path.of("/proc", Long.toString(h.pid()), "cwd")).startsWith(dir);
             } catch (IOException | UnsupportedOperationException | SecurityException notReadable) {
@@ -451,6 +481,8 @@ public final class LocalClusterProvider implements ClusterProvider {
             }
         }).toList();
     }
+
+    private static final String EXECUTOR_MAIN = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
 
     private Process spawn(ClusterSpec spec, Path dir, String host, String role, List<String> mainAndArgs) throws IOException {
         String name = spec.name();
@@ -581,8 +613,9 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    /** A port free on {@code host} now (the address the process will bind: a port free on loopback may be taken there). */
+    private static int freePort(String host) throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
             return s.getLocalPort();
         }
     }
@@ -596,7 +629,12 @@ public final class LocalClusterProvider implements ClusterProvider {
             throw new CanopyException("cluster.unknown", "no cluster named '" + name + "' under " + root, "see 'canopy cluster list', or create it");
         }
         try {
-            return Json.MAPPER.readValue(Files.readAllBytes(f), State.class);
+            State s = Json.MAPPER.readValue(Files.readAllBytes(f), State.class);
+            if (s.host() != null) checkHost(s.host()); // a record edited to listen everywhere is not followed
+            return s;
+        } catch (CanopyException e) {
+            throw new CanopyException("cluster.corrupt_record", "cannot use " + f + ": " + e.getMessage(),
+                    "stop its processes by hand if any run, then remove " + root.resolve(name), e);
         } catch (IOException e) {
             throw new CanopyException("cluster.corrupt_record", "cannot read " + f + ": " + e.getMessage(),
                     "stop its processes by hand if any run, then remove " + root.resolve(name), e);
@@ -614,25 +652,53 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
     }
 
-    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> JVM_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final java.util.concurrent.ConcurrentHashMap<Path, java.util.concurrent.locks.ReentrantLock> JVM_LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+    /** How long a change waits for another change to the same cluster (a scale may take a minute) before it is refused. */
+    static final Duration LOCK_WAIT = Duration.ofMinutes(3);
 
     /**
-     * Serialises changes to one cluster: within this JVM on a monitor per cluster folder (a file lock is held per JVM, so two
-     * providers here would collide on it), across processes on a file lock (two CLIs scaling the same cluster).
+     * Serialises changes to one cluster: within this JVM on a lock per cluster folder (a file lock is held per JVM, so two
+     * providers here would collide on it), across processes on a file lock (two CLIs scaling the same cluster). A change
+     * that waits longer than {@link #LOCK_WAIT} is refused ({@code cluster.lock_failed}). Only {@code create} may lock a
+     * cluster that has no record: the others would leave a folder behind for a name that does not exist.
      */
-    private <T> T withLock(String name, java.util.function.Supplier<T> body) {
+    private <T> T withLock(String name, boolean creating, java.util.function.Supplier<T> body) {
         Path dir = root.resolve(ClusterSpec.checkName(name)); // checked before it becomes a path
-        synchronized (JVM_LOCKS.computeIfAbsent(dir, d -> new Object())) {
-            try {
-                Files.createDirectories(dir);
-                try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
+        if (!creating && !Files.exists(dir.resolve("cluster.json"))) read(name); // unknown: said before anything is made on disk
+        java.util.concurrent.locks.ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(dir, d -> new java.util.concurrent.locks.ReentrantLock());
+        Instant deadline = clock.instant().plus(LOCK_WAIT);
+        try {
+            if (!jvm.tryLock(LOCK_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) throw busy(name);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw busy(name);
+        }
+        try {
+            Files.createDirectories(dir);
+            try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                FileLock lock;
+                while ((lock = ch.tryLock()) == null) { // another process changes it
+                    if (!clock.instant().isBefore(deadline)) throw busy(name);
+                    Thread.sleep(100);
+                }
+                try (FileLock held = lock) {
                     return body.get();
                 }
-            } catch (IOException e) {
-                throw new CanopyException("cluster.lock_failed", "cannot lock cluster '" + name + "': " + e.getMessage(),
-                        "check that " + dir + " is writable", e);
             }
+        } catch (IOException e) {
+            throw new CanopyException("cluster.lock_failed", "cannot lock cluster '" + name + "': " + e.getMessage(),
+                    "check that " + dir + " is writable", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw busy(name);
+        } finally {
+            jvm.unlock();
         }
+    }
+
+    private static CanopyException busy(String name) {
+        return new CanopyException("cluster.lock_failed", "another change to cluster '" + name + "' has been under way for over " + LOCK_WAIT.toMinutes() + " minutes",
+                "wait for it to end (canopy cluster status " + name + ") and try again");
     }
 
     private static void deleteTree(Path dir) {

@@ -47,6 +47,7 @@ class LocalClusterProviderTest {
         ClusterStatus created = provider.create(new ClusterSpec("survey", 2, 1, "1g"));
         assertThat(created.state()).isEqualTo(ClusterStatus.RUNNING);
         assertThat(created.masterUrl()).startsWith("spark://127.0.0.1:");
+        assertThat(created.workersAlive()).as("create answers once its workers are registered with the master").isEqualTo(2);
         try {
             await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 2);
         } catch (org.awaitility.core.ConditionTimeoutException e) {
@@ -69,12 +70,19 @@ class LocalClusterProviderTest {
         assertThat(two.memoryMb()).isEqualTo(2048);
         assertThat(provider.list()).extracting(ClusterStatus::name).containsExactly("survey");
 
-        provider.scale("survey", 3);
-        await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 3);
+        assertThat(provider.scale("survey", 3).workersAlive()).as("scale answers once the new worker is registered").isEqualTo(3);
         provider.scale("survey", 1);
         await().atMost(Duration.ofSeconds(90)).until(() -> provider.status("survey").workersAlive() == 1);
 
-        ClusterStatus stopped = provider.stop("survey");
+        // a shell (or an editor) open in the cluster's folder is not the cluster's: stopping it leaves it alone
+        Process shell = new ProcessBuilder("sleep", "300").directory(root.resolve("survey").toFile()).start();
+        ClusterStatus stopped;
+        try {
+            stopped = provider.stop("survey");
+            assertThat(shell.isAlive()).as("a process that merely sits in the cluster's folder survives the stop").isTrue();
+        } finally {
+            shell.destroyForcibly().waitFor();
+        }
         assertThat(stopped.state()).isEqualTo(ClusterStatus.STOPPED);
         assertThat(ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains("-Dcanopy.cluster=" + root)).orElse(false)))
                 .as("no process of the stopped cluster").isEmpty();
@@ -99,7 +107,15 @@ class LocalClusterProviderTest {
                 .satisfies(e -> assertThat(((CanopyException) e).fix()).contains("1g"));
         assertThatThrownBy(() -> provider.status("nobody")).isInstanceOf(CanopyException.class).hasMessageContaining("nobody")
                 .satisfies(e -> assertThat(((CanopyException) e).fix()).contains("canopy cluster list"));
-        assertThatThrownBy(() -> provider.scale("nobody", 2)).isInstanceOf(CanopyException.class);
+        assertThatThrownBy(() -> provider.scale("nobody", 2)).isInstanceOf(CanopyException.class).hasMessageContaining("no cluster named");
+        assertThatThrownBy(() -> provider.start("nobody")).isInstanceOf(CanopyException.class).hasMessageContaining("no cluster named");
+        assertThat(root.resolve("nobody")).as("a change to an unknown cluster leaves nothing on disk").doesNotExist();
+        // one address to bind, never every network (however it is spelt), and no IPv6 literal that URLs would break on
+        for (String wild : List.of("0.0.0.0", "0", "0.0", "00.0.0.0", "::", "::1", "", "a b", "224.0.0.1")) {
+            assertThatThrownBy(() -> LocalClusterProvider.checkHost(wild)).as(wild).isInstanceOf(CanopyException.class)
+                    .satisfies(e -> assertThat(((CanopyException) e).code()).isEqualTo("cluster.bad_host"));
+        }
+        assertThat(LocalClusterProvider.checkHost("127.0.0.1")).isEqualTo("127.0.0.1");
         // a name is checked before it becomes a path: nothing is created outside the root
         assertThatThrownBy(() -> provider.stop("../outside")).isInstanceOf(CanopyException.class).hasMessageContaining("not allowed");
         assertThatThrownBy(() -> provider.delete("/tmp/x")).isInstanceOf(CanopyException.class).hasMessageContaining("not allowed");
@@ -114,5 +130,25 @@ class LocalClusterProviderTest {
         assertThatThrownBy(() -> provider.create(new ClusterSpec("one", 1, 1, "1g"))).isInstanceOf(CanopyException.class)
                 .hasMessageContaining("already exists");
         assertThat(provider.status("one").state()).isEqualTo(ClusterStatus.RUNNING);
+    }
+
+    @Test
+    void aRecordThatCannotBeUsedIsListedAsBrokenAndOneThatWouldListenEverywhereIsNotFollowed() throws Exception {
+        provider = LocalClusterProvider.ofThisJvm(root, Clock.systemUTC());
+        Files.createDirectories(root.resolve("garbled"));
+        Files.writeString(root.resolve("garbled/cluster.json"), "{not json");
+        Files.createDirectories(root.resolve("everywhere"));
+        Files.writeString(root.resolve("everywhere/cluster.json"), "{\"spec\": {\"name\": \"everywhere\", \"workers\": 1, \"workerCores\": 1, "
+                + "\"workerMemory\": \"1g\"}, \"masterPid\": 0, \"masterPort\": 7077, \"uiPort\": 8080, \"workers\": [], \"host\": \"0.0.0.0\"}");
+        assertThat(provider.list()).extracting(ClusterStatus::name, ClusterStatus::state)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("everywhere", ClusterStatus.BROKEN), org.assertj.core.groups.Tuple.tuple("garbled", ClusterStatus.BROKEN));
+        assertThatThrownBy(() -> provider.start("everywhere")).isInstanceOf(CanopyException.class).hasMessageContaining("every network")
+                .satisfies(e -> assertThat(((CanopyException) e).code()).isEqualTo("cluster.corrupt_record"));
+        assertThat(provider.processes("everywhere")).isEmpty();
+        // deleting them needs no readable record
+        provider.delete("everywhere");
+        provider.delete("garbled");
+        assertThat(root.resolve("everywhere")).doesNotExist();
+        assertThat(root.resolve("garbled")).doesNotExist();
     }
 }

@@ -54,7 +54,11 @@ final class ClusterRecords {
         }
     }
 
-    /** A change {@code actor} made ({@code asOf}: taken before the provider was asked), with its audit entry. */
+    /**
+     * A change {@code actor} made, with its audit entry. {@code asOf}: taken once the provider answered (the provider
+     * serialises changes, so a later change cannot be recorded before this one, and a look that started while this
+     * change ran is older and gives way).
+     */
     void changed(ClusterStatus s, Instant asOf, String actor, String action, Map<String, Object> detail) {
         Sql.tx(db, "update a cluster record", c -> {
             upsertSeen(c, s, asOf);
@@ -88,6 +92,11 @@ final class ClusterRecords {
             Models.audit(c, now, actor, "cluster.delete", name, Map.of());
             return null;
         });
+    }
+
+    /** True when the service holds a record of {@code name} not marked deleted. */
+    boolean live(String name) {
+        return Sql.read(db, "read a cluster record", c -> Sql.one(c, "SELECT 1 FROM clusters WHERE name = ? AND deleted_at IS NULL", r -> true, name)).isPresent();
     }
 
     /** Who made the cluster and when, as the view shows it. */

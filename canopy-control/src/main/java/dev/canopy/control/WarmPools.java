@@ -21,6 +21,8 @@ import org.slf4j.LoggerFactory;
 public final class WarmPools {
     private static final Logger LOG = LoggerFactory.getLogger(WarmPools.class);
     static final int MAX_SIZE = 8;
+    /** How long a started driver may take to take its slot before the slot counts as dead. */
+    static final java.time.Duration SLOT_GRACE = java.time.Duration.ofMinutes(2);
     /** Set in the server's JVM (not on any command line) when its database is not the home's embedded one. */
     public static final String DB_URL_PROPERTY = "canopy.server.db.url";
     public static final String DB_USER_PROPERTY = "canopy.server.db.user";
@@ -46,7 +48,9 @@ public final class WarmPools {
             Sql.query(c, "SELECT pg_advisory_xact_lock(hashtext(?))", r -> null, "canopy.warm-pool." + cluster);
             Instant now = clock.instant();
             Instant fresh = now.minus(WarmQueue.STALE);
-            Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ?", cluster, fresh); // dead drivers
+            // dead drivers; a slot whose process has not taken it yet (pid 0) gets its JVM's start time on a busy host
+            Sql.update(c, "DELETE FROM warm_drivers WHERE cluster = ? AND heartbeat_at <= ? AND NOT (pid = 0 AND started_at > ?)", cluster, fresh,
+                    now.minus(SLOT_GRACE));
             int alive = Sql.one(c, "SELECT count(*) FROM warm_drivers WHERE cluster = ?", r -> r.getInt(1), cluster).orElse(0);
             if (size < alive) { // their processes see their rows gone: they finish their job, if any, and exit
                 Sql.update(c, "DELETE FROM warm_drivers WHERE id IN (SELECT id FROM warm_drivers WHERE cluster = ? "
