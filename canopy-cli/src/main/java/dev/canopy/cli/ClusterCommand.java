@@ -41,7 +41,8 @@ final class ClusterCommand {
         if (master != null) {
             throw new UsageException("--cluster and --master both name where to run", "pass one of them: --cluster NAME or --master spark://HOST:PORT");
         }
-        ClusterStatus s = provider(main).status(cluster);
+        ClusterProvider provider = provider(main);
+        ClusterStatus s = provider.status(cluster);
         if (!s.state().equals(ClusterStatus.RUNNING)) {
             throw new UsageException("cluster '" + cluster + "' is " + s.state().toLowerCase(), "start it: canopy cluster start " + cluster);
         }
@@ -49,6 +50,12 @@ final class ClusterCommand {
             throw new UsageException("cluster '" + cluster + "' has no worker alive, so a job would wait forever",
                     "add workers: canopy cluster scale " + cluster + " --workers 2");
         }
+        return join(provider, s);
+    }
+
+    /** The master URL of {@code s}, its drivers given what they need to run there (the secret of a cluster beyond loopback). */
+    static String join(ClusterProvider provider, ClusterStatus s) {
+        dev.canopy.spark.SparkSessions.trust(s.masterUrl(), provider.driverConf(s.name()));
         return s.masterUrl();
     }
 

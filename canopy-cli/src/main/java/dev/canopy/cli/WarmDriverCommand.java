@@ -85,7 +85,7 @@ final class WarmDriverCommand extends ClusterCommand.Named {
             try {
                 int cores = Math.max(1, cluster.cores() / Math.max(1, size));
                 System.setProperty("spark.cores.max", Integer.toString(cores)); // its share, so that several applications share the cluster
-                SparkSession spark = dev.canopy.spark.SparkSessions.create(cluster.masterUrl(), "canopy-warm-" + name, List.of());
+                SparkSession spark = dev.canopy.spark.SparkSessions.create(ClusterCommand.join(provider, cluster), "canopy-warm-" + name, List.of());
                 session.set(spark);
                 try {
                     long t0 = System.nanoTime();

@@ -77,6 +77,7 @@ class NetnsClusterTest {
         S3ProxyServer s3 = null;
         Process worker = null;
         LocalClusterProvider provider = null;
+        String master = null;
         try {
             sh(true, ip, "netns", "add", ns);
             sh(true, ip, "link", "add", vethHost, "type", "veth", "peer", "name", vethGuest);
@@ -113,6 +114,16 @@ class NetnsClusterTest {
             provider = new LocalClusterProvider(tmp.resolve("clusters"), cp, Clock.systemUTC(), null, HOST);
             ClusterStatus c = provider.create(new ClusterSpec("netns", 0, 1, "1g"));
             assertThat(c.masterUrl()).startsWith("spark://" + HOST + ":");
+            master = c.masterUrl();
+            // beyond loopback the cluster requires Spark's authentication: a secret in a file only this user reads, never on a command line
+            Map<String, String> auth = provider.driverConf("netns");
+            assertThat(auth).containsEntry("spark.authenticate", "true").containsKey("spark.authenticate.secret");
+            Path authFile = tmp.resolve("clusters").toRealPath().resolve("netns").resolve("spark-auth.properties");
+            assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(authFile))).isEqualTo("rw-------");
+            for (ProcessHandle h : provider.processes("netns")) {
+                assertThat(h.info().commandLine().orElse("")).doesNotContain(auth.get("spark.authenticate.secret"));
+            }
+            dev.canopy.spark.SparkSessions.trust(c.masterUrl(), auth); // this test's driver joins by URL (--master), so it is given the secret here
 
             // the other host's worker: Spark's Worker in the namespace, on its own address, joining the master over the veth pair
             Path root = tmp.resolve("clusters").toRealPath();
@@ -126,7 +137,7 @@ class NetnsClusterTest {
                     "-Dcanopy.cluster=" + root.resolve("netns"), "-cp", sparkHome.resolve("jars") + File.separator + "*"));
             cmd.addAll(JavaOpens.flags());
             cmd.addAll(List.of("org.apache.spark.deploy.worker.Worker", "--host", GUEST, "--cores", "1", "--memory", "1g", "--work-dir", work.toString(),
-                    c.masterUrl()));
+                    "--properties-file", authFile.toString(), c.masterUrl()));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("guest-worker.log").toFile());
             pb.environment().put("SPARK_HOME", sparkHome.toString());
             pb.environment().put("SPARK_SCALA_VERSION", "2.13");
@@ -163,10 +174,12 @@ class NetnsClusterTest {
             // every step on its own: one that fails must not leave the namespace or the link behind
             Process w = worker;
             LocalClusterProvider pr = provider;
+            String m = master;
             S3ProxyServer store = s3;
             Throwable failed = null;
             for (ThrowingRunnable step : List.<ThrowingRunnable>of(
                     () -> { if (w != null) w.destroyForcibly().waitFor(); },
+                    () -> { if (m != null) dev.canopy.spark.SparkSessions.trust(m, Map.of()); },
                     () -> { if (pr != null) pr.delete("netns"); },
                     () -> { if (store != null) store.close(); },
                     () -> props.forEach(k -> {

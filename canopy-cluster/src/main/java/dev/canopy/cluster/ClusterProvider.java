@@ -12,12 +12,13 @@ import java.util.List;
  *   <li>Calls are synchronous and may block for as long as processes take to start or stop; callers
  *       run them on their own thread. Two calls on the same cluster name are serialised by the
  *       provider; calls on different names may run at once.</li>
- *   <li>{@link #create} returns once the master accepts connections; workers register a moment later
+ *   <li>{@link #create} returns once the master accepts connections and every worker is registered with it
  *       ({@link #status} shows how many are alive). It fails, leaving nothing running, if the name is taken.</li>
  *   <li>{@link #stop} leaves no process of the cluster behind and checks it; the cluster's record and
  *       logs stay, so {@link #status} and a later {@link #start} work. {@link #delete} stops, then
  *       removes the record and logs.</li>
- *   <li>Nothing listens beyond 127.0.0.1 unless the provider is told so.</li>
+ *   <li>Nothing listens beyond 127.0.0.1 unless the provider is told so; a cluster that does requires Spark's
+ *       authentication with a secret of its own, which {@link #driverConf} hands to the drivers that run on it.</li>
  * </ul>
  */
 public interface ClusterProvider {
@@ -49,4 +50,13 @@ public interface ClusterProvider {
      * workers are elsewhere fetches them (SSH: scp from each host's work folder; Kubernetes: the executor pods' logs).
      */
     int collectLogs(String name, String applicationId, java.nio.file.Path into);
+
+    /**
+     * The Spark settings a driver needs to run on the cluster, beyond its master URL: for a cluster that listens
+     * beyond loopback, {@code spark.authenticate} and the cluster's secret. Give them to the driver's SparkConf in its
+     * own memory, never on a command line (other users of the host can read those).
+     */
+    default java.util.Map<String, String> driverConf(String name) {
+        return java.util.Map.of();
+    }
 }

@@ -168,6 +168,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         Path log = dir.resolve("master.log");
         try {
             Files.createDirectories(dir);
+            writeAuth(dir, host);
             State s = null;
             for (int attempt = 1; s == null; attempt++) {
                 int port = freePort(host);
@@ -493,11 +494,13 @@ public final class LocalClusterProvider implements ClusterProvider {
         cmd.add("-Xmx512m");
         cmd.add(marker(name));
         cmd.add("-Dspark.port.maxRetries=0"); // the recorded port or none: Spark would otherwise move to the next port silently
+        cmd.add("-Dspark.ui.killEnabled=false"); // the web UI shows; it does not stop applications
         cmd.add("-cp");
         cmd.add(sparkHome.resolve("jars") + File.separator + "*");
         cmd.add("-Djava.io.tmpdir=" + dir.resolve("tmp"));
         cmd.addAll(JavaOpens.flags());
         cmd.addAll(mainAndArgs);
+        if (Files.exists(dir.resolve(AUTH_FILE))) cmd.addAll(List.of("--properties-file", dir.resolve(AUTH_FILE).toString())); // the secret stays in the file
         Files.createDirectories(dir.resolve("tmp"));
         Files.createDirectories(dir.resolve("local"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(role + ".log").toFile()));
@@ -618,6 +621,56 @@ public final class LocalClusterProvider implements ClusterProvider {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
             return s.getLocalPort();
         }
+    }
+
+    // --- authentication ---
+
+    /** Spark settings (the shared secret) of a cluster that listens beyond loopback; readable by this user only. */
+    static final String AUTH_FILE = "spark-auth.properties";
+
+    /**
+     * A cluster that listens beyond loopback gets a new secret at each start (Spark's {@code spark.authenticate}): its
+     * master, workers, executors and drivers must all present it. On loopback there is none (decided: the host's users
+     * are trusted there), and an old one is removed.
+     */
+    private static void writeAuth(Path dir, String host) throws IOException {
+        Path f = dir.resolve(AUTH_FILE);
+        if (isLoopback(host)) {
+            Files.deleteIfExists(f);
+            return;
+        }
+        byte[] secret = new byte[32];
+        new java.security.SecureRandom().nextBytes(secret);
+        Path tmp = dir.resolve(AUTH_FILE + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, "spark.authenticate true\nspark.authenticate.secret " + java.util.HexFormat.of().formatHex(secret) + "\n");
+        Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public java.util.Map<String, String> driverConf(String name) {
+        read(name); // unknown names fail as everywhere else
+        Path f = root.resolve(name).resolve(AUTH_FILE);
+        if (!Files.exists(f)) return java.util.Map.of();
+        java.util.Properties p = new java.util.Properties();
+        try (var in = Files.newBufferedReader(f)) {
+            p.load(in);
+        } catch (IOException e) {
+            throw new CanopyException("cluster.no_secret", "cannot read the secret of cluster '" + name + "': " + e.getMessage(),
+                    "run as the user that created the cluster, or start it again (canopy cluster start " + name + ")", e);
+        }
+        java.util.Map<String, String> conf = new java.util.TreeMap<>();
+        p.stringPropertyNames().forEach(k -> conf.put(k, p.getProperty(k)));
+        return conf;
     }
 
     // --- records ---

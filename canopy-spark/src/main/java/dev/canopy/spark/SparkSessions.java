@@ -3,6 +3,7 @@ package dev.canopy.spark;
 import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -37,6 +38,7 @@ public final class SparkSessions {
             b.config("spark.executor.extraJavaOptions", String.join(" ", javaOptions()));
         }
         if (!jars.isEmpty()) b.config("spark.jars", String.join(",", jars));
+        if (master != null) CLUSTER_CONF.getOrDefault(master, Map.of()).forEach(b::config); // a cluster's secret, in this JVM's memory only
         // executors reach the same object store as the driver
         executorEnvironment(System.getenv(), System.getProperties()).forEach((k, v) -> b.config("spark.executorEnv." + k, v));
         return b.getOrCreate();
@@ -60,6 +62,18 @@ public final class SparkSessions {
     }
 
     /** True for {@code local[...]} (or none) and for a standalone master on 127.0.0.1 or localhost. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, Map<String, String>> CLUSTER_CONF = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Settings every session on {@code master} gets (a cluster's {@code spark.authenticate} secret, from its provider):
+     * kept in this JVM's memory, never put on a command line. The executors get the secret from their worker, not from
+     * the driver (Spark leaves it out of their command lines).
+     */
+    public static void trust(String master, Map<String, String> conf) {
+        if (conf.isEmpty()) CLUSTER_CONF.remove(master);
+        else CLUSTER_CONF.put(master, Map.copyOf(conf));
+    }
+
     static boolean loopbackOnly(String master) {
         if (master == null || master.startsWith("local")) return true;
         return master.startsWith("spark://127.0.0.1:") || master.startsWith("spark://localhost:");
