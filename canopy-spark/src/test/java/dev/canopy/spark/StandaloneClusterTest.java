@@ -7,7 +7,6 @@ import dev.canopy.api.ProgressListener;
 import dev.canopy.batch.BatchInference;
 import dev.canopy.batch.InferenceJobSpec;
 import dev.canopy.batch.TilePipeline;
-import dev.canopy.cluster.LocalStandaloneCluster;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.FileObjectStore;
 import java.nio.file.Path;

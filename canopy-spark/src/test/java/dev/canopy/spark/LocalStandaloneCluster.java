@@ -1,4 +1,4 @@
-package dev.canopy.cluster;
+package dev.canopy.spark;
 
 import java.io.File;
 import java.io.IOException;
@@ -18,9 +18,10 @@ import java.util.stream.Stream;
 /**
  * A real Spark standalone cluster on 127.0.0.1: one Master and N Workers, each its own JVM,
  * started from this JVM's class path (Spark needs a SPARK_HOME whose {@code jars/} holds it; class
- * folders are packed into jars). Used by tests and benchmarks; {@link #close()} stops everything.
+ * folders, as tests have them, are packed into jars, which {@code LocalClusterProvider} does not do). A test fixture;
+ * {@link #close()} stops everything.
  */
-public final class LocalStandaloneCluster implements AutoCloseable {
+final class LocalStandaloneCluster implements AutoCloseable {
     private final Path home;
     private final Process master;
     private final List<Process> workers = new ArrayList<>();
