@@ -138,8 +138,8 @@ final class WarmDriverCommand extends ClusterCommand.Named {
                         why = "is " + now.state().toLowerCase(java.util.Locale.ROOT) + " at " + now.masterUrl();
                     }
                 } catch (dev.canopy.api.CanopyException e) {
-                    // deleted (or its record unreadable): the master is gone for good, and its jobs would wait on it for ever
-                    if (e.code().equals("cluster.unknown") || e.code().equals("cluster.corrupt_record")) why = "is gone (" + e.code() + ")";
+                    // deleted: the master is gone for good, and its jobs would wait on it for ever (an unreadable record may be a blip)
+                    if (e.code().equals("cluster.unknown")) why = "is gone (deleted)";
                     else throw e;
                 }
                 if (why != null) {

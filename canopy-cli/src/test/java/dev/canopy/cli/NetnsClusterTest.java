@@ -145,6 +145,9 @@ class NetnsClusterTest {
             worker = pb.start();
             LocalClusterProvider p = provider;
             await().atMost(Duration.ofSeconds(90)).until(() -> p.status("netns").workersAlive() == 1);
+            // both ends applied the file (Spark logs its security settings as it starts)
+            assertThat(Files.readString(root.resolve("netns/master.log"))).contains("authentication enabled");
+            assertThat(Files.readString(tmp.resolve("guest-worker.log"))).contains("authentication enabled");
             // the address is part of the cluster's record: a provider with the default (loopback) address still reaches it
             ClusterStatus seen = new LocalClusterProvider(tmp.resolve("clusters"), cp, Clock.systemUTC()).status("netns");
             assertThat(seen.state()).isEqualTo(ClusterStatus.RUNNING);

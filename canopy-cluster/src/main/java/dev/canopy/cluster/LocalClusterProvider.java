@@ -76,6 +76,15 @@ public final class LocalClusterProvider implements ClusterProvider {
      * A single address to bind: a wildcard (0.0.0.0, ::) would open every port on every network, and the workers
      * and drivers must be told one address to reach the master at.
      */
+    /**
+     * {@link #checkHost} without a name lookup, for records read on every status call (a resolver's hiccup must not
+     * make a cluster look corrupt): the syntax, and numeric addresses (parsed without any lookup).
+     */
+    static String checkHostWithoutLookup(String host) {
+        if (host == null || !host.matches("[A-Za-z0-9][A-Za-z0-9.\\-]{0,252}")) return checkHost(host); // refused with the message
+        return host.matches("[0-9.]+") ? checkHost(host) : host;
+    }
+
     static String checkHost(String host) {
         // IPv4 addresses and host names: an IPv6 literal would need brackets in every URL Spark makes of it
         if (host == null || !host.matches("[A-Za-z0-9][A-Za-z0-9.\\-]{0,252}")) {
@@ -471,7 +480,9 @@ public final class LocalClusterProvider implements ClusterProvider {
         Path dir = root.resolve(name);
         java.util.Set<Long> mine = new java.util.HashSet<>();
         for (Optional<ProcessHandle> h = Optional.of(ProcessHandle.current()); h.isPresent(); h = h.get().parent()) mine.add(h.get().pid());
-        return ProcessHandle.allProcesses().filter(h -> !mine.contains(h.pid())).filter(h -> {
+        Optional<String> me = ProcessHandle.current().info().user();
+        return ProcessHandle.allProcesses().filter(h -> !mine.contains(h.pid())).filter(h -> h.info().user().equals(me)).filter(h -> {
+            // another user's process can carry the marker (command lines are public), but it is never this cluster's
             List<String> args = h.info().arguments().map(java.util.Arrays::asList).orElse(List.of());
             if (args.contains(marker)) return true;
             if (!args.contains(EXECUTOR_MAIN)) return false;
@@ -507,6 +518,9 @@ public final class LocalClusterProvider implements ClusterProvider {
         pb.environment().put("SPARK_HOME", sparkHome.toString());
         pb.environment().put("SPARK_SCALA_VERSION", "2.13");
         pb.environment().put("SPARK_LOCAL_IP", host);
+        // the caller's public names would change the addresses the processes announce (workers are matched by theirs)
+        pb.environment().remove("SPARK_PUBLIC_DNS");
+        pb.environment().remove("SPARK_LOCAL_HOSTNAME");
         pb.environment().put("SPARK_LOCAL_DIRS", dir.resolve("local").toString());
         return pb.start();
     }
@@ -569,7 +583,11 @@ public final class LocalClusterProvider implements ClusterProvider {
                 p.onExit().get(Math.max(1, Duration.between(clock.instant(), deadline).toMillis()), java.util.concurrent.TimeUnit.MILLISECONDS);
             } catch (Exception slow) {
                 p.destroyForcibly();
-                p.onExit().join();
+                try {
+                    p.onExit().get(STOP_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (Exception stillThere) {
+                    // not ours to kill after all, or stuck in the kernel: the check after the stop names it
+                }
             }
         }
     }
@@ -648,12 +666,9 @@ public final class LocalClusterProvider implements ClusterProvider {
         Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** The spellings drivers also treat as loopback (SparkSessions): any other address gets a secret, 127.0.1.1 included. */
     static boolean isLoopback(String host) {
-        try {
-            return java.net.InetAddress.getByName(host).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
+        return host.equals(LOOPBACK) || host.equals("localhost");
     }
 
     @Override
@@ -683,7 +698,7 @@ public final class LocalClusterProvider implements ClusterProvider {
         }
         try {
             State s = Json.MAPPER.readValue(Files.readAllBytes(f), State.class);
-            if (s.host() != null) checkHost(s.host()); // a record edited to listen everywhere is not followed
+            if (s.host() != null) checkHostWithoutLookup(s.host()); // a record edited to listen everywhere is not followed
             return s;
         } catch (CanopyException e) {
             throw new CanopyException("cluster.corrupt_record", "cannot use " + f + ": " + e.getMessage(),
@@ -727,8 +742,10 @@ public final class LocalClusterProvider implements ClusterProvider {
             throw busy(name);
         }
         try {
-            Files.createDirectories(dir);
-            try (FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            // the lock files live apart from the clusters' folders and are never deleted: a delete must not pull a
+            // lock from under a command waiting on it (it would lock a file nobody else sees)
+            Path locks = Files.createDirectories(root.resolve(".locks"));
+            try (FileChannel ch = FileChannel.open(locks.resolve(name + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
                 FileLock lock;
                 while ((lock = ch.tryLock()) == null) { // another process changes it
                     if (!clock.instant().isBefore(deadline)) throw busy(name);

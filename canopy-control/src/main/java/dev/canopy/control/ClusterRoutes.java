@@ -130,12 +130,27 @@ final class ClusterRoutes {
         try {
             call(() -> provider().status(name)); // 404 for an unknown name, before anything stops
         } catch (ApiError e) {
+            if (e.code().equals("corrupt_record")) {
+                deleteBroken(ctx, name);
+                return;
+            }
             // gone from the host but still live in the record (a delete whose record update failed): the record catches up
             if (e.status() != 404 || !server.clusterRecords.live(name)) throw e;
             server.clusterRecords.deleted(name, ControlServer.caller(ctx).actor());
             ctx.status(204);
             return;
         }
+        server.warmPools.resize(name, 0, 600);
+        call(() -> {
+            provider().delete(name);
+            return null;
+        });
+        server.clusterRecords.deleted(name, ControlServer.caller(ctx).actor());
+        ctx.status(204);
+    }
+
+    /** A cluster whose record cannot be read: listed as broken, and deleted without reading it. */
+    private void deleteBroken(Context ctx, String name) {
         server.warmPools.resize(name, 0, 600);
         call(() -> {
             provider().delete(name);
@@ -186,6 +201,7 @@ final class ClusterRoutes {
                 case "exists" -> new ApiError(409, code, "a cluster of that name exists; pick another name or start it");
                 case "not_running" -> new ApiError(409, code, "the cluster is not running; start it first");
                 case "lock_failed" -> new ApiError(409, code, "another change to this cluster is under way; retry when it ends");
+                case "corrupt_record" -> new ApiError(409, code, "the cluster's record on the server's host cannot be read; it can only be deleted");
                 case "start_failed", "scale_failed", "stop_failed" -> new ApiError(502, code, "the cluster's processes did not do as asked; "
                         + "'canopy cluster status NAME' on the server's host shows its logs");
                 case "bad_name", "bad_workers", "bad_cores", "bad_memory", "small_workers" -> new ApiError(400, code, e.oneLine());

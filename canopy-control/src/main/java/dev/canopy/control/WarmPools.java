@@ -65,11 +65,14 @@ public final class WarmPools {
             }
             return ids;
         });
-        for (String slot : slots) {
+        for (int i = 0; i < slots.size(); i++) {
             try {
-                spawn(cluster, size, idleTimeoutSeconds, slot);
+                Process p = spawn(cluster, size, idleTimeoutSeconds, slots.get(i));
+                String slot = slots.get(i);
+                // a driver that dies before taking its slot must not hold it for the grace period
+                p.onExit().thenRun(() -> freeUntaken(List.of(slot)));
             } catch (RuntimeException e) {
-                Sql.tx(db, "free a warm pool slot", c -> Sql.update(c, "DELETE FROM warm_drivers WHERE id = ?", slot));
+                freeUntaken(slots.subList(i, slots.size()));
                 throw e;
             }
         }
@@ -78,7 +81,19 @@ public final class WarmPools {
         return pool;
     }
 
-    private void spawn(String cluster, int size, int idleTimeoutSeconds, String slot) {
+    /** Removes the rows of slots no driver took (pid still 0). */
+    private void freeUntaken(List<String> slots) {
+        try {
+            Sql.tx(db, "free warm pool slots", c -> {
+                for (String slot : slots) Sql.update(c, "DELETE FROM warm_drivers WHERE id = ? AND pid = 0", slot);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("could not free warm pool slots {}: they expire after {}", slots, SLOT_GRACE, e);
+        }
+    }
+
+    private Process spawn(String cluster, int size, int idleTimeoutSeconds, String slot) {
         Path logs = settings.home().resolve("warm").resolve(cluster);
         try {
             Files.createDirectories(logs);
@@ -94,6 +109,7 @@ public final class WarmPools {
             }
             Process p = pb.start();
             LOG.info("warm driver for cluster {} started (pid {}), log {}", cluster, p.pid(), log);
+            return p;
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot start a warm driver for cluster " + cluster, e);
         }

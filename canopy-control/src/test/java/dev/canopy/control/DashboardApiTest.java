@@ -314,6 +314,20 @@ class DashboardApiTest {
     }
 
     @Test
+    void aClusterWhoseRecordCannotBeReadIsListedBrokenRefusedAChangeAndCanBeDeleted() throws Exception {
+        String admin = f.token("ops", Scope.ADMIN);
+        java.nio.file.Path dir = java.nio.file.Files.createDirectories(f.home.resolve("clusters/garbled"));
+        java.nio.file.Files.writeString(dir.resolve("cluster.json"), "{not json");
+        var items = f.get("/v1/clusters", admin).json().get("items");
+        assertThat(items).hasSize(1);
+        assertThat(items.get(0).get("state").asText()).isEqualTo("broken");
+        assertThat(f.post("/v1/clusters/garbled/stop", admin, null).code()).isEqualTo("corrupt_record");
+        assertThat(f.call("DELETE", "/v1/clusters/garbled", admin, null).status()).isEqualTo(204);
+        assertThat(dir).doesNotExist();
+        assertThat(f.get("/v1/clusters", admin).json().get("items")).isEmpty();
+    }
+
+    @Test
     void theShellIsPublicAndForbidsAnythingFromElsewhere() {
         ControlFixture.Answer page = f.get("/ui/", null);
         assertThat(page.status()).isEqualTo(200);
