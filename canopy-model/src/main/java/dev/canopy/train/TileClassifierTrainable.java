@@ -131,7 +131,33 @@ public final class TileClassifierTrainable implements Trainable {
         source = new TileSource(surveyStore, s3);
         loader = new TileLoader(source, decoder, config.decodeThreads(), DecodedTileCache.shared(), surveyStore.root().toString());
         loop = new EpochLoop(trainer, loader, config.inputSize(), config.batchSize(), samples.classes());
+        loop.dataParallel(AllReduce.single(), config.workers()); // workers > 1 in one process: the slices one after the other
+        ring = AllReduce.single();
         iteration = 0;
+    }
+
+    private AllReduce ring = AllReduce.single();
+
+    /**
+     * Makes this instance one rank of a data-parallel run of {@code config().workers()} ranks: each step it computes
+     * the gradients of its slice of every global batch and sums them with the others' through {@code ring}, so every
+     * rank makes the same update, the one a single process makes with the slices taken in turn. Only rank 0 validates
+     * (the others' steps return training metrics alone). Call after {@link #setup}, before {@link #restore}; the
+     * ring stays the caller's to close.
+     */
+    public void dataParallel(AllReduce ring) {
+        if (loop == null) throw new IllegalStateException("setup() first");
+        if (ring.size() != 1 && ring.size() != config.workers()) {
+            throw new TrainingException("train.workers_mismatch", "this run is configured for " + config.workers() + " workers but "
+                    + ring.size() + " ranks joined", "run it with --workers " + config.workers());
+        }
+        this.ring = ring;
+        loop.dataParallel(ring, ring.size() == 1 ? config.workers() : 1);
+    }
+
+    /** This instance's rank (0 unless {@link #dataParallel} joined it to others). */
+    public int rank() {
+        return ring.rank();
     }
 
     @Override
@@ -140,8 +166,10 @@ public final class TileClassifierTrainable implements Trainable {
         int epoch = iteration + 1;
         long t0 = System.nanoTime();
         Map<String, Double> metrics = new LinkedHashMap<>(loop.train(samples.train(), epoch, config.seed(), config.augment(), progress::batch));
-        metrics.putAll(loop.validate(samples.val(), progress::batch));
-        confusion = loop.lastConfusion();
+        if (ring.rank() == 0) { // the weights are the same on every rank: one validation says it all
+            metrics.putAll(loop.validate(samples.val(), progress::batch));
+            confusion = loop.lastConfusion();
+        }
         metrics.put("epoch_seconds", (System.nanoTime() - t0) / 1e9);
         metrics.put("learning_rate", config.learningRateAt(Math.max(1, optimizer.globalStep()), Math.max(1, optimizer.globalStep())));
         metrics.put("skipped_tiles", (double) loader.skipped().size());
@@ -162,6 +190,25 @@ public final class TileClassifierTrainable implements Trainable {
     @Override
     public int iteration() {
         return iteration;
+    }
+
+    /** The trained weights (parameters with gradients, in block order), flattened: what data-parallel ranks share. */
+    public float[] trainedWeights() {
+        List<float[]> parts = new ArrayList<>();
+        int n = 0;
+        for (Pair<String, Parameter> p : model.getBlock().getParameters()) {
+            if (!p.getValue().requiresGradient()) continue;
+            float[] a = p.getValue().getArray().toFloatArray();
+            parts.add(a);
+            n += a.length;
+        }
+        float[] all = new float[n];
+        int at = 0;
+        for (float[] a : parts) {
+            System.arraycopy(a, 0, all, at, a.length);
+            at += a.length;
+        }
+        return all;
     }
 
     public byte[] parameterBytes() {
@@ -227,9 +274,18 @@ public final class TileClassifierTrainable implements Trainable {
         });
         return new ModelCard(name, ModelCard.FORMAT_DJL, config.architecture(), config.inputSize(), ImageDecoder.IMAGENET_MEAN,
                 ImageDecoder.IMAGENET_STD, samples.classes(), metrics,
-                new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), samples.datasetDigest(), CodeVersion.get(), config.toMap(),
+                new ModelCard.Provenance(config.seed(), surveyStore.root().toString(), samples.datasetDigest(), CodeVersion.get(), provenanceConfig(),
                         Instant.now(), "canopy train"),
                 confusion == null ? null : new ModelCard.ConfusionMatrix(samples.classes(), confusion));
+    }
+
+    /** The configuration plus how the gradients of each global batch were combined. */
+    private Map<String, Object> provenanceConfig() {
+        Map<String, Object> m = new LinkedHashMap<>(config.toMap());
+        m.put("global_batch", config.batchSize());
+        m.put("all_reduce", config.workers() == 1 ? "none" : ring.size() > 1 ? "tcp-ring (reduce-scatter + all-gather), fp32"
+                : "in-process accumulation of " + config.workers() + " slices");
+        return m;
     }
 
     @Override

@@ -102,6 +102,37 @@ public final class TileLoader implements AutoCloseable {
         };
     }
 
+    /**
+     * Batches over the given ranges of positions in {@code order} (one batch per range, in turn, empty ones included:
+     * data-parallel ranks must all take every step). Augmentation follows each sample's position in the whole order,
+     * so a sample is augmented alike whichever rank or sub-batch takes it.
+     */
+    public Iterator<Batch> batches(List<Sample> samples, int[] order, List<int[]> ranges, Long augmentSeed) {
+        return new Iterator<>() {
+            private final ArrayDeque<CompletableFuture<Batch>> inFlight = new ArrayDeque<>();
+            private int next = 0;
+
+            private void fill() {
+                while (inFlight.size() < PREFETCH_BATCHES && next < ranges.size()) {
+                    int[] r = ranges.get(next++);
+                    inFlight.add(batch(samples, order, r[0], r[1], augmentSeed));
+                }
+            }
+
+            @Override
+            public boolean hasNext() {
+                fill();
+                return !inFlight.isEmpty();
+            }
+
+            @Override
+            public Batch next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                return inFlight.poll().join();
+            }
+        };
+    }
+
     private CompletableFuture<Batch> batch(List<Sample> samples, int[] order, int start, int end, Long augmentSeed) {
         List<CompletableFuture<float[]>> parts = new ArrayList<>(end - start);
         for (int i = start; i < end; i++) {

@@ -16,7 +16,7 @@ import java.util.TreeSet;
  */
 public record TrainConfig(String survey, String architecture, int inputSize, int batchSize, int epochs, double learningRate,
                           String lrSchedule, double weightDecay, long seed, int valPercent, boolean augment,
-                          boolean classWeights, int decodeThreads, int maxTiles, String valSurvey) {
+                          boolean classWeights, int decodeThreads, int maxTiles, String valSurvey, int workers) {
     public static final String DEFAULT_ARCHITECTURE = "small-cnn";
     public static final int DEFAULT_BATCH_SIZE = 64;
     public static final int DEFAULT_EPOCHS = 8;
@@ -39,12 +39,14 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         if (valPercent < 1 || valPercent > 90) throw bad("val_percent", valPercent, "use 1..90");
         if (decodeThreads < 1 || decodeThreads > 256) throw bad("decode_threads", decodeThreads, "use 1..256");
         if (maxTiles < 0) throw bad("max_tiles", maxTiles, "use 0 (all) or a positive limit");
+        if (workers < 1 || workers > 256) throw bad("workers", workers, "use 1..256");
+        if (workers > batchSize) throw bad("workers", workers, "use at most batch_size (" + batchSize + ") workers: each takes a slice of every batch");
     }
 
     public static TrainConfig defaults(String survey) {
         return new TrainConfig(survey, DEFAULT_ARCHITECTURE, Architecture.SMALL_CNN.defaultInputSize(), DEFAULT_BATCH_SIZE,
                 DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_LR_SCHEDULE, DEFAULT_WEIGHT_DECAY, DEFAULT_SEED, DEFAULT_VAL_PERCENT,
-                true, true, Math.max(1, Runtime.getRuntime().availableProcessors()), 0, null);
+                true, true, Math.max(1, Runtime.getRuntime().availableProcessors()), 0, null, 1);
     }
 
     private static TrainingException bad(String key, Object value, String fix) {
@@ -69,6 +71,10 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         m.put("max_tiles", maxTiles);
         // validation tiles from another manifest (a spatial split made beforehand) instead of a hash split of the survey
         m.put("val_survey", valSurvey);
+        // data-parallel ranks; each global batch of batch_size is cut into this many slices whose gradients are summed
+        // (by an all-reduce across workers, or one after the other in one process): the result depends on it, so it is
+        // part of the configuration, and a run resumes with its own value whatever runs it
+        m.put("workers", workers);
         return m;
     }
 
@@ -90,7 +96,8 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         return new TrainConfig(str(v, "survey"), Architecture.of(arch).id(), input, integer(v, "batch_size"), integer(v, "epochs"),
                 number(v, "learning_rate"), str(v, "lr_schedule").toLowerCase(Locale.ROOT), number(v, "weight_decay"),
                 (long) number(v, "seed"), integer(v, "val_percent"), bool(v, "augment"), bool(v, "class_weights"),
-                integer(v, "decode_threads"), integer(v, "max_tiles"), v.get("val_survey") == null ? null : str(v, "val_survey"));
+                integer(v, "decode_threads"), integer(v, "max_tiles"), v.get("val_survey") == null ? null : str(v, "val_survey"),
+                integer(v, "workers"));
     }
 
     private static String str(Map<String, Object> m, String k) {
@@ -119,6 +126,12 @@ public record TrainConfig(String survey, String architecture, int inputSize, int
         String s = String.valueOf(o);
         if (s.equals("true") || s.equals("false")) return Boolean.parseBoolean(s);
         throw bad(k, o, "give true or false");
+    }
+
+    /** A copy with another worker count (the same run, cut into {@code n} slices per batch). */
+    public TrainConfig withWorkers(int n) {
+        return new TrainConfig(survey, architecture, inputSize, batchSize, epochs, learningRate, lrSchedule, weightDecay, seed, valPercent,
+                augment, classWeights, decodeThreads, maxTiles, valSurvey, n);
     }
 
     /** Learning rate at update {@code t} (from 1) of {@code total}. */

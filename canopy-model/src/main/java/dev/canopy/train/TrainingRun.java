@@ -97,17 +97,39 @@ public final class TrainingRun {
      * latest checkpoint if there is one. Returns the trainable (still open: the caller closes it).
      */
     public TileClassifierTrainable execute(Listener listener, TileClassifierTrainable.ProgressSink progress) {
+        return execute(listener, progress, AllReduce.single());
+    }
+
+    /**
+     * As {@link #execute(Listener, TileClassifierTrainable.ProgressSink)}, as one rank of a data-parallel run: every
+     * rank restores the same latest checkpoint and trains its slices; rank 0 alone writes checkpoints, metrics and
+     * status (the weights are the same everywhere) and calls the listener.
+     */
+    public TileClassifierTrainable execute(Listener listener, TileClassifierTrainable.ProgressSink progress, AllReduce ring) {
         TrainConfig config = config();
         TileClassifierTrainable t = new TileClassifierTrainable(s3);
+        boolean writer = ring.rank() == 0;
         try {
             t.setup(config.toMap());
+            t.dataParallel(ring);
             t.onProgress(progress);
             int from = latestEpoch();
+            if (ring.size() > 1) {
+                // rank 0 writes the next checkpoint only after every rank's first exchange of an epoch, so all read the
+                // same one; checked rather than assumed (a stale listing of an object store would break it)
+                float[] f = {from, 1};
+                ring.sum(f);
+                if (f[0] != (float) from * ring.size()) {
+                    throw new TrainingException("train.ranks_disagree", "the ranks of " + runUri + " found different latest checkpoints",
+                            "run it again: every rank restores the newest checkpoint");
+                }
+            }
             if (from > 0) t.restore(checkpoint(from));
-            status("running", t.iteration(), config.epochs(), null);
+            if (writer) status("running", t.iteration(), config.epochs(), null);
             List<String> lines = new ArrayList<>(metricsLines());
             while (t.iteration() < config.epochs()) {
                 Trainable.StepResult r = t.step();
+                if (!writer) continue;
                 t.save(checkpoint(r.iteration()));
                 lines = lines.subList(0, Math.min(lines.size(), r.iteration() - 1));
                 lines.add(new String(Json.MAPPER.copy().disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
@@ -117,10 +139,10 @@ public final class TrainingRun {
                 status("running", r.iteration(), config.epochs(), null);
                 if (listener != null) listener.epochDone(r, config.epochs());
             }
-            status("finished", t.iteration(), config.epochs(), null);
+            if (writer) status("finished", t.iteration(), config.epochs(), null);
             return t;
         } catch (RuntimeException | IOException e) {
-            status("failed", t.iteration(), config.epochs(), e.getMessage());
+            if (writer) status("failed", t.iteration(), config.epochs(), e.getMessage());
             t.close();
             if (e instanceof RuntimeException re) throw re;
             throw new java.io.UncheckedIOException((IOException) e);

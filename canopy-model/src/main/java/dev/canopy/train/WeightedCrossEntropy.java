@@ -18,6 +18,18 @@ final class WeightedCrossEntropy extends Loss {
         this.classes = (int) classWeights.size();
     }
 
+    /**
+     * The batch's weighted loss sum and weight sum, not divided: data-parallel ranks divide the summed gradients by the
+     * weight sum of the whole global batch, which is what one worker's {@link #evaluate} divides by.
+     */
+    NDList sumAndWeight(NDList labels, NDList predictions) {
+        NDArray logp = predictions.singletonOrThrow().logSoftmax(1);
+        NDArray oneHot = labels.singletonOrThrow().oneHot(classes).toType(logp.getDataType(), false);
+        NDArray w = oneHot.mul(classWeights).sum(new int[] {1});
+        NDArray nll = oneHot.mul(logp).sum(new int[] {1}).neg();
+        return new NDList(nll.mul(w).sum(), w.sum());
+    }
+
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         NDArray logp = predictions.singletonOrThrow().logSoftmax(1);
