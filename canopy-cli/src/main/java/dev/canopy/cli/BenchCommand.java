@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
 
 /** Benchmarks that print a table measured in one run. Targets live here, never in timed tests. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Measure Canopy on this machine and print a table.",
-        subcommands = {BenchCommand.Survey.class, BenchCommand.Train.class, BenchInfer.class, BenchCluster.class, BenchTune.class, BenchServe.class, BenchInferMemory.class,
+        subcommands = {BenchCommand.Survey.class, BenchCommand.Train.class, BenchInfer.class, BenchCluster.class, BenchTrainDist.class, BenchTune.class, BenchServe.class, BenchInferMemory.class,
                 BenchScale.class, BenchServer.class})
 final class BenchCommand {
     @ParentCommand

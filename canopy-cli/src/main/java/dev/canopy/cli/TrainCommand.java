@@ -58,6 +58,10 @@ final class TrainCommand implements Callable<Integer> {
     String master;
     @Option(names = "--cluster", description = "Train on this Canopy cluster (see 'canopy cluster list') instead of --master")
     String cluster;
+    @Option(names = "--workers", defaultValue = "1", description = "Data-parallel workers: Spark tasks started together (barrier mode), each "
+            + "taking a slice of every batch, gradients summed by a ring all-reduce every step; on this machine's Spark unless --cluster or "
+            + "--master (default: ${DEFAULT-VALUE}, in this process)")
+    int workers;
     @Option(names = "--resume", description = "Continue the run in this folder from its latest checkpoint")
     String resume;
 
@@ -84,6 +88,7 @@ final class TrainCommand implements Callable<Integer> {
             c.put("val_percent", valPercent);
             c.put("augment", !noAugment);
             c.put("max_tiles", maxTiles);
+            c.put("workers", workers);
             if (inputSize == null) c.remove("input_size");
             TrainConfig config = TrainConfig.fromMap(c);
             URI runUri = run != null ? ObjectStores.toUri(run)
@@ -92,6 +97,13 @@ final class TrainCommand implements Callable<Integer> {
             out.printf("run %s (resume with: canopy train --resume %s)%n", runUri, runUri);
             out.printf("log %s%n", main.jobLog(runUri, "train"));
         }
+        int ranks = trainingRun.config().workers(); // a resumed run keeps its own: its result depends on it
+        if (resume != null && spec.commandLine().getParseResult().hasMatchedOption("--workers") && workers != ranks) {
+            throw new UsageException("run " + trainingRun.uri() + " was started with --workers " + ranks + " and resumes with them",
+                    "leave out --workers, or start a new run");
+        }
+        // the same number of task slots as ranks on this machine's engine (Spark starts a barrier stage only when all fit)
+        if (where == null && ranks > 1) where = "local[" + Math.max(ranks, Runtime.getRuntime().availableProcessors()) + "]";
         if (where != null) return onSpark(out, trainingRun, where);
         ModelRegistry.Version v = trainAndRegister(main, out, trainingRun, noRegister ? null : name);
         if (v != null) out.printf("registered %s (stage %s)%n", v.ref(), v.stage());
@@ -100,7 +112,9 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The same run as one Spark task on {@code master}; epochs are reported from the run folder as the executor writes them. */
     private int onSpark(PrintWriter out, TrainingRun run, String where) {
-        out.printf("training on %s (one task; the run folder and the registry must be reachable from its executors)%n", where);
+        int ranks = run.config().workers();
+        out.printf("training on %s (%s; the run folder and the registry must be reachable from its executors)%n", where,
+                ranks == 1 ? "one task" : ranks + " tasks in a barrier stage, one per data-parallel rank, global batch " + run.config().batchSize());
         java.util.concurrent.ScheduledExecutorService watcher = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "canopy-train-watch");
             t.setDaemon(true);
@@ -122,7 +136,7 @@ final class TrainCommand implements Callable<Integer> {
         org.apache.spark.sql.SparkSession spark = dev.canopy.spark.SparkSessions.create(where, "canopy-train", java.util.List.of());
         String app = spark.sparkContext().applicationId();
         try {
-            dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, run.uri(), main.registry().store().root(),
+            dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, run.uri(), ranks, main.registry().store().root(),
                     main.home().cache().resolve("models"), noRegister ? null : name);
             watcher.shutdownNow();
             Map<String, Double> m = o.metrics();

@@ -54,6 +54,25 @@ class TrainCommandTest {
         assertThat(cli("model", "show", "weeds@production").out()).contains("\"seed\" : 42", "datasetDigest", "canopy train");
     }
 
+    /** {@code --workers 2}: two barrier tasks on this machine's Spark, one ring; the provenance says how it was trained. */
+    @Test
+    void trainsOnTwoDataParallelWorkers() throws Exception {
+        Path run = tmp.resolve("run2");
+        MainTest.Result r = cli("train", "--survey", survey.toString(), "--input-size", "32", "--batch-size", "16", "--epochs", "2",
+                "--workers", "2", "--run", run.toString(), "--name", "weeds2");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("2 tasks in a barrier stage", "global batch 16", "trained small-cnn for 2 epochs on 2 ranks", "registered weeds2:1");
+        assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(2).allSatisfy(l -> assertThat(l).contains("allreduce_bytes", "val_accuracy"));
+        assertThat(Files.readString(run.resolve("config.json"))).contains("\"workers\" : 2");
+        assertThat(cli("model", "show", "weeds2:1").out()).contains("\"workers\" : 2", "\"global_batch\" : 16", "tcp-ring");
+
+        MainTest.Result other = cli("train", "--resume", run.toString(), "--workers", "3");
+        assertThat(other.code()).isEqualTo(2);
+        assertThat(other.err()).contains("started with --workers 2");
+        MainTest.Result tooMany = cli("train", "--survey", survey.toString(), "--batch-size", "4", "--workers", "8", "--run", tmp.resolve("x").toString());
+        assertThat(tooMany.err()).contains("workers=8", "at most batch_size (4)");
+    }
+
     @Test
     void badInputIsNamed() {
         assertThat(cli("train", "--survey", survey.toString(), "--model", "vgg").err()).contains("unknown model 'vgg'");

@@ -68,9 +68,11 @@ final class EpochLoop {
         if (ring.size() > 1 || accumulate > 1) return trainSynchronous(samples, order, epoch, augSeed, progress, t0);
         double lossSum = 0;
         long seen = 0;
+        int steps = 0;
         Confusion conf = new Confusion(classes.size());
         for (Iterator<TileLoader.Batch> it = loader.batches(samples, order, batchSize, augSeed); it.hasNext(); ) {
             TileLoader.Batch b = it.next();
+            steps++;
             try (NDManager batch = trainer.getManager().newSubManager()) {
                 NDArray x = batch.create(b.x(), new Shape(b.n(), 3, inputSize, inputSize));
                 NDArray y = batch.create(b.y());
@@ -94,6 +96,8 @@ final class EpochLoop {
         m.put("train_loss", seen == 0 ? Double.NaN : lossSum / seen);
         m.put("train_accuracy", conf.accuracy());
         m.put("images_per_second", seen / ((System.nanoTime() - t0) / 1e9));
+        m.put("train_seconds", (System.nanoTime() - t0) / 1e9);
+        m.put("steps", (double) steps);
         return m;
     }
 
@@ -190,6 +194,7 @@ final class EpochLoop {
         m.put("train_loss", weightSum == 0 ? Double.NaN : lossSum / weightSum); // the whole run's, every rank alike
         m.put("train_accuracy", conf.accuracy()); // this rank's slices
         m.put("images_per_second", seen / ((System.nanoTime() - t0) / 1e9));
+        m.put("train_seconds", (System.nanoTime() - t0) / 1e9);
         m.put("steps", (double) steps);
         m.put("allreduce_seconds", reduceNanos / 1e9); // waiting for the other ranks included
         m.put("allreduce_bytes", (double) (ring.bytesSent() - bytesBefore)); // sent by this rank

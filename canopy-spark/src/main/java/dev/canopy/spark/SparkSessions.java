@@ -26,7 +26,11 @@ public final class SparkSessions {
                 // a lost executor's tasks are re-run at once rather than after the default 60 s
                 .config("spark.network.timeout", "30s")
                 .config("spark.network.timeoutInterval", "10s")
-                .config("spark.executor.heartbeatInterval", "1s");
+                .config("spark.executor.heartbeatInterval", "1s")
+                // a barrier stage (data-parallel training) waiting for more task slots than the cluster has fails after a
+                // minute with Spark's message naming both counts, not after Spark's default of ten
+                .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s")
+                .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "12");
         if (loopbackOnly(master)) {
             // an embedded engine, or a cluster on this machine's loopback, listens on this machine only (Spark would otherwise pick
             // the host's network address for the driver's RPC, block manager and jar server)

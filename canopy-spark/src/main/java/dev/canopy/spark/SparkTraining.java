@@ -3,6 +3,7 @@ package dev.canopy.spark;
 import dev.canopy.model.ModelRegistry;
 import dev.canopy.storage.ObjectStores;
 import dev.canopy.storage.S3Settings;
+import dev.canopy.train.RingAllReduce;
 import dev.canopy.train.TileClassifierTrainable;
 import dev.canopy.train.TrainingRun;
 import java.io.Serializable;
@@ -41,10 +42,73 @@ public final class SparkTraining {
         return jsc.parallelize(List.of(runUri), 1).map(u -> train(u, registry, cache, registerAs)).collect().get(0);
     }
 
+    /**
+     * The run on {@code workers} data-parallel ranks: one barrier stage of {@code workers} tasks (Spark starts them
+     * together or not at all), which exchange their all-reduce addresses with {@code BarrierTaskContext.allGather} and
+     * join a {@link RingAllReduce}. Contract of the tasks: each runs on one executor thread and needs a task slot of its
+     * own (the cluster must have {@code workers} free cores); a task that fails or whose executor is lost fails the
+     * whole stage, which Spark runs again (up to {@code spark.stage.maxConsecutiveAttempts} times), every rank
+     * continuing from the run's latest checkpoint; rank 0 alone writes checkpoints and registers. The ring's secret is
+     * made here and travels in the task closure (Spark's RPC, authenticated on a cluster with a secret).
+     */
+    public static Outcome run(SparkSession spark, URI run, int workers, URI registryRoot, Path modelCache, String registerAs) {
+        if (workers <= 1) return run(spark, run, registryRoot, modelCache, registerAs);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        jsc.setJobDescription("canopy train " + run + " on " + workers + " workers");
+        byte[] secret = new byte[32];
+        new java.security.SecureRandom().nextBytes(secret);
+        RankTask task = new RankTask(run.toString(), registryRoot == null ? null : registryRoot.toString(), modelCache.toString(), registerAs, secret);
+        org.apache.spark.rdd.RDD<Integer> ranks = jsc.parallelize(java.util.stream.IntStream.range(0, workers).boxed().toList(), workers).rdd();
+        scala.reflect.ClassTag<Outcome> tag = scala.reflect.ClassTag$.MODULE$.apply(Outcome.class);
+        // the shuffle after it makes the barrier stage a map stage: Spark runs a failed barrier map stage again, but
+        // aborts the job when a barrier result stage fails ("Could not recover from a failed barrier ResultStage")
+        List<Outcome> outcomes = new org.apache.spark.api.java.JavaRDD<>(ranks.barrier().mapPartitions(task, false, tag), tag).repartition(1).collect();
+        for (Outcome o : outcomes) {
+            if (o != null) return o;
+        }
+        throw new IllegalStateException("rank 0 returned nothing");
+    }
+
+    /** One rank of a data-parallel run, as a barrier task (see {@link #run(SparkSession, URI, int, URI, Path, String)}). */
+    static final class RankTask extends scala.runtime.AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Outcome>>
+            implements java.io.Serializable {
+        private final String runUri, registryRoot, modelCache, registerAs;
+        private final byte[] secret;
+
+        RankTask(String runUri, String registryRoot, String modelCache, String registerAs, byte[] secret) {
+            this.runUri = runUri;
+            this.registryRoot = registryRoot;
+            this.modelCache = modelCache;
+            this.registerAs = registerAs;
+            this.secret = secret;
+        }
+
+        @Override
+        public scala.collection.Iterator<Outcome> apply(scala.collection.Iterator<Integer> partition) {
+            org.apache.spark.BarrierTaskContext ctx = org.apache.spark.BarrierTaskContext.get();
+            int rank = ctx.partitionId();
+            // the address this executor's block manager serves on: one the other executors reach
+            String host = org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host();
+            RingAllReduce.Listener listener = RingAllReduce.listen(host);
+            List<String> addresses = List.of(ctx.allGather(listener.address()));
+            try (RingAllReduce ring = RingAllReduce.join(listener, rank, addresses, secret, java.time.Duration.ofMinutes(2))) {
+                Outcome o = train(runUri, registryRoot, modelCache, rank == 0 ? registerAs : null, ring);
+                return scala.jdk.javaapi.CollectionConverters.asScala(rank == 0 ? List.of(o).iterator() : java.util.Collections.<Outcome>emptyIterator());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+    }
+
     /** The task's body: train from the latest checkpoint to the last epoch, then register. */
     static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs) throws java.io.IOException {
+        return train(runUri, registryRoot, modelCache, registerAs, dev.canopy.train.AllReduce.single());
+    }
+
+    static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs, dev.canopy.train.AllReduce ring)
+            throws java.io.IOException {
         TrainingRun r = TrainingRun.open(URI.create(runUri), S3Settings.fromEnvironment());
-        try (TileClassifierTrainable t = r.execute(null, TileClassifierTrainable.ProgressSink.NONE);
+        try (TileClassifierTrainable t = r.execute(null, TileClassifierTrainable.ProgressSink.NONE, ring);
              dev.canopy.storage.ObjectStore runStore = ObjectStores.open(URI.create(runUri), S3Settings.fromEnvironment())) {
             String ref = null;
             if (registerAs != null) {
@@ -60,7 +124,7 @@ public final class SparkTraining {
             }
             Map<String, Double> last = new LinkedHashMap<>(t.card("x").metrics());
             org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
-            return new Outcome(ref, t.iteration(), last, "executor " + (env == null ? "?" : env.executorId()) + " (pid " + ProcessHandle.current().pid() + ")");
+            return new Outcome(ref, t.iteration(), last, (ring.size() > 1 ? ring.size() + " ranks, rank 0 on " : "") + "executor " + (env == null ? "?" : env.executorId()) + " (pid " + ProcessHandle.current().pid() + ")");
         }
     }
 }
