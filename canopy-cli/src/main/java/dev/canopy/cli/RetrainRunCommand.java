@@ -88,12 +88,13 @@ final class RetrainRunCommand implements Callable<Integer> {
         String name = req.get("model").asText();
         long seed = req.get("seed").asLong();
         int trials = req.get("budget").get("trials").asInt(), epochs = req.get("budget").get("epochs").asInt();
+        int workers = req.path("workers").asInt(1); // data-parallel ranks of every trial and of the final training
         TuneSettings ts = TuneSettings.defaults(f.train.toString(), req.get("search_space").asText()).withSamples(trials).withMaxT(epochs)
                 .withSeed(seed).withMaxFailures(1).withNoRegister(true);
         ts = new TuneSettings(ts.survey(), ts.space(), ts.scheduler(), ts.searcher(), ts.samples(), ts.maxT(), ts.gracePeriod(), ts.reductionFactor(),
                 ts.perturbationInterval(), "val_macro_f1", "max", req.path("architecture").asText("small-cnn"), null, 0, seed, 1, 0, 1,
                 master == null ? "local" : "spark", master,
-                false, 1, name, true);
+                false, 1, name, true, workers);
         Tuning.Stage tuned = TuneCommand.run(main, ts, folder.resolve("tune").toString(), Files.exists(folder.resolve("tune/experiment.json")), log,
                 Map.of("val_survey", f.val.toString()));
         Map<String, Object> best = new LinkedHashMap<>(tuned.best() == null ? Map.of() : tuned.best().config());
@@ -108,11 +109,28 @@ final class RetrainRunCommand implements Callable<Integer> {
         c.put("seed", seed);
         c.put("val_survey", f.val.toString());
         c.put("decode_threads", Math.max(1, Runtime.getRuntime().availableProcessors()));
+        c.put("workers", workers);
         URI runUri = folder.resolve("train").toUri();
         TrainingRun run = Files.exists(folder.resolve("train/config.json")) ? TrainingRun.open(runUri, S3Settings.fromEnvironment())
                 : TrainingRun.create(runUri, TrainConfig.fromMap(c), S3Settings.fromEnvironment());
         ModelRegistry registry = main.registry();
-        ModelRegistry.Version candidate = TrainCommand.trainAndRegister(main, log, run, name);
+        ModelRegistry.Version candidate;
+        if (run.config().workers() > 1) {
+            // data-parallel: one barrier stage of that many ranks, on the given master or this machine's Spark
+            int ranks = run.config().workers();
+            org.apache.spark.sql.SparkSession spark = dev.canopy.spark.SparkSessions.create(
+                    master != null ? master : "local[" + Math.max(ranks, Runtime.getRuntime().availableProcessors()) + "]", "canopy-retrain-train", List.of());
+            try {
+                log.printf("training on %d data-parallel ranks (%s)%n", ranks, spark.sparkContext().master());
+                dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, runUri, ranks, registry.store().root(),
+                        main.home().cache().resolve("models"), name);
+                candidate = registry.resolve(o.registered());
+            } finally {
+                spark.stop();
+            }
+        } else {
+            candidate = TrainCommand.trainAndRegister(main, log, run, name);
+        }
         stage("training", Map.of("config", c, "registered", candidate.ref()), t0);
 
         t0 = System.nanoTime();

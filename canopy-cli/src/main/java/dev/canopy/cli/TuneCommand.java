@@ -80,6 +80,10 @@ final class TuneCommand implements Callable<Integer> {
     Integer concurrency;
     @Option(names = "--gpus-per-trial", defaultValue = "0", description = "GPU slots per trial (default: ${DEFAULT-VALUE}; this build trains on CPU)")
     int gpusPerTrial;
+    @Option(names = "--workers-per-trial", defaultValue = "1", description = "Data-parallel ranks per trial: each trial trains as that many Spark "
+            + "barrier tasks summing gradients every step (implies --executor spark, on local[concurrency x workers] unless --master or --cluster; "
+            + "default: ${DEFAULT-VALUE})")
+    int workersPerTrial;
     @Option(names = "--max-failures", defaultValue = "2", description = "Retries of a failing trial (default: ${DEFAULT-VALUE})")
     int maxFailures;
     @Option(names = "--executor", defaultValue = "local", description = "local or spark (default: ${DEFAULT-VALUE})")
@@ -133,7 +137,7 @@ final class TuneCommand implements Callable<Integer> {
                 maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed,
                 concurrency == null ? Runtime.getRuntime().availableProcessors() : concurrency, gpusPerTrial, maxFailures,
                 cluster != null ? "spark" : executor, ClusterCommand.master(main, cluster, master), refine,
-                refineTop, name, noRegister);
+                refineTop, name, noRegister, workersPerTrial);
     }
 
     /** True if an experiment was started in {@code dir} (its state file exists). */
@@ -190,9 +194,12 @@ final class TuneCommand implements Callable<Integer> {
         TrainableFactory factory = new TrainableFactory(TileClassifierTrainable.class.getName(), base);
         SparkSession spark = null;
         TrialExecutor executor;
-        if ("spark".equals(s.executor())) {
-            spark = SparkSessions.create(s.master(), "canopy-tune", List.of());
-            executor = new SparkTrialExecutor(spark, factory, s.concurrency());
+        int ranks = Math.max(1, s.workersPerTrial());
+        if ("spark".equals(s.executor()) || ranks > 1) {
+            // data-parallel trials need their ranks' task slots at once: on this machine, as many as the concurrent trials' ranks
+            String where = s.master() != null ? s.master() : ranks > 1 ? "local[" + Math.max(s.concurrency() * ranks, Runtime.getRuntime().availableProcessors()) + "]" : null;
+            spark = SparkSessions.create(where, "canopy-tune", List.of());
+            executor = new SparkTrialExecutor(spark, factory, s.concurrency(), ranks);
         } else if ("local".equals(s.executor())) {
             executor = new LocalTrialExecutor(factory, new TrialExecutor.Resources(s.concurrency(), s.gpusPerTrial() * s.concurrency()),
                     new TrialExecutor.Resources(1, s.gpusPerTrial()));

@@ -284,8 +284,15 @@ class ControlPlaneTest {
         assertThat(again.code()).isEqualTo("already_decided");
 
         req.put("margin", -1.0);
+        req.put("workers", 0);
+        CanopyClient.ApiException noWorkers = org.assertj.core.api.Assertions.catchThrowableOfType(CanopyClient.ApiException.class, () -> c.retrain(req, null));
+        assertThat(noWorkers.code()).isEqualTo("bad_field");
+        assertThat(noWorkers.getMessage()).contains("workers");
+        req.put("workers", 2); // the trials and the final training on 2 data-parallel ranks each
         JsonNode promoted = c.waitFor(c.retrain(req, null).get("id").asText(), Duration.ofMinutes(10), j -> { });
         assertThat(promoted.get("result").get("decision").asText()).as(promoted.toString()).isEqualTo("promote");
+        assertThat(promoted.get("result").get("stages").get(3).get("detail").get("config").get("workers").asInt()).isEqualTo(2);
+        assertThat(c.logs(promoted.get("id").asText(), 0)[0]).contains("training on 2 data-parallel ranks");
         int v3 = promoted.get("result").get("candidate_version").asInt();
         JsonNode after = c.model("weeds");
         assertThat(after.get("versions").get(v3 - 1).get("stage").asText()).isEqualTo("production");

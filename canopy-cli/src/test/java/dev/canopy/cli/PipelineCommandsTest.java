@@ -29,6 +29,18 @@ class PipelineCommandsTest {
         return MainTest.runIn(home, args);
     }
 
+    /** Trials on 2 data-parallel ranks each: every segment a barrier stage of 2 tasks on this machine's Spark. */
+    @Test
+    void tuneTrainsEachTrialOnTwoRanks() throws Exception {
+        Path dir = shared.resolve("exp-dp");
+        MainTest.Result tune = cli("tune", "--survey", survey.toString(), "--space", space.toString(), "--samples", "2", "--max-t", "1",
+                "--input-size", "32", "--concurrency", "1", "--workers-per-trial", "2", "--dir", dir.toString(), "--name", "tuned-dp");
+        assertThat(tune.code()).as(tune.err()).isZero();
+        assertThat(tune.out()).contains("of 2 data-parallel ranks each", "registered tuned-dp:1");
+        assertThat(Files.readString(dir.resolve("experiment.json"))).contains("\"workers_per_trial\" : 2");
+        assertThat(cli("model", "show", "tuned-dp:1").out()).contains("\"workers\" : 2", "tcp-ring");
+    }
+
     @Test
     void tuneRegistersTheBestAndInferWritesGeoParquet() throws Exception {
         MainTest.Result dry = cli("tune", "--survey", survey.toString(), "--space", space.toString(), "--samples", "9", "--max-t", "9", "--dry-run");

@@ -45,11 +45,11 @@ final class RetrainRoutes {
             headers = @OpenApiParam(name = "Idempotency-Key"),
             requestBody = @OpenApiRequestBody(required = true, content = @OpenApiContent(mimeType = "application/json", type = "object",
                     example = "{\"model\": \"weeds\", \"survey\": \"demo\", \"labels\": {\"from\": \"2026-01-01T00:00:00Z\", \"annotator\": \"ana\"}, "
-                            + "\"search_space\": \"learning_rate: {loguniform: [0.001, 0.01]}\", \"budget\": {\"trials\": 4, \"epochs\": 3}, \"margin\": 0.01}")),
+                            + "\"search_space\": \"learning_rate: {loguniform: [0.001, 0.01]}\", \"budget\": {\"trials\": 4, \"epochs\": 3}, \"margin\": 0.01, \"workers\": 1}")),
             responses = {@OpenApiResponse(status = "202", description = "the retrain job"), @OpenApiResponse(status = "400", description = "bad request, named")})
     void create(Context ctx) {
         String key = Bodies.idempotencyKey(ctx);
-        JsonNode b = Bodies.object(ctx, Set.of("model", "survey", "labels", "search_space", "budget", "margin", "block_size", "seed", "architecture"));
+        JsonNode b = Bodies.object(ctx, Set.of("model", "survey", "labels", "search_space", "budget", "margin", "block_size", "seed", "architecture", "workers"));
         Principals.Caller caller = ControlServer.caller(ctx);
         String model = Bodies.text(b, "model", true);
         ModelRegistry.checkName(model);
@@ -100,6 +100,9 @@ final class RetrainRoutes {
         if (b.hasNonNull("block_size") && !b.get("block_size").isIntegralNumber()) throw new ApiError(400, "bad_field", "block_size must be a whole number from 2 to 64");
         int block = b.hasNonNull("block_size") ? (int) number(b, "block_size", 2, 64) : 8;
         long seed = b.hasNonNull("seed") ? (long) number(b, "seed", 0, Integer.MAX_VALUE) : 42;
+        if (b.hasNonNull("workers") && !b.get("workers").isIntegralNumber()) throw new ApiError(400, "bad_field", "workers must be a whole number from 1 to 16");
+        // data-parallel ranks of every tuning trial and of the final training (Spark barrier tasks: the engine needs that many free cores)
+        int workers = b.hasNonNull("workers") ? (int) number(b, "workers", 1, 16) : 1;
 
         // checked last: a refused request must not claim the model name for the caller's team
         server.models.checkMayRetrain(model, caller);
@@ -114,6 +117,7 @@ final class RetrainRoutes {
         request.put("margin", margin);
         request.put("block_size", block);
         request.put("seed", seed);
+        request.put("workers", workers);
         request.put("metric", "macro_f1");
         Jobs.Submitted s = server.jobs.submit("retrain", caller.team(), model, request, server.settings.home().resolve("jobs").toString(), key,
                 Bodies.canonicalSha256(b), caller.actor(), null);

@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.AllReduce;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;

@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.AllReduce;
 import dev.canopy.api.CanopyException;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;

@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.AllReduce;
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
@@ -145,6 +146,7 @@ public final class TileClassifierTrainable implements Trainable {
      * (the others' steps return training metrics alone). Call after {@link #setup}, before {@link #restore}; the
      * ring stays the caller's to close.
      */
+    @Override
     public void dataParallel(AllReduce ring) {
         if (loop == null) throw new IllegalStateException("setup() first");
         if (ring.size() != 1 && ring.size() != config.workers()) {
@@ -283,7 +285,9 @@ public final class TileClassifierTrainable implements Trainable {
     private Map<String, Object> provenanceConfig() {
         Map<String, Object> m = new LinkedHashMap<>(config.toMap());
         m.put("global_batch", config.batchSize());
-        m.put("all_reduce", config.workers() == 1 ? "none" : ring.size() > 1 ? "tcp-ring (reduce-scatter + all-gather), fp32"
+        // epochs restored from a checkpoint count too: a trial trained on ranks is registered from a single process
+        boolean ringUsed = ring.size() > 1 || history.stream().anyMatch(h -> h.getOrDefault("allreduce_bytes", 0.0) > 0);
+        m.put("all_reduce", config.workers() == 1 ? "none" : ringUsed ? "tcp-ring (reduce-scatter + all-gather), fp32"
                 : "in-process accumulation of " + config.workers() + " slices");
         return m;
     }

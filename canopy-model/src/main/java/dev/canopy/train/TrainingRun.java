@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.AllReduce;
 import dev.canopy.api.train.TrainingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.canopy.api.train.Trainable;

@@ -1,5 +1,6 @@
 package dev.canopy.train;
 
+import dev.canopy.api.train.AllReduce;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

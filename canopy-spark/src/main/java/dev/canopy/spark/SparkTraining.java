@@ -55,57 +55,91 @@ public final class SparkTraining {
         if (workers <= 1) return run(spark, run, registryRoot, modelCache, registerAs);
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         jsc.setJobDescription("canopy train " + run + " on " + workers + " workers");
+        return onRanks(jsc, workers, new TrainOnRank(run.toString(), registryRoot == null ? null : registryRoot.toString(), modelCache.toString(),
+                registerAs));
+    }
+
+    /** What each rank of a barrier stage runs, once it has joined the ring; rank 0's answer is the stage's (others: null). */
+    public interface RankBody<T> extends java.io.Serializable {
+        T run(dev.canopy.api.train.AllReduce ring) throws Exception;
+    }
+
+    /**
+     * Runs {@code body} on {@code ranks} tasks of one barrier stage joined by a {@link RingAllReduce} and returns
+     * rank 0's answer. Contract of the tasks: each runs on one executor thread and needs a task slot of its own (the
+     * cluster must have {@code ranks} free cores); a task that fails or whose executor is lost fails the whole stage,
+     * which Spark runs again (up to {@code spark.stage.maxConsecutiveAttempts} times): the body must continue from
+     * what rank 0 saved. The ring's secret is drawn here, per call, and travels in the task closure (Spark's RPC,
+     * authenticated on a cluster with a secret).
+     */
+    public static <T> T onRanks(JavaSparkContext jsc, int ranks, RankBody<T> body) {
         byte[] secret = new byte[32];
         new java.security.SecureRandom().nextBytes(secret);
-        RankTask task = new RankTask(run.toString(), registryRoot == null ? null : registryRoot.toString(), modelCache.toString(), registerAs, secret);
-        org.apache.spark.rdd.RDD<Integer> ranks = jsc.parallelize(java.util.stream.IntStream.range(0, workers).boxed().toList(), workers).rdd();
-        scala.reflect.ClassTag<Outcome> tag = scala.reflect.ClassTag$.MODULE$.apply(Outcome.class);
+        RankTask<T> task = new RankTask<>(body, secret);
+        org.apache.spark.rdd.RDD<Integer> parts = jsc.parallelize(java.util.stream.IntStream.range(0, ranks).boxed().toList(), ranks).rdd();
+        @SuppressWarnings("unchecked")
+        scala.reflect.ClassTag<Answer<T>> tag = (scala.reflect.ClassTag<Answer<T>>) (Object) scala.reflect.ClassTag$.MODULE$.apply(Answer.class);
         // the shuffle after it makes the barrier stage a map stage: Spark runs a failed barrier map stage again, but
         // aborts the job when a barrier result stage fails ("Could not recover from a failed barrier ResultStage")
-        List<Outcome> outcomes = new org.apache.spark.api.java.JavaRDD<>(ranks.barrier().mapPartitions(task, false, tag), tag).repartition(1).collect();
-        for (Outcome o : outcomes) {
-            if (o != null) return o;
+        List<Answer<T>> answers = new org.apache.spark.api.java.JavaRDD<>(parts.barrier().mapPartitions(task, false, tag), tag).repartition(1).collect();
+        for (Answer<T> a : answers) {
+            if (a.rank() == 0) return a.value();
         }
         throw new IllegalStateException("rank 0 returned nothing");
     }
 
-    /** One rank of a data-parallel run, as a barrier task (see {@link #run(SparkSession, URI, int, URI, Path, String)}). */
-    static final class RankTask extends scala.runtime.AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Outcome>>
+    /** A rank's answer. */
+    record Answer<T>(int rank, T value) implements java.io.Serializable { }
+
+    /** Trains a run as one rank (see {@link #run(SparkSession, URI, int, URI, Path, String)}); rank 0 registers. */
+    record TrainOnRank(String runUri, String registryRoot, String modelCache, String registerAs) implements RankBody<Outcome> {
+        @Override
+        public Outcome run(dev.canopy.api.train.AllReduce ring) throws Exception {
+            return train(runUri, registryRoot, modelCache, ring.rank() == 0 ? registerAs : null, ring);
+        }
+    }
+
+    /** One rank of a barrier stage: rendezvous through {@code BarrierTaskContext.allGather}, then the body. */
+    static final class RankTask<T> extends scala.runtime.AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<Answer<T>>>
             implements java.io.Serializable {
-        private final String runUri, registryRoot, modelCache, registerAs;
+        private final RankBody<T> body;
         private final byte[] secret;
 
-        RankTask(String runUri, String registryRoot, String modelCache, String registerAs, byte[] secret) {
-            this.runUri = runUri;
-            this.registryRoot = registryRoot;
-            this.modelCache = modelCache;
-            this.registerAs = registerAs;
+        RankTask(RankBody<T> body, byte[] secret) {
+            this.body = body;
             this.secret = secret;
         }
 
         @Override
-        public scala.collection.Iterator<Outcome> apply(scala.collection.Iterator<Integer> partition) {
+        public scala.collection.Iterator<Answer<T>> apply(scala.collection.Iterator<Integer> partition) {
             org.apache.spark.BarrierTaskContext ctx = org.apache.spark.BarrierTaskContext.get();
             int rank = ctx.partitionId();
             // the address this executor's block manager serves on: one the other executors reach
             String host = org.apache.spark.SparkEnv.get().blockManager().blockManagerId().host();
             RingAllReduce.Listener listener = RingAllReduce.listen(host);
-            List<String> addresses = List.of(ctx.allGather(listener.address()));
+            List<String> addresses;
+            try {
+                addresses = List.of(ctx.allGather(listener.address()));
+            } catch (RuntimeException e) {
+                listener.close();
+                throw e;
+            }
             try (RingAllReduce ring = RingAllReduce.join(listener, rank, addresses, secret, java.time.Duration.ofMinutes(2))) {
-                Outcome o = train(runUri, registryRoot, modelCache, rank == 0 ? registerAs : null, ring);
-                return scala.jdk.javaapi.CollectionConverters.asScala(rank == 0 ? List.of(o).iterator() : java.util.Collections.<Outcome>emptyIterator());
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                return scala.jdk.javaapi.CollectionConverters.asScala(List.of(new Answer<>(rank, body.run(ring))).iterator());
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalStateException("rank " + rank + " failed: " + e, e);
             }
         }
     }
 
     /** The task's body: train from the latest checkpoint to the last epoch, then register. */
     static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs) throws java.io.IOException {
-        return train(runUri, registryRoot, modelCache, registerAs, dev.canopy.train.AllReduce.single());
+        return train(runUri, registryRoot, modelCache, registerAs, dev.canopy.api.train.AllReduce.single());
     }
 
-    static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs, dev.canopy.train.AllReduce ring)
+    static Outcome train(String runUri, String registryRoot, String modelCache, String registerAs, dev.canopy.api.train.AllReduce ring)
             throws java.io.IOException {
         TrainingRun r = TrainingRun.open(URI.create(runUri), S3Settings.fromEnvironment());
         try (TileClassifierTrainable t = r.execute(null, TileClassifierTrainable.ProgressSink.NONE, ring);

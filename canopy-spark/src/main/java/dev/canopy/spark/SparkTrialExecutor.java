@@ -25,12 +25,24 @@ public final class SparkTrialExecutor implements TrialExecutor {
     private final SparkSession spark;
     private final TrainableFactory factory;
     private final int slots;
+    private final int ranks;
     private final ExecutorService submitters;
 
     public SparkTrialExecutor(SparkSession spark, TrainableFactory factory, int slots) {
+        this(spark, factory, slots, 1);
+    }
+
+    /**
+     * With {@code ranksPerTrial} &gt; 1 each segment is a barrier stage of that many tasks training the trial
+     * data-parallel (see {@link SparkTraining#run(SparkSession, java.net.URI, int, java.net.URI, java.nio.file.Path, String)}):
+     * a trial needs that many task slots at once, so {@code slots} trials need {@code slots * ranksPerTrial}.
+     */
+    public SparkTrialExecutor(SparkSession spark, TrainableFactory factory, int slots, int ranksPerTrial) {
+        if (ranksPerTrial < 1) throw new IllegalArgumentException("ranks per trial must be 1 or more, not " + ranksPerTrial);
         this.spark = spark;
         this.factory = factory;
         this.slots = slots;
+        this.ranks = ranksPerTrial;
         AtomicInteger n = new AtomicInteger();
         this.submitters = Executors.newFixedThreadPool(slots, r -> {
             Thread t = new Thread(r, "canopy-trial-submit-" + n.incrementAndGet());
@@ -49,14 +61,23 @@ public final class SparkTrialExecutor implements TrialExecutor {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         TrainableFactory f = factory;
         return CompletableFuture.supplyAsync(() -> {
-            jsc.setJobDescription("canopy tune " + segment.trialId() + " -> " + segment.saveTo());
+            jsc.setJobDescription("canopy tune " + segment.trialId() + " -> " + segment.saveTo() + (ranks > 1 ? " on " + ranks + " ranks" : ""));
+            if (ranks > 1) return SparkTraining.onRanks(jsc, ranks, new SegmentOnRank(segment, f));
             return jsc.parallelize(List.of(segment), 1).map(s -> WORKER.run(s, f)).collect().get(0);
         }, submitters);
     }
 
     @Override
     public String describe() {
-        return "spark " + spark.sparkContext().master() + ", " + slots + " concurrent trial(s)";
+        return "spark " + spark.sparkContext().master() + ", " + slots + " concurrent trial(s)" + (ranks > 1 ? " of " + ranks + " data-parallel ranks each" : "");
+    }
+
+    /** One rank of a data-parallel segment: a fresh trainable joins the ring; rank 0 saves and answers. */
+    record SegmentOnRank(Segment segment, TrainableFactory factory) implements SparkTraining.RankBody<TrialResult> {
+        @Override
+        public TrialResult run(dev.canopy.api.train.AllReduce ring) {
+            return WORKER.run(segment, factory, ring);
+        }
     }
 
     @Override

@@ -40,6 +40,24 @@ public final class SegmentWorker {
         }
     }
 
+    /**
+     * The segment as one rank of a data-parallel trial: a fresh trainable joins {@code ring}, restores, steps in
+     * lockstep with the other ranks, and rank 0 alone saves and answers (the others return null). No trainable is
+     * kept: the next segment's ranks may land elsewhere and must start from the same checkpoint.
+     */
+    public TrialResult run(TrialExecutor.Segment s, TrainableFactory factory, dev.canopy.api.train.AllReduce ring) {
+        if (ring.size() == 1) return run(s, factory);
+        try (Trainable t = factory.create()) {
+            t.setup(factory.merge(s.config()));
+            t.dataParallel(ring);
+            if (s.restoreFrom() != null) t.restore(URI.create(s.restoreFrom()));
+            Trainable.StepResult r = t.step();
+            if (ring.rank() != 0) return null;
+            t.save(URI.create(s.saveTo()));
+            return new TrialResult(s.trialId(), r.iteration(), r.metrics());
+        }
+    }
+
     private synchronized Trainable take(TrialExecutor.Segment s) {
         Live l = live.remove(s.trialId());
         if (l == null) return null;

@@ -22,11 +22,11 @@ import java.util.Map;
 public record TuneSettings(String survey, String space, String scheduler, String searcher, int samples, int maxT, int gracePeriod,
                            double reductionFactor, int perturbationInterval, String metric, String mode, String model, Integer inputSize,
                            int maxTiles, long seed, int concurrency, int gpusPerTrial, int maxFailures, String executor, String master,
-                           boolean refine, int refineTop, String name, boolean noRegister) {
+                           boolean refine, int refineTop, String name, boolean noRegister, int workersPerTrial) {
 
     public static TuneSettings defaults(String survey, String space) {
         return new TuneSettings(survey, space, "asha", "random", 16, 8, 1, 3.0, 2, "val_accuracy", "max", "small-cnn", null, 0, 42L,
-                Runtime.getRuntime().availableProcessors(), 0, 2, "local", null, false, 3, "land-cover", false);
+                Runtime.getRuntime().availableProcessors(), 0, 2, "local", null, false, 3, "land-cover", false, 1);
     }
 
     public static TuneSettings fromMap(Map<String, Object> m) {
@@ -67,6 +67,9 @@ public record TuneSettings(String survey, String space, String scheduler, String
         b.put("max_tiles", maxTiles);
         b.put("seed", seed);
         b.put("decode_threads", 1);
+        // data-parallel trials: every trial's run is cut into this many ranks (left out at 1, so that older experiments'
+        // trial settings stay as they were)
+        if (workersPerTrial > 1) b.put("workers", workersPerTrial);
         return b;
     }
 
@@ -77,15 +80,16 @@ public record TuneSettings(String survey, String space, String scheduler, String
         return m;
     }
 
-    public TuneSettings withSpace(String s) { return new TuneSettings(survey, s, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withScheduler(String s) { return new TuneSettings(survey, space, s, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withSamples(int n) { return new TuneSettings(survey, space, scheduler, searcher, n, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withMaxT(int t) { return new TuneSettings(survey, space, scheduler, searcher, samples, t, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withReductionFactor(double f) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, f, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withInputSize(Integer s) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, s, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withMaxTiles(int n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, n, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withSeed(long s) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, s, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withMaxFailures(int n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, n, executor, master, refine, refineTop, name, noRegister); }
-    public TuneSettings withRefine(boolean r) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, r, refineTop, name, noRegister); }
-    public TuneSettings withNoRegister(boolean n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, n); }
+    public TuneSettings withSpace(String s) { return new TuneSettings(survey, s, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withScheduler(String s) { return new TuneSettings(survey, space, s, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withSamples(int n) { return new TuneSettings(survey, space, scheduler, searcher, n, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withMaxT(int t) { return new TuneSettings(survey, space, scheduler, searcher, samples, t, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withReductionFactor(double f) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, f, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withInputSize(Integer s) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, s, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withMaxTiles(int n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, n, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withSeed(long s) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, s, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withMaxFailures(int n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, n, executor, master, refine, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withRefine(boolean r) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, r, refineTop, name, noRegister, workersPerTrial); }
+    public TuneSettings withWorkersPerTrial(int w) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, noRegister, w); }
+    public TuneSettings withNoRegister(boolean n) { return new TuneSettings(survey, space, scheduler, searcher, samples, maxT, gracePeriod, reductionFactor, perturbationInterval, metric, mode, model, inputSize, maxTiles, seed, concurrency, gpusPerTrial, maxFailures, executor, master, refine, refineTop, name, n, workersPerTrial); }
 }

@@ -37,6 +37,19 @@ public interface Trainable extends AutoCloseable {
     /** Loads a checkpoint written by {@link #save}; fails with a clear error if it is missing or corrupt. */
     void restore(URI location);
 
+    /**
+     * Makes this instance one rank of a synchronous data-parallel run of {@code ring.size()} ranks, each taking its
+     * slice of every batch and summing gradients through {@code ring} every step. Called after {@link #setup} and
+     * before {@link #restore}; every rank then steps in lockstep and only rank 0 needs to {@link #save}. The ring stays
+     * the caller's to close. The default supports a single rank only.
+     */
+    default void dataParallel(AllReduce ring) {
+        if (ring.size() > 1) {
+            throw new TrainingException("train.no_data_parallel", getClass().getSimpleName() + " cannot train on " + ring.size() + " ranks",
+                    "run it with one worker per trial");
+        }
+    }
+
     @Override
     void close();
 

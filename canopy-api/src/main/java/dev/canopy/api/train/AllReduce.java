@@ -1,4 +1,4 @@
-package dev.canopy.train;
+package dev.canopy.api.train;
 
 /**
  * Sums arrays across the ranks of a data-parallel training run, so that every rank ends each step with the same
