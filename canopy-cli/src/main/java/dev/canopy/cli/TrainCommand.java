@@ -115,6 +115,9 @@ final class TrainCommand implements Callable<Integer> {
         int ranks = run.config().workers();
         out.printf("training on %s (%s; the run folder and the registry must be reachable from its executors)%n", where,
                 ranks == 1 ? "one task" : ranks + " tasks in a barrier stage, one per data-parallel rank, global batch " + run.config().batchSize());
+        if (ranks > 1 && where.startsWith("local")) {
+            out.printf("note: ranks in one process take turns in the engine; this shows the distributed run, it is not faster than --workers 1 here%n");
+        }
         java.util.concurrent.ScheduledExecutorService watcher = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "canopy-train-watch");
             t.setDaemon(true);
@@ -144,6 +147,9 @@ final class TrainCommand implements Callable<Integer> {
                     m.getOrDefault("val_accuracy", Double.NaN), m.getOrDefault("val_macro_f1", Double.NaN));
             if (o.registered() != null) out.printf("registered %s%n", o.registered());
             return 0;
+        } catch (RuntimeException e) {
+            run.markFailed(String.valueOf(e.getMessage()));
+            throw e;
         } finally {
             watcher.shutdownNow();
             spark.stop();

@@ -70,6 +70,7 @@ class TrainCommandTest {
         assertThat(other.code()).isEqualTo(2);
         assertThat(other.err()).contains("started with --workers 2");
         MainTest.Result tooMany = cli("train", "--survey", survey.toString(), "--batch-size", "4", "--workers", "8", "--run", tmp.resolve("x").toString());
+        assertThat(tooMany.code()).isEqualTo(2);
         assertThat(tooMany.err()).contains("workers=8", "at most batch_size (4)");
     }
 

@@ -47,6 +47,7 @@ final class EpochLoop {
 
     private AllReduce ring = AllReduce.single();
     private int accumulate = 1;
+    private boolean gradientsMade;
 
     /**
      * Synchronous data parallelism: each global batch of {@code batchSize} is cut into {@code ring.size()} slices
@@ -119,10 +120,15 @@ final class EpochLoop {
                 ranges.add(new int[] {start + length * k / slices, start + length * (k + 1) / slices});
             }
         }
+        if (ranges.isEmpty() && !samples.isEmpty()) {
+            throw new dev.canopy.api.train.TrainingException("train.too_few_tiles", samples.size() + " training tiles cannot feed " + slices
+                    + " data-parallel slices", "use fewer workers or more tiles (max_tiles)");
+        }
         List<ai.djl.nn.Parameter> params = new java.util.ArrayList<>();
         for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : trainer.getModel().getBlock().getParameters()) {
             if (p.getValue().requiresGradient()) params.add(p.getValue());
         }
+        makeGradients();
         int size = 0;
         for (ai.djl.nn.Parameter p : params) size += (int) p.getArray().size();
         double lossSum = 0;
@@ -134,8 +140,9 @@ final class EpochLoop {
         long reduceNanos = 0;
         long bytesBefore = ring.bytesSent();
         int steps = 0;
+        float[] flat = new float[size + 2]; // the gradients, then a step's weighted loss sum and weight sum
         while (it.hasNext()) {
-            float[] flat = new float[size + 2]; // the gradients, then this step's weighted loss sum and weight sum
+            java.util.Arrays.fill(flat, 0f);
             for (int k = 0; k < perStep; k++) {
                 TileLoader.Batch b = it.next();
                 if (b.n() == 0) continue; // its tiles were all skipped: it adds nothing
@@ -200,6 +207,23 @@ final class EpochLoop {
         m.put("allreduce_seconds", reduceNanos / 1e9); // waiting for the other ranks included
         m.put("allreduce_bytes", (double) (ring.bytesSent() - bytesBefore)); // sent by this rank
         return m;
+    }
+
+    /**
+     * PyTorch allocates a parameter's gradient at its first backward; until then DJL hands out a detached zero array,
+     * so a rank whose first slice had no readable tile would write the summed gradient nowhere. One backward of zero
+     * through the model in evaluation mode (batch-norm statistics untouched) allocates them all, as zeros.
+     */
+    private void makeGradients() {
+        if (gradientsMade) return;
+        synchronized (GRADIENT_LOCK) {
+            try (NDManager m = trainer.getManager().newSubManager(); GradientCollector gc = trainer.newGradientCollector()) {
+                NDArray x = m.zeros(new Shape(1, 3, inputSize, inputSize));
+                NDArray out = trainer.getModel().getBlock().forward(new ai.djl.training.ParameterStore(m, false), new NDList(x), false).singletonOrThrow();
+                gc.backward(out.sum().mul(0));
+            }
+        }
+        gradientsMade = true;
     }
 
     private static void zeroGradients(List<ai.djl.nn.Parameter> params) {

@@ -140,8 +140,18 @@ public final class RingAllReduce implements AllReduce {
         }
     }
 
-    /** How long a rank waits for the previous one in a sum: a peer's whole step (a slow batch) must fit. */
-    static final Duration READ_TIMEOUT = Duration.ofMinutes(10);
+    /**
+     * How long a rank waits for the previous one in a sum: the other ranks wait in the next epoch's first sum while
+     * rank 0 validates and writes its checkpoint, so that must fit. A peer that dies closes its sockets (the wait ends
+     * at once), and a Spark task killed with its stage closes its ring (see SparkTraining's watchdog): this bounds only
+     * a peer that hangs unseen.
+     */
+    static final Duration READ_TIMEOUT = Duration.ofMinutes(60);
+
+    /** A connection that has not proved itself within this is dropped: a stranger cannot hold up the join for long. */
+    static final int HANDSHAKE_MILLIS = 2_000;
+
+    private volatile boolean closed;
 
     private static Socket connect(String address, int rank, byte[] secret, long deadline) {
         int colon = address.lastIndexOf(':');
@@ -152,7 +162,7 @@ public final class RingAllReduce implements AllReduce {
             Socket s = new Socket();
             try {
                 s.connect(new InetSocketAddress(host, port), 2_000);
-                s.setSoTimeout(10_000);
+                s.setSoTimeout(HANDSHAKE_MILLIS);
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
                 byte[] challenge = new byte[32];
@@ -188,7 +198,7 @@ public final class RingAllReduce implements AllReduce {
             listener.socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
             Socket s = listener.socket.accept();
             try {
-                s.setSoTimeout(10_000);
+                s.setSoTimeout(HANDSHAKE_MILLIS);
                 byte[] challenge = new byte[32];
                 new SecureRandom().nextBytes(challenge);
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
@@ -261,7 +271,9 @@ public final class RingAllReduce implements AllReduce {
             incoming.get(data, from, length);
         }
         try {
-            sent.get();
+            sent.get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS); // a next rank that stopped reading
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IOException("the next rank took no data for " + READ_TIMEOUT.toMinutes() + " minutes", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while sending", e);
@@ -292,7 +304,14 @@ public final class RingAllReduce implements AllReduce {
     }
 
     @Override
+    public boolean active() {
+        return !closed;
+    }
+
+    /** Closes the sockets: any sum blocked in another thread fails at once (how a cancelled task leaves its ring). */
+    @Override
     public void close() {
+        closed = true;
         sender.shutdownNow();
         closeQuietly(toNext);
         closeQuietly(fromPrevious);

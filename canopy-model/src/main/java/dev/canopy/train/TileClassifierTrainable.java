@@ -104,6 +104,20 @@ public final class TileClassifierTrainable implements Trainable {
         return samples.val().size();
     }
 
+    /** The digest of the tiles this run learns from (provenance; data-parallel ranks check they agree on it). */
+    public String datasetDigest() {
+        return samples.datasetDigest();
+    }
+
+    /** How many weights training changes (the length of every data-parallel sum, less 2). */
+    public int parameterCount() {
+        long n = 0;
+        for (Pair<String, Parameter> p : model.getBlock().getParameters()) {
+            if (p.getValue().requiresGradient()) n += p.getValue().getArray().size();
+        }
+        return Math.toIntExact(n);
+    }
+
     public Map<String, String> skippedTiles() {
         return loader.skipped();
     }

@@ -115,22 +115,14 @@ public final class TrainingRun {
             t.dataParallel(ring);
             t.onProgress(progress);
             int from = latestEpoch();
-            if (ring.size() > 1) {
-                // rank 0 writes the next checkpoint only after every rank's first exchange of an epoch, so all read the
-                // same one; checked rather than assumed (a stale listing of an object store would break it)
-                float[] f = {from, 1};
-                ring.sum(f);
-                if (f[0] != (float) from * ring.size()) {
-                    throw new TrainingException("train.ranks_disagree", "the ranks of " + runUri + " found different latest checkpoints",
-                            "run it again: every rank restores the newest checkpoint");
-                }
-            }
+            if (ring.size() > 1) agree(ring, from, t);
             if (from > 0) t.restore(checkpoint(from));
             if (writer) status("running", t.iteration(), config.epochs(), null);
             List<String> lines = new ArrayList<>(metricsLines());
             while (t.iteration() < config.epochs()) {
                 Trainable.StepResult r = t.step();
                 if (!writer) continue;
+                if (!ring.active()) throw new TrainingException("train.rank_cancelled", "this rank's stage was cancelled", "nothing to do: Spark runs it again");
                 t.save(checkpoint(r.iteration()));
                 lines = lines.subList(0, Math.min(lines.size(), r.iteration() - 1));
                 lines.add(new String(Json.MAPPER.copy().disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
@@ -150,6 +142,31 @@ public final class TrainingRun {
         }
     }
 
+    /**
+     * Every rank must start from the same checkpoint, with the same training tiles and the same model, or their sums
+     * would mix unlike things (or fall out of step). Rank 0 writes the next checkpoint only after every rank's first
+     * exchange of an epoch, so all read the same one; checked rather than assumed (a stale listing of an object store
+     * would break it), along with the data set's digest (16 bits at a time: sums of n equal floats stay exact), the
+     * number of training tiles and of trained weights.
+     */
+    private void agree(AllReduce ring, int from, TileClassifierTrainable t) {
+        byte[] digest = dev.canopy.api.Digests.sha256(t.datasetDigest().getBytes(StandardCharsets.UTF_8)).substring(0, 16)
+                .getBytes(StandardCharsets.US_ASCII);
+        float[] mine = {1, from, t.trainSize() % 65_536, t.trainSize() / 65_536, t.parameterCount() % 65_536, t.parameterCount() / 65_536, 0, 0, 0, 0};
+        for (int i = 0; i < 4; i++) mine[6 + i] = Integer.parseInt(new String(digest, i * 4, 4, StandardCharsets.US_ASCII), 16);
+        float[] sum = mine.clone();
+        ring.sum(sum);
+        if (sum[0] != ring.size()) throw new TrainingException("train.ranks_disagree", "the ring of " + runUri + " has " + sum[0] + " ranks, not " + ring.size(),
+                "every rank must join the same ring");
+        for (int i = 1; i < mine.length; i++) {
+            if (sum[i] != mine[i] * ring.size()) {
+                throw new TrainingException("train.ranks_disagree", "the ranks of " + runUri + " found different "
+                        + (i == 1 ? "latest checkpoints" : i < 4 ? "training tiles" : i < 6 ? "models" : "data sets"),
+                        "run it again once the survey and the run folder no longer change");
+            }
+        }
+    }
+
     private List<String> metricsLines() {
         try {
             String s = new String(runStore.get("metrics.jsonl"), StandardCharsets.UTF_8);
@@ -157,6 +174,14 @@ public final class TrainingRun {
         } catch (StorageException.NotFound e) {
             return List.of();
         }
+    }
+
+    /**
+     * Records that the run failed where it stands: for the driver of a distributed run, whose ranks may all be gone
+     * (a rank that fails writes its own status, and rank 0's executor may have died with the run).
+     */
+    public void markFailed(String error) {
+        status("failed", latestEpoch(), config().epochs(), error);
     }
 
     private void status(String state, int epoch, int epochs, String error) {

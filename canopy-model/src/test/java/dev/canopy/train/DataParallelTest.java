@@ -91,6 +91,46 @@ class DataParallelTest {
         assertThat(m0.get("allreduce_bytes")).as("2 (n-1)/n of the gradients (+2 floats) per step").isEqualTo(steps * 4 * (n + 2));
     }
 
+    /**
+     * The arithmetic both data-parallel paths share, against DJL's mean loss: the gradient of a batch's weighted loss
+     * sum divided by its weight sum is the gradient of the mean loss the plain loop trains on. (Weights after whole
+     * steps cannot show it: Adam's update hardly depends on the gradient's scale, and turns rounding differences of
+     * near-zero gradients into differences of a learning rate.)
+     */
+    @Test
+    void aBatchsLossSumOverItsWeightSumHasTheMeanLossesGradient() {
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager("PyTorch")) {
+            java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
+            float[] z = new float[12 * 5];
+            for (int i = 0; i < z.length; i++) z[i] = (float) rng.nextGaussian();
+            float[] labels = new float[12];
+            for (int i = 0; i < labels.length; i++) labels[i] = rng.nextInt(5);
+            WeightedCrossEntropy loss = new WeightedCrossEntropy(m.create(new float[] {0.5f, 1f, 2f, 1.5f, 0.8f}));
+            float[][] grads = new float[2][];
+            double[] values = new double[2];
+            for (int k = 0; k < 2; k++) {
+                ai.djl.ndarray.NDArray logits = m.create(z, new ai.djl.ndarray.types.Shape(12, 5));
+                logits.setRequiresGradient(true);
+                try (ai.djl.training.GradientCollector gc = ai.djl.engine.Engine.getEngine("PyTorch").newGradientCollector()) {
+                    ai.djl.ndarray.NDList y = new ai.djl.ndarray.NDList(m.create(labels));
+                    ai.djl.ndarray.NDArray l;
+                    if (k == 0) {
+                        l = loss.evaluate(y, new ai.djl.ndarray.NDList(logits));
+                    } else {
+                        ai.djl.ndarray.NDList sw = loss.sumAndWeight(y, new ai.djl.ndarray.NDList(logits));
+                        l = sw.get(0).div(sw.get(1).getFloat());
+                    }
+                    gc.backward(l);
+                    values[k] = l.getFloat();
+                }
+                grads[k] = logits.getGradient().toFloatArray();
+            }
+            assertThat(values[1]).isCloseTo(values[0], org.assertj.core.data.Offset.offset(1e-6));
+            assertThat(maxRelativeDifference(grads[1], grads[0])).isLessThanOrEqualTo(1e-6);
+            assertThat(maxRelativeDifference(grads[0], new float[grads[0].length])).as("a gradient at all").isPositive();
+        }
+    }
+
     @Test
     void aRingOfAnotherSizeThanTheRunIsRefusedByName() {
         List<CompletableFuture<Object[]>> ranks = ranks(2, (rank, ring) -> {

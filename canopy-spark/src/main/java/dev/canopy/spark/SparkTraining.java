@@ -88,6 +88,16 @@ public final class SparkTraining {
         throw new IllegalStateException("rank 0 returned nothing");
     }
 
+    static byte[] attemptKey(byte[] secret, int attempt) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            mac.init(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA256"));
+            return mac.doFinal(("canopy-stage-attempt-" + attempt).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
+        }
+    }
+
     /** A rank's answer. */
     record Answer<T>(int rank, T value) implements java.io.Serializable { }
 
@@ -124,8 +134,24 @@ public final class SparkTraining {
                 listener.close();
                 throw e;
             }
-            try (RingAllReduce ring = RingAllReduce.join(listener, rank, addresses, secret, java.time.Duration.ofMinutes(2))) {
-                return scala.jdk.javaapi.CollectionConverters.asScala(List.of(new Answer<>(rank, body.run(ring))).iterator());
+            // a key per stage attempt: a rank left over from a failed attempt cannot join the next attempt's ring
+            byte[] key = attemptKey(secret, ctx.stageAttemptNumber());
+            try (RingAllReduce ring = RingAllReduce.join(listener, rank, addresses, key, java.time.Duration.ofMinutes(2))) {
+                // Spark cancels the other tasks of a failed barrier stage by setting a flag a blocked socket read never
+                // sees: closing the ring on that flag frees the task's slot for the next attempt at once
+                java.util.concurrent.ScheduledExecutorService watchdog = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "canopy-rank-" + rank + "-watchdog");
+                    t.setDaemon(true);
+                    return t;
+                });
+                watchdog.scheduleWithFixedDelay(() -> {
+                    if (ctx.isInterrupted()) ring.close();
+                }, 500, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
+                try {
+                    return scala.jdk.javaapi.CollectionConverters.asScala(List.of(new Answer<>(rank, body.run(ring))).iterator());
+                } finally {
+                    watchdog.shutdownNow();
+                }
             } catch (RuntimeException e) {
                 throw e;
             } catch (Exception e) {

@@ -22,6 +22,11 @@ public interface AllReduce extends AutoCloseable {
     /** Bytes this rank has sent so far (payload only): what the network carries per worker. */
     long bytesSent();
 
+    /** False once closed (for instance by a cancelled task's watchdog): a rank must then write nothing more. */
+    default boolean active() {
+        return true;
+    }
+
     @Override
     void close();
 
