@@ -142,6 +142,13 @@ final class TrainCommand implements Callable<Integer> {
             dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, run.uri(), ranks, main.registry().store().root(),
                     main.home().cache().resolve("models"), noRegister ? null : name);
             watcher.shutdownNow();
+            try {
+                watcher.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS); // a look in progress finishes first
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            // epochs the watcher had not seen yet (the last one, at least)
+            for (int e = reported[0] + 1; e <= o.epochs(); e++) out.printf("epoch %d/%d done (checkpoint written)%n", e, run.config().epochs());
             Map<String, Double> m = o.metrics();
             out.printf("trained %s for %d epochs on %s: val_acc %.3f, macro_f1 %.3f%n", run.config().architecture(), o.epochs(), o.executor(),
                     m.getOrDefault("val_accuracy", Double.NaN), m.getOrDefault("val_macro_f1", Double.NaN));

@@ -61,7 +61,8 @@ class TrainCommandTest {
         MainTest.Result r = cli("train", "--survey", survey.toString(), "--input-size", "32", "--batch-size", "16", "--epochs", "2",
                 "--workers", "2", "--run", run.toString(), "--name", "weeds2");
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(r.out()).contains("2 tasks in a barrier stage", "global batch 16", "trained small-cnn for 2 epochs on 2 ranks", "registered weeds2:1");
+        assertThat(r.out()).contains("2 tasks in a barrier stage", "global batch 16", "epoch 1/2 done", "epoch 2/2 done",
+                "trained small-cnn for 2 epochs on 2 ranks", "registered weeds2:1");
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(2).allSatisfy(l -> assertThat(l).contains("allreduce_bytes", "val_accuracy"));
         assertThat(Files.readString(run.resolve("config.json"))).contains("\"workers\" : 2");
         assertThat(cli("model", "show", "weeds2:1").out()).contains("\"workers\" : 2", "\"global_batch\" : 16", "tcp-ring");
