@@ -154,8 +154,12 @@ final class TrainCommand implements Callable<Integer> {
                     m.getOrDefault("val_accuracy", Double.NaN), m.getOrDefault("val_macro_f1", Double.NaN));
             if (o.registered() != null) out.printf("registered %s%n", o.registered());
             return 0;
-        } catch (RuntimeException e) {
-            run.markFailed(String.valueOf(e.getMessage()));
+        } catch (Exception e) { // SparkException (an aborted job) is a checked exception that Scala throws unchecked
+            try {
+                run.markFailed(String.valueOf(e.getMessage()));
+            } catch (RuntimeException x) {
+                e.addSuppressed(x); // the store may be what failed: the job's own error comes first
+            }
             throw e;
         } finally {
             watcher.shutdownNow();

@@ -162,7 +162,7 @@ public final class RingAllReduce implements AllReduce {
             Socket s = new Socket();
             try {
                 s.connect(new InetSocketAddress(host, port), 2_000);
-                s.setSoTimeout(HANDSHAKE_MILLIS);
+                s.setSoTimeout(10_000); // the accepting side may be slow to answer (a GC pause): only strangers get 2 s
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 DataOutputStream out = new DataOutputStream(s.getOutputStream());
                 byte[] challenge = new byte[32];
@@ -239,6 +239,10 @@ public final class RingAllReduce implements AllReduce {
     @Override
     public void sum(float[] data) {
         int n = size;
+        if (closed) {
+            throw new CanopyException("train.allreduce_failed", "rank " + rank + " has left its ring (its task was cancelled)",
+                    "nothing to do: the stage is run again from the last checkpoint");
+        }
         try {
             for (int s = 0; s < n - 1; s++) exchange(data, Math.floorMod(rank - s, n), Math.floorMod(rank - s - 1, n), true);
             for (int s = 0; s < n - 1; s++) exchange(data, Math.floorMod(rank + 1 - s, n), Math.floorMod(rank - s, n), false);
@@ -255,11 +259,16 @@ public final class RingAllReduce implements AllReduce {
         if (sendBuffer.length < sendLength * 4) sendBuffer = new byte[sendLength * 4];
         ByteBuffer.wrap(sendBuffer).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(data, sendFrom, sendLength);
         byte[] outgoing = sendBuffer;
-        Future<?> sent = sender.submit(() -> {
-            out.write(outgoing, 0, sendLength * 4);
-            out.flush();
-            return null;
-        });
+        Future<?> sent;
+        try {
+            sent = sender.submit(() -> {
+                out.write(outgoing, 0, sendLength * 4);
+                out.flush();
+                return null;
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new IOException("the ring was closed", e);
+        }
         int from = start(receive, data.length);
         int length = start(receive + 1, data.length) - from;
         if (receiveBuffer.length < length * 4) receiveBuffer = new byte[length * 4];
@@ -270,10 +279,19 @@ public final class RingAllReduce implements AllReduce {
         } else {
             incoming.get(data, from, length);
         }
+        long deadline = System.nanoTime() + READ_TIMEOUT.toNanos();
         try {
-            sent.get(READ_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS); // a next rank that stopped reading
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new IOException("the next rank took no data for " + READ_TIMEOUT.toMinutes() + " minutes", e);
+            while (true) { // a next rank that stopped reading, or a close that discarded the send: neither waits for ever
+                try {
+                    sent.get(1, java.util.concurrent.TimeUnit.SECONDS);
+                    break;
+                } catch (java.util.concurrent.TimeoutException e) {
+                    if (closed) throw new IOException("the ring was closed");
+                    if (System.nanoTime() > deadline) throw new IOException("the next rank took no data for " + READ_TIMEOUT.toMinutes() + " minutes", e);
+                }
+            }
+        } catch (java.util.concurrent.CancellationException e) {
+            throw new IOException("the ring was closed", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while sending", e);
@@ -312,9 +330,9 @@ public final class RingAllReduce implements AllReduce {
     @Override
     public void close() {
         closed = true;
-        sender.shutdownNow();
-        closeQuietly(toNext);
+        closeQuietly(toNext); // first: a send or a read in progress fails at once
         closeQuietly(fromPrevious);
+        sender.shutdownNow();
     }
 
     private static void closeQuietly(java.io.Closeable c) {

@@ -181,6 +181,11 @@ public final class TrainingRun {
      * (a rank that fails writes its own status, and rank 0's executor may have died with the run).
      */
     public void markFailed(String error) {
+        try {
+            if ("finished".equals(Json.MAPPER.readTree(runStore.get("status.json")).path("state").asText())) return; // it ended before what failed
+        } catch (IOException | StorageException.NotFound e) {
+            // no status yet, or not readable: write one
+        }
         status("failed", latestEpoch(), config().epochs(), error);
     }
 

@@ -91,4 +91,31 @@ class RingAllReduceTest {
             assertThatThrownBy(ranks.get(r)::join).hasCauseInstanceOf(CanopyException.class).hasMessageContaining("lost its ring");
         }
     }
+
+    /** A cancelled task's watchdog closes its ring from another thread: a peer's sum blocked on it ends at once, and a later sum on the closed ring is refused by name. */
+    @Test
+    void closingFromAnotherThreadEndsABlockedSumAtOnce() {
+        List<CompletableFuture<Object>> ranks = ring(2, r -> SECRET, (rank, ring) -> {
+            if (rank == 0) {
+                long t0 = System.nanoTime();
+                try {
+                    ring.sum(new float[1_000]); // rank 1 never sums: this waits until rank 1 closes its ring
+                    return "summed";
+                } catch (CanopyException e) {
+                    return "failed after " + (System.nanoTime() - t0) / 1_000_000_000 + " s: " + e.getMessage();
+                }
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ring.close();
+            assertThat(ring.active()).isFalse();
+            assertThatThrownBy(() -> ring.sum(new float[1_000])).isInstanceOf(CanopyException.class).hasMessageContaining("left its ring");
+            return "closed";
+        });
+        assertThat((String) ranks.get(1).join()).isEqualTo("closed");
+        assertThat((String) ranks.get(0).join()).startsWith("failed after").contains("lost its ring");
+    }
 }
