@@ -127,9 +127,9 @@ final class TrainCommand implements Callable<Integer> {
         watcher.scheduleWithFixedDelay(() -> {
             try {
                 int e = TrainingRun.open(run.uri(), S3Settings.fromEnvironment()).latestEpoch();
-                if (e > reported[0]) {
-                    reported[0] = e;
-                    out.printf("epoch %d/%d done (checkpoint written)%n", e, run.config().epochs());
+                while (reported[0] < e) { // each epoch once, in order, also when several ended between two looks
+                    reported[0]++;
+                    out.printf("epoch %d/%d done (checkpoint written)%n", reported[0], run.config().epochs());
                     out.flush();
                 }
             } catch (RuntimeException ignored) {
