@@ -141,7 +141,7 @@ final class BenchInferMemory implements Callable<Integer> {
     }
 
     private Path survey(long n, PrintWriter out) {
-        Path survey = parent.main.home().dir("bench").resolve("memory-survey-" + n + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
+        Path survey = parent.main.home().dir("bench").resolve("memory-survey-" + n + "-rg" + (dev.canopy.imagery.ManifestWriter.DEFAULT_ROW_GROUP_BYTES >> 10) + "k" + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
         try (FileObjectStore s = new FileObjectStore(survey)) {
             if (!s.exists("survey.json")) {
                 out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);

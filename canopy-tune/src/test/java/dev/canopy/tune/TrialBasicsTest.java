@@ -123,6 +123,7 @@ class TrialBasicsTest {
     void aSlotNeedsSomeCpuOrGpuAndNothingNegative() {
         assertThat(new TrialExecutor.Resources(0, 1).gpus()).isEqualTo(1);
         assertThat(new TrialExecutor.Resources(1, 1).cpus()).isEqualTo(1);
+        assertThat(new TrialExecutor.Resources(1, 0).cpus()).isEqualTo(1); // a CPU alone is enough
         assertThatThrownBy(() -> new TrialExecutor.Resources(0, 0)).isInstanceOf(TuneException.class).hasMessageContaining("at least one CPU or GPU");
         assertThatThrownBy(() -> new TrialExecutor.Resources(-1, 2)).isInstanceOf(TuneException.class);
         assertThatThrownBy(() -> new TrialExecutor.Resources(2, -1)).isInstanceOf(TuneException.class);
