@@ -42,7 +42,8 @@ import picocli.CommandLine.Spec;
 /**
  * A load generator on 127.0.0.1 against the real server: closed-loop clients at several
  * concurrency levels, dynamic batching versus batch size 1 in the same run, then an open-loop
- * overload at twice the sustainable rate.
+ * overload at twice the sustainable rate; and the batch pipeline on the same model and engine, so
+ * serving's rate is compared with the pipeline's in one run.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serving throughput and p50/p99 latency, dynamic batching vs batch size 1, and behaviour at 2x the sustainable load.")
@@ -69,6 +70,9 @@ final class BenchServe implements Callable<Integer> {
     int maxBatch;
     @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
+    @Option(names = "--pipeline-tiles", description = "Tiles of 512 px for the batch pipeline measured in the same run, the rate serving is "
+            + "compared with (default: as canopy bench infer: 16000 for the small CNN, 4000 for ResNet-18; 0: no pipeline)")
+    Integer pipelineTiles;
 
     record Point(String model, String mode, int concurrency, double rps, double p50, double p99, long errors) { }
 
@@ -87,45 +91,58 @@ final class BenchServe implements Callable<Integer> {
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("serve-registry")), bench.resolve("cache"), Clock.systemUTC());
         List<Point> points = new ArrayList<>();
         List<String> overload = new ArrayList<>();
-        for (String m : models) {
-            Architecture arch = Architecture.of(m);
-            int size = arch.defaultInputSize();
-            String name = "serve-" + arch.id();
-            ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
-                    LandCover.labels(), Map.of(), null);
-            ModelRegistry.Version v = registry.register(name, card, arch.initialWeights(5, size, 1));
-            InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
-            double sustainable = 0;
-            // the same model, images and batching without HTTP: what the serving stack itself costs
-            for (String mode : new String[] {"dynamic", "batch-1"}) {
-                ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
-                try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
-                        .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
-                    closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 32, warmUpSeconds); // warm-up
-                    for (int c : levels) {
-                        Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
-                                .withLabels(arch.id(), "in-process " + mode, c);
-                        points.add(p);
-                        out.printf("  %-10s %-19s c=%-3d %8.1f img/s  p50 %7.1f ms  p99 %7.1f ms%n", p.model(), p.mode(), c, p.rps(), p.p50(), p.p99());
+        Map<String, Double> pipelines = new java.util.LinkedHashMap<>();
+        Map<String, Double> bounds = new java.util.LinkedHashMap<>();
+        org.apache.spark.sql.SparkSession spark = null;
+        try {
+            for (String m : models) {
+                Architecture arch = Architecture.of(m);
+                int size = arch.defaultInputSize();
+                String name = "serve-" + arch.id();
+                ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                        LandCover.labels(), Map.of(), null);
+                ModelRegistry.Version v = registry.register(name, card, arch.initialWeights(5, size, 1));
+                InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
+                double sustainable = 0;
+                bounds.put(arch.id(), batchingBound(registry, v, picked, size, card, jpeg, out));
+                // the same model, images and batching without HTTP: what the serving stack itself costs
+                for (String mode : new String[] {"dynamic", "batch-1"}) {
+                    ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
+                    try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
+                            .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
+                        closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 32, warmUpSeconds); // warm-up
+                        for (int c : levels) {
+                            Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
+                                    .withLabels(arch.id(), "in-process " + mode, c);
+                            points.add(p);
+                            out.printf("  %-10s %-19s c=%-3d %8.1f img/s  p50 %7.1f ms  p99 %7.1f ms%n", p.model(), p.mode(), c, p.rps(), p.p50(), p.p99());
+                        }
                     }
                 }
-            }
-            for (String mode : new String[] {"dynamic", "batch-1"}) {
-                ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? maxBatch : 1)
-                        .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
-                try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
-                    URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
-                    closedLoop(uri, jpeg, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
-                    for (int c : levels) {
-                        Point p = closedLoop(uri, jpeg, c, seconds).withLabels(arch.id(), mode, c);
-                        points.add(p);
-                        out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
-                                c, p.rps(), p.p50(), p.p99(), p.errors());
-                        if (mode.equals("dynamic")) sustainable = Math.max(sustainable, p.rps());
+                for (String mode : new String[] {"dynamic", "batch-1"}) {
+                    ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? maxBatch : 1)
+                            .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
+                    try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
+                        URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
+                        closedLoop(uri, jpeg, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
+                        for (int c : levels) {
+                            Point p = closedLoop(uri, jpeg, c, seconds).withLabels(arch.id(), mode, c);
+                            points.add(p);
+                            out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
+                                    c, p.rps(), p.p50(), p.p99(), p.errors());
+                            if (mode.equals("dynamic")) sustainable = Math.max(sustainable, p.rps());
+                        }
+                        if (mode.equals("dynamic")) overload.add(openLoop(uri, jpeg, 2 * sustainable, seconds, arch.id()));
                     }
-                    if (mode.equals("dynamic")) overload.add(openLoop(uri, jpeg, 2 * sustainable, seconds, arch.id()));
+                }
+                int n = pipelineTiles != null ? pipelineTiles : arch == Architecture.SMALL_CNN ? 16_000 : 4_000;
+                if (n > 0) {
+                    if (spark == null) spark = dev.canopy.spark.SparkSessions.create(null, "canopy-bench-serve", List.of());
+                    pipelines.put(arch.id(), pipelineRate(spark, bench, registry, v, picked, n, out));
                 }
             }
+        } finally {
+            if (spark != null) spark.stop();
         }
         out.printf("%n%-10s %-19s %5s %10s %10s %10s %10s%n", "model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors");
         for (Point p : points) out.printf("%-10s %-19s %5d %10.1f %10.1f %10.1f %10d%n", p.model(), p.mode(), p.concurrency(), p.rps(), p.p50(), p.p99(), p.errors());
@@ -136,13 +153,81 @@ final class BenchServe implements Callable<Integer> {
                 Point d = find(points, id, "dynamic", c), one = find(points, id, "batch-1", c);
                 if (d == null || one == null) continue;
                 Point inProcess = find(points, id, "in-process dynamic", c);
-                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx, p99 %.1f vs %.1f ms; served/in-process (dynamic) %.2f%n", id, c,
-                        d.rps() / one.rps(), d.p99(), one.p99(), inProcess == null ? Double.NaN : d.rps() / inProcess.rps());
+                Double pipeline = pipelines.get(id);
+                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx (at most %.2fx on these cores), p99 %.1f vs %.1f ms; served/in-process "
+                                + "(dynamic) %.2f; best served/pipeline %s%n", id, c, d.rps() / one.rps(), bounds.get(id), d.p99(), one.p99(),
+                        inProcess == null ? Double.NaN : d.rps() / inProcess.rps(),
+                        pipeline == null ? "-" : String.format("%.0f/%.0f = %.2f", Math.max(d.rps(), one.rps()), pipeline, Math.max(d.rps(), one.rps()) / pipeline));
             }
         }
         out.println();
         overload.forEach(out::println);
         return 0;
+    }
+
+    /**
+     * The batch pipeline's end-to-end rate for the same model package and engine on this machine: {@code canopy bench infer}'s (b) on local
+     * disk, Spark local[*], decode threads = cores, batches up to {@code --max-batch}; one unmeasured run first, as there.
+     */
+    private double pipelineRate(org.apache.spark.sql.SparkSession spark, Path bench, ModelRegistry registry, ModelRegistry.Version v,
+                                InferenceEngine picked, int n, PrintWriter out) {
+        Path survey = BenchInfer.survey(bench, n, 512, parent.main.progress(), out);
+        int cores = Runtime.getRuntime().availableProcessors();
+        dev.canopy.batch.InferenceJobSpec job = BenchInfer.canopyJob(survey.toUri().toString(), registry, v, picked, bench.toUri().toString(),
+                1, maxBatch, cores);
+        BenchInfer.run(job, v, BenchInfer.rowsPerShard(n), new dev.canopy.spark.SparkShardRunner(spark)); // warm-up
+        dev.canopy.batch.BatchInference.Summary s = BenchInfer.run(job, v, BenchInfer.rowsPerShard(n), new dev.canopy.spark.SparkShardRunner(spark));
+        double rate = s.ok() / s.seconds();
+        out.printf("  %-10s pipeline (b) %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n", v.name().replace("serve-", ""), s.ok(), s.errors(),
+                s.seconds(), rate);
+        dev.canopy.batch.ExecutorResources.reset();
+        return rate;
+    }
+
+    /**
+     * The most dynamic batching can gain over batch size 1 here, when decoding (which does not batch) and the model share the cores:
+     * a request costs 1/D + 1/M(1) of them at batch size 1 and at best 1/D + 1/M(max batch) batched, so the ratio of the two bounds
+     * the throughput gain. D is measured on the benchmark's image on all cores, M on the engine alone.
+     */
+    private double batchingBound(ModelRegistry registry, ModelRegistry.Version v, InferenceEngine picked, int size, ModelCard card, byte[] jpeg,
+                                 PrintWriter out) throws Exception {
+        ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
+        float[] one = decoder.decode(jpeg, "tile");
+        long nanos = 2_000_000_000L;
+        double m1 = 0, mBatch = 0; // M at batch size 1, and the best M at a batch size dynamic batching can form (up to --max-batch)
+        int bestBatch = 1;
+        try (dev.canopy.model.TileClassifier c = registry.openPackage(v).load(null, picked)) {
+            for (int b : java.util.stream.IntStream.of(1, 8, 16, maxBatch).filter(b -> b <= maxBatch).distinct().toArray()) {
+                float[] batch = new float[one.length * b];
+                for (int i = 0; i < b; i++) System.arraycopy(one, 0, batch, i * one.length, one.length);
+                double rate = dev.canopy.model.EngineChoice.imagesPerSecond(c, batch, b, nanos);
+                if (b == 1) m1 = rate;
+                if (rate > mBatch) {
+                    mBatch = rate;
+                    bestBatch = b;
+                }
+            }
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        AtomicLong decoded = new AtomicLong();
+        long t0 = System.nanoTime(), end = t0 + nanos;
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < cores; t++) {
+            Thread th = new Thread(() -> {
+                while (System.nanoTime() < end) {
+                    decoder.decode(jpeg, "tile");
+                    decoded.incrementAndGet();
+                }
+            });
+            th.start();
+            threads.add(th);
+        }
+        for (Thread th : threads) th.join();
+        double d = decoded.get() / ((System.nanoTime() - t0) / 1e9);
+        double bound = (1 / d + 1 / m1) / (1 / d + 1 / mBatch);
+        out.printf("  %-10s decode D %.0f img/s on %d threads, model alone M1 %.0f img/s at batch 1, best M %.0f at batch %d: dynamic batching can "
+                + "gain at most (1/D + 1/M1)/(1/D + 1/M) = %.2fx%n", v.name().replace("serve-", ""), d, cores, m1, mBatch, bestBatch, bound);
+        return bound;
     }
 
     private static Point find(List<Point> ps, String model, String mode, int c) {

@@ -89,6 +89,29 @@ abstract class ObjectStoreContract {
         assertThat(s.listAll("nothing-here/").count()).isZero();
     }
 
+    /** A bounded read returns objects up to the limit whole and refuses larger ones with a typed error, empty ones included. */
+    @Test
+    void boundedReadsRefuseObjectsOverTheLimit() {
+        ObjectStore s = store();
+        byte[] data = new byte[300_000];
+        new Random(3).nextBytes(data);
+        s.put("b/exact", data);
+        s.put("b/empty", new byte[0]);
+        assertThat(s.getAsync("b/exact", data.length).join()).isEqualTo(data);
+        assertThat(s.getAsync("b/exact", 10L * data.length).join()).isEqualTo(data);
+        assertThat(s.getAsync("b/empty", 0).join()).isEmpty();
+        assertThat(s.getAsync("b/empty", 100).join()).isEmpty();
+        assertThatThrownBy(() -> s.getAsync("b/exact", data.length - 1).join()).isInstanceOf(CompletionException.class)
+                .cause().isInstanceOf(StorageException.TooLarge.class).hasMessageContaining("b/exact").hasMessageContaining(String.valueOf(data.length - 1));
+        assertThatThrownBy(() -> s.getAsync("b/exact", 0).join()).cause().isInstanceOf(StorageException.TooLarge.class);
+        assertThatThrownBy(() -> s.getAsync("missing/b", 100).join()).cause().isInstanceOf(StorageException.NotFound.class);
+        // the store still serves after refusals (a refused body does not leave a connection stuck)
+        for (int i = 0; i < 40; i++) {
+            assertThatThrownBy(() -> s.getAsync("b/exact", 1000).join()).cause().isInstanceOf(StorageException.TooLarge.class);
+        }
+        assertThat(s.getAsync("b/exact", data.length).join()).isEqualTo(data);
+    }
+
     @Test
     void missingObjectsAreTypedNotFound() {
         ObjectStore s = store();
