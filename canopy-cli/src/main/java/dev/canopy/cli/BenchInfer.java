@@ -155,12 +155,12 @@ final class BenchInfer implements Callable<Integer> {
                 int batch = maxBatch != null ? maxBatch : Math.max(model.bestBatch(), 8);
                 InferenceJobSpec job = canopyJob(surveyRoot, registry, v, picked, outRoot, replicas, batch, threads);
                 int rowsPerShard = rowsPerShard(n);
-                if (warmUp) timed(job, v, n, rowsPerShard, new SparkShardRunner(spark), "canopy", null);
-                double canopy = timed(job, v, n, rowsPerShard, new SparkShardRunner(spark), "canopy", out);
+                if (warmUp) timed(job, v, rowsPerShard, new SparkShardRunner(spark), "canopy", null);
+                double canopy = timed(job, v, rowsPerShard, new SparkShardRunner(spark), "canopy", out);
                 InferenceJobSpec naiveJob = new InferenceJobSpec(job.surveyRoot(), job.modelRoot(), job.modelPrefix(), job.modelRef(), null,
                         outRoot + "/out-naive", 1, batch, 0, 1, 1, 1).withEngine(picked.id());
-                if (warmUp) timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", null);
-                double naive = timed(naiveJob, v, n, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
+                if (warmUp) timed(naiveJob, v, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", null);
+                double naive = timed(naiveJob, v, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
                 rows.add(new Row(arch.id(), n, ceilings, picked.id(), decode, canopy, naive));
                 ExecutorResources.reset();
                 dev.canopy.bench.NaiveShardTask.reset();
@@ -218,7 +218,7 @@ final class BenchInfer implements Callable<Integer> {
         return Math.max(50, n / (2 * Runtime.getRuntime().availableProcessors()));
     }
 
-    /** One run of a job on {@code runner}: ok tiles per second (error rows are not throughput), and the summary for its stage line. */
+    /** One run of a job on {@code runner}, overwriting its output: the summary (ok tiles and seconds give the rate; error rows are not throughput). */
     static BatchInference.Summary run(InferenceJobSpec job, ModelRegistry.Version v, int rowsPerShard, ShardRunner runner) {
         BatchInference.Options o = BatchInference.Options.defaults().withOverwrite(true).withRowsPerShard(rowsPerShard).withMaxErrorFraction(1);
         return BatchInference.run(job, v.card(), null, o, runner, ProgressListener.NONE);
@@ -321,7 +321,7 @@ final class BenchInfer implements Callable<Integer> {
         return rate;
     }
 
-    private double timed(InferenceJobSpec job, ModelRegistry.Version v, int n, int rowsPerShard, ShardRunner runner, String label, PrintWriter out)
+    private double timed(InferenceJobSpec job, ModelRegistry.Version v, int rowsPerShard, ShardRunner runner, String label, PrintWriter out)
             throws Exception {
         java.time.Duration storeCpu0 = s3 == null ? null : s3.cpuTime();
         BatchInference.Summary s = run(job, v, rowsPerShard, runner);

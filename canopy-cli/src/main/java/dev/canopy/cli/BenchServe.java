@@ -1,10 +1,7 @@
 package dev.canopy.cli;
 
-import dev.canopy.api.ProgressListener;
 import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.LandCover;
-import dev.canopy.imagery.SurveyGenerator;
-import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
 import dev.canopy.model.ModelCard;
 import dev.canopy.model.ModelRegistry;
@@ -24,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -78,86 +74,62 @@ final class BenchServe implements Callable<Integer> {
 
     private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8)).build();
 
+    /** One model of the run: its package, the engine it runs on and the images sent to it. */
+    private record Subject(Architecture arch, ModelRegistry.Version version, InferenceEngine engine, ModelCard card, Path survey, int pipelineTiles,
+                           List<byte[]> images) { }
+
+    /** What batching can gain at most here, and the batch size of the model's best rate alone. */
+    private record BatchingBound(double gain, int bestBatch) { }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (maxBatch < 1) throw new UsageException("--max-batch must be at least 1, not " + maxBatch, "pass --max-batch 8, say");
+        if (pipelineTiles != null && pipelineTiles < 0) throw new UsageException("--pipeline-tiles must be 0 or more, not " + pipelineTiles,
+                "pass --pipeline-tiles 0 to skip the pipeline, or leave it out");
         Path bench = parent.main.home().dir("bench");
-        Path survey = bench.resolve("serve-survey-512"); // the tile size bench infer reads, so the two rates compare
-        try (SurveyGenerator g = new SurveyGenerator(); FileObjectStore s = new FileObjectStore(survey)) {
-            if (!s.exists("survey.json")) g.generate(SurveySpec.of(16, 512, 3), s, ProgressListener.NONE);
-        }
-        byte[] jpeg = Files.readAllBytes(survey.resolve("tiles/r00000c00000.jpg"));
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("serve-registry")), bench.resolve("cache"), Clock.systemUTC());
+        // surveys first, so generating them does not run beside any measurement
+        List<Subject> subjects = new ArrayList<>();
+        for (String m : models) subjects.add(subject(Architecture.of(m), bench, registry, out));
         List<Point> points = new ArrayList<>();
         List<String> overload = new ArrayList<>();
+        Map<String, BatchingBound> bounds = new java.util.LinkedHashMap<>();
+        for (Subject sub : subjects) {
+            bounds.put(sub.arch().id(), batchingBound(registry, sub, out));
+            measureServing(registry, sub, points, overload, out);
+        }
+        // the pipeline last, in a Spark session of its own that is stopped before anything else is measured
         Map<String, Double> pipelines = new java.util.LinkedHashMap<>();
-        Map<String, Double> bounds = new java.util.LinkedHashMap<>();
-        org.apache.spark.sql.SparkSession spark = null;
-        try {
-            for (String m : models) {
-                Architecture arch = Architecture.of(m);
-                int size = arch.defaultInputSize();
-                String name = "serve-" + arch.id();
-                ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
-                        LandCover.labels(), Map.of(), null);
-                ModelRegistry.Version v = registry.register(name, card, arch.initialWeights(5, size, 1));
-                InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
-                double sustainable = 0;
-                bounds.put(arch.id(), batchingBound(registry, v, picked, size, card, jpeg, out));
-                // the same model, images and batching without HTTP: what the serving stack itself costs
-                for (String mode : new String[] {"dynamic", "batch-1"}) {
-                    ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
-                    try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(v).load(null, picked))
-                            .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
-                        closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, 32, warmUpSeconds); // warm-up
-                        for (int c : levels) {
-                            Point p = closedLoop(() -> pool.submit(decoder.decode(jpeg, "tile")).get() != null, c, seconds)
-                                    .withLabels(arch.id(), "in-process " + mode, c);
-                            points.add(p);
-                            out.printf("  %-10s %-19s c=%-3d %8.1f img/s  p50 %7.1f ms  p99 %7.1f ms%n", p.model(), p.mode(), c, p.rps(), p.p50(), p.p99());
-                        }
-                    }
+        if (subjects.stream().anyMatch(sub -> sub.pipelineTiles() > 0)) {
+            org.apache.spark.sql.SparkSession spark = dev.canopy.spark.SparkSessions.create(null, "canopy-bench-serve", List.of());
+            try {
+                for (Subject sub : subjects) {
+                    if (sub.pipelineTiles() > 0) pipelines.put(sub.arch().id(), pipelineRate(spark, bench, registry, sub, bounds.get(sub.arch().id()), out));
                 }
-                for (String mode : new String[] {"dynamic", "batch-1"}) {
-                    ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? maxBatch : 1)
-                            .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(picked, null);
-                    try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(name))) {
-                        URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + name + "/predict");
-                        closedLoop(uri, jpeg, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
-                        for (int c : levels) {
-                            Point p = closedLoop(uri, jpeg, c, seconds).withLabels(arch.id(), mode, c);
-                            points.add(p);
-                            out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
-                                    c, p.rps(), p.p50(), p.p99(), p.errors());
-                            if (mode.equals("dynamic")) sustainable = Math.max(sustainable, p.rps());
-                        }
-                        if (mode.equals("dynamic")) overload.add(openLoop(uri, jpeg, 2 * sustainable, seconds, arch.id()));
-                    }
-                }
-                int n = pipelineTiles != null ? pipelineTiles : arch == Architecture.SMALL_CNN ? 16_000 : 4_000;
-                if (n > 0) {
-                    if (spark == null) spark = dev.canopy.spark.SparkSessions.create(null, "canopy-bench-serve", List.of());
-                    pipelines.put(arch.id(), pipelineRate(spark, bench, registry, v, picked, n, out));
-                }
+            } finally {
+                spark.stop();
             }
-        } finally {
-            if (spark != null) spark.stop();
         }
         out.printf("%n%-10s %-19s %5s %10s %10s %10s %10s%n", "model", "mode", "conc", "req/s", "p50 ms", "p99 ms", "errors");
         for (Point p : points) out.printf("%-10s %-19s %5d %10.1f %10.1f %10.1f %10d%n", p.model(), p.mode(), p.concurrency(), p.rps(), p.p50(), p.p99(), p.errors());
         out.println();
-        for (String m : models) {
-            String id = Architecture.of(m).id();
+        for (Subject sub : subjects) {
+            String id = sub.arch().id();
             for (int c : levels) {
                 Point d = find(points, id, "dynamic", c), one = find(points, id, "batch-1", c);
                 if (d == null || one == null) continue;
                 Point inProcess = find(points, id, "in-process dynamic", c);
-                Double pipeline = pipelines.get(id);
-                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx (at most %.2fx on these cores), p99 %.1f vs %.1f ms; served/in-process "
-                                + "(dynamic) %.2f; best served/pipeline %s%n", id, c, d.rps() / one.rps(), bounds.get(id), d.p99(), one.p99(),
-                        inProcess == null ? Double.NaN : d.rps() / inProcess.rps(),
-                        pipeline == null ? "-" : String.format("%.0f/%.0f = %.2f", Math.max(d.rps(), one.rps()), pipeline, Math.max(d.rps(), one.rps()) / pipeline));
+                out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx (estimated most batching can gain here: %.2fx), p99 %.1f vs %.1f ms; "
+                                + "served/in-process (dynamic) %.2f%n", id, c, d.rps() / one.rps(), bounds.get(id).gain(), d.p99(), one.p99(),
+                        inProcess == null ? Double.NaN : d.rps() / inProcess.rps());
+            }
+            Double pipeline = pipelines.get(id);
+            if (pipeline != null) {
+                Point best = points.stream().filter(p -> p.model().equals(id) && !p.mode().startsWith("in-process"))
+                        .max(java.util.Comparator.comparingDouble(Point::rps)).orElseThrow();
+                out.printf("%-10s best served rate %.0f req/s (%s, c=%d) vs the batch pipeline's %.0f img/s: %s%n", id, best.rps(), best.mode(),
+                        best.concurrency(), pipeline, pipeline > 0 ? String.format("%.2f", best.rps() / pipeline) : "- (the pipeline answered nothing)");
             }
         }
         out.println();
@@ -165,38 +137,102 @@ final class BenchServe implements Callable<Integer> {
         return 0;
     }
 
-    /**
-     * The batch pipeline's end-to-end rate for the same model package and engine on this machine: {@code canopy bench infer}'s (b) on local
-     * disk, Spark local[*], decode threads = cores, batches up to {@code --max-batch}; one unmeasured run first, as there.
-     */
-    private double pipelineRate(org.apache.spark.sql.SparkSession spark, Path bench, ModelRegistry registry, ModelRegistry.Version v,
-                                InferenceEngine picked, int n, PrintWriter out) {
-        Path survey = BenchInfer.survey(bench, n, 512, parent.main.progress(), out);
-        int cores = Runtime.getRuntime().availableProcessors();
-        dev.canopy.batch.InferenceJobSpec job = BenchInfer.canopyJob(survey.toUri().toString(), registry, v, picked, bench.toUri().toString(),
-                1, maxBatch, cores);
-        BenchInfer.run(job, v, BenchInfer.rowsPerShard(n), new dev.canopy.spark.SparkShardRunner(spark)); // warm-up
-        dev.canopy.batch.BatchInference.Summary s = BenchInfer.run(job, v, BenchInfer.rowsPerShard(n), new dev.canopy.spark.SparkShardRunner(spark));
-        double rate = s.ok() / s.seconds();
-        out.printf("  %-10s pipeline (b) %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n", v.name().replace("serve-", ""), s.ok(), s.errors(),
-                s.seconds(), rate);
-        dev.canopy.batch.ExecutorResources.reset();
-        return rate;
+    /** Registers the model and picks its engine; its images are tiles of the pipeline's survey (made here when missing), as bench infer's. */
+    private Subject subject(Architecture arch, Path bench, ModelRegistry registry, PrintWriter out) throws Exception {
+        int size = arch.defaultInputSize();
+        String name = "serve-" + arch.id();
+        ModelCard card = new ModelCard(name, ModelCard.FORMAT_DJL, arch.id(), size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD,
+                LandCover.labels(), Map.of(), null);
+        ModelRegistry.Version v = registry.register(name, card, arch.initialWeights(5, size, 1));
+        InferenceEngine picked = InferCommand.engine(parent.main, registry.openPackage(v), engine);
+        int n = pipelineTiles != null ? pipelineTiles : arch == Architecture.SMALL_CNN ? 16_000 : 4_000;
+        Path survey = BenchInfer.survey(bench, Math.max(n, IMAGES), 512, parent.main.progress(), out); // 512 px: the tile size bench infer reads
+        List<byte[]> images = new ArrayList<>();
+        try (var files = Files.list(survey.resolve("tiles"))) {
+            for (Path f : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".jpg")).sorted().limit(IMAGES)::iterator) images.add(Files.readAllBytes(f));
+        }
+        if (images.isEmpty()) throw new IllegalStateException("no tiles in " + survey.resolve("tiles") + ": delete " + survey + " to make it again");
+        return new Subject(arch, v, picked, card, survey, n, images);
+    }
+
+    /** Distinct images sent in turn, so the served path decodes varied tiles as the pipeline does, not one tile over and over. */
+    static final int IMAGES = 64;
+
+    /** In process (the same batching without HTTP: what the serving stack costs), then served, each mode at each concurrency level. */
+    private void measureServing(ModelRegistry registry, Subject sub, List<Point> points, List<String> overload, PrintWriter out) throws Exception {
+        String id = sub.arch().id();
+        AtomicLong turn = new AtomicLong();
+        java.util.function.Supplier<byte[]> next = () -> sub.images().get((int) (turn.getAndIncrement() % sub.images().size()));
+        for (String mode : new String[] {"dynamic", "batch-1"}) {
+            ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
+            try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(sub.version()).load(null, sub.engine()))
+                    .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
+                Call call = () -> pool.submit(decoder.decode(next.get(), "tile")).get() != null;
+                closedLoop(call, 32, warmUpSeconds); // warm-up
+                for (int c : levels) {
+                    Point p = closedLoop(call, c, seconds).withLabels(id, "in-process " + mode, c);
+                    points.add(p);
+                    out.printf("  %-10s %-19s c=%-3d %8.1f img/s  p50 %7.1f ms  p99 %7.1f ms%n", p.model(), p.mode(), c, p.rps(), p.p50(), p.p99());
+                }
+            }
+        }
+        double sustainable = 0;
+        for (String mode : new String[] {"dynamic", "batch-1"}) {
+            ServeSettings st = ServeSettings.defaults().withPort(0).withMaxBatch(mode.equals("dynamic") ? maxBatch : 1)
+                    .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(sub.engine(), null);
+            try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(sub.version().name()))) {
+                URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + sub.version().name() + "/predict");
+                Call call = () -> http.send(request(uri, next.get()), HttpResponse.BodyHandlers.ofString()).statusCode() == 200;
+                closedLoop(call, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
+                for (int c : levels) {
+                    Point p = closedLoop(call, c, seconds).withLabels(id, mode, c);
+                    points.add(p);
+                    out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
+                            c, p.rps(), p.p50(), p.p99(), p.errors());
+                    if (mode.equals("dynamic")) sustainable = Math.max(sustainable, p.rps());
+                }
+                if (mode.equals("dynamic")) overload.add(openLoop(uri, next, 2 * sustainable, seconds, id));
+            }
+        }
     }
 
     /**
-     * The most dynamic batching can gain over batch size 1 here, when decoding (which does not batch) and the model share the cores:
-     * a request costs 1/D + 1/M(1) of them at batch size 1 and at best 1/D + 1/M(max batch) batched, so the ratio of the two bounds
-     * the throughput gain. D is measured on the benchmark's image on all cores, M on the engine alone.
+     * The batch pipeline's end-to-end rate for the same model package and engine on this machine: {@code canopy bench infer}'s (b) on local
+     * disk (Spark local[*], decode threads = cores, batches up to the model's best batch size alone and at least 8, as bench infer sets
+     * them), over the survey the served images come from; one unmeasured run first, as there.
      */
-    private double batchingBound(ModelRegistry registry, ModelRegistry.Version v, InferenceEngine picked, int size, ModelCard card, byte[] jpeg,
-                                 PrintWriter out) throws Exception {
-        ImageDecoder decoder = new ImageDecoder(size, card.mean(), card.std());
-        float[] one = decoder.decode(jpeg, "tile");
+    private double pipelineRate(org.apache.spark.sql.SparkSession spark, Path bench, ModelRegistry registry, Subject sub, BatchingBound bound,
+                                PrintWriter out) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int batch = Math.max(bound.bestBatch(), 8);
+        dev.canopy.batch.InferenceJobSpec job = BenchInfer.canopyJob(sub.survey().toUri().toString(), registry, sub.version(), sub.engine(),
+                bench.resolve("serve-pipeline").toUri().toString(), 1, batch, cores);
+        int n = sub.pipelineTiles(), rowsPerShard = BenchInfer.rowsPerShard(n);
+        try {
+            BenchInfer.run(job, sub.version(), rowsPerShard, new dev.canopy.spark.SparkShardRunner(spark)); // warm-up
+            dev.canopy.batch.BatchInference.Summary s = BenchInfer.run(job, sub.version(), rowsPerShard, new dev.canopy.spark.SparkShardRunner(spark));
+            double rate = s.seconds() > 0 ? s.ok() / s.seconds() : 0;
+            out.printf("  %-10s pipeline (b), batches up to %d: %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n", sub.arch().id(), batch, s.ok(),
+                    s.errors(), s.seconds(), rate);
+            if (s.errors() > 0) out.printf("  WARNING: %,d error rows (see %s); they are not counted as throughput%n", s.errors(), s.output());
+            return rate;
+        } finally {
+            dev.canopy.batch.ExecutorResources.reset();
+        }
+    }
+
+    /**
+     * An estimate of the most dynamic batching can gain over batch size 1 here, when decoding (which does not batch) and the model share
+     * the cores: a request costs about 1/D + 1/M(1) of them at batch size 1 and 1/D + 1/M(best batch) batched. D is measured on the
+     * served images on all cores after a warm-up, M on the engine alone; both are single measurements, so treat the ratio as an estimate.
+     */
+    private BatchingBound batchingBound(ModelRegistry registry, Subject sub, PrintWriter out) throws Exception {
+        ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
+        float[] one = decoder.decode(sub.images().get(0), "tile");
         long nanos = 2_000_000_000L;
         double m1 = 0, mBatch = 0; // M at batch size 1, and the best M at a batch size dynamic batching can form (up to --max-batch)
         int bestBatch = 1;
-        try (dev.canopy.model.TileClassifier c = registry.openPackage(v).load(null, picked)) {
+        try (dev.canopy.model.TileClassifier c = registry.openPackage(sub.version()).load(null, sub.engine())) {
             for (int b : java.util.stream.IntStream.of(1, 8, 16, maxBatch).filter(b -> b <= maxBatch).distinct().toArray()) {
                 float[] batch = new float[one.length * b];
                 for (int i = 0; i < b; i++) System.arraycopy(one, 0, batch, i * one.length, one.length);
@@ -209,25 +245,35 @@ final class BenchServe implements Callable<Integer> {
             }
         }
         int cores = Runtime.getRuntime().availableProcessors();
+        decodeRate(decoder, sub.images(), cores, nanos); // warm-up
+        double d = decodeRate(decoder, sub.images(), cores, nanos);
+        double gain = (1 / d + 1 / m1) / (1 / d + 1 / mBatch);
+        out.printf("  %-10s decode D %.0f img/s on %d threads, model alone M1 %.0f img/s at batch 1, best M %.0f at batch %d: dynamic batching can "
+                + "gain about (1/D + 1/M1)/(1/D + 1/M) = %.2fx at most%n", sub.arch().id(), d, cores, m1, mBatch, bestBatch, gain);
+        return new BatchingBound(gain, bestBatch);
+    }
+
+    /** Images decoded per second on {@code threads} threads for about {@code nanos}. */
+    private static double decodeRate(ImageDecoder decoder, List<byte[]> images, int threads, long nanos) throws Exception {
         AtomicLong decoded = new AtomicLong();
         long t0 = System.nanoTime(), end = t0 + nanos;
-        List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < cores; t++) {
-            Thread th = new Thread(() -> {
-                while (System.nanoTime() < end) {
-                    decoder.decode(jpeg, "tile");
-                    decoded.incrementAndGet();
-                }
-            });
-            th.start();
-            threads.add(th);
+        java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int offset = t;
+                fs.add(pool.submit(() -> {
+                    for (int i = offset; System.nanoTime() < end; i++) {
+                        decoder.decode(images.get(i % images.size()), "tile");
+                        decoded.incrementAndGet();
+                    }
+                }));
+            }
+            for (var f : fs) f.get(); // a decoder failure surfaces here, not as a silent zero
+        } finally {
+            pool.shutdownNow();
         }
-        for (Thread th : threads) th.join();
-        double d = decoded.get() / ((System.nanoTime() - t0) / 1e9);
-        double bound = (1 / d + 1 / m1) / (1 / d + 1 / mBatch);
-        out.printf("  %-10s decode D %.0f img/s on %d threads, model alone M1 %.0f img/s at batch 1, best M %.0f at batch %d: dynamic batching can "
-                + "gain at most (1/D + 1/M1)/(1/D + 1/M) = %.2fx%n", v.name().replace("serve-", ""), d, cores, m1, mBatch, bestBatch, bound);
-        return bound;
+        return decoded.get() / ((System.nanoTime() - t0) / 1e9);
     }
 
     private static Point find(List<Point> ps, String model, String mode, int c) {
@@ -243,10 +289,6 @@ final class BenchServe implements Callable<Integer> {
     /** One request of a closed loop: true when it was answered. */
     interface Call {
         boolean run() throws Exception;
-    }
-
-    private Raw closedLoop(URI uri, byte[] body, int concurrency, int secs) throws Exception {
-        return closedLoop(() -> http.send(request(uri, body), HttpResponse.BodyHandlers.ofString()).statusCode() == 200, concurrency, secs);
     }
 
     /** {@code concurrency} clients, each sending its next request when the previous one is answered. */
@@ -275,24 +317,35 @@ final class BenchServe implements Callable<Integer> {
         return new Raw(l.length / (double) secs, pct(l, 0.50), pct(l, 0.99), errors.get());
     }
 
-    /** Requests at a fixed rate whatever the answers, as independent clients would send them. */
-    private String openLoop(URI uri, byte[] body, double rate, int secs, String model) throws Exception {
+    /**
+     * Requests at a fixed rate whatever the answers, as independent clients would send them, over at most {@link #OPEN_LOOP_CONNECTIONS}
+     * connections: a request due while all are busy is counted as not sent. (Unbounded, the JDK client opens a connection per waiting
+     * request; at 1,700 req/s client and server ran out of file descriptors in one JVM.)
+     */
+    private String openLoop(URI uri, java.util.function.Supplier<byte[]> bodies, double rate, int secs, String model) throws Exception {
         ScheduledExecutorService sched = Executors.newSingleThreadScheduledExecutor();
         List<CompletableFuture<long[]>> fs = new ArrayList<>();
         long periodNanos = (long) (1e9 / rate);
         long total = (long) (rate * secs);
-        AtomicLong sent = new AtomicLong();
+        AtomicLong sent = new AtomicLong(), notSent = new AtomicLong();
+        java.util.concurrent.Semaphore connections = new java.util.concurrent.Semaphore(OPEN_LOOP_CONNECTIONS);
         CompletableFuture<Void> done = new CompletableFuture<>();
         sched.scheduleAtFixedRate(() -> {
             if (sent.incrementAndGet() > total) {
                 done.complete(null);
                 return;
             }
+            if (!connections.tryAcquire()) {
+                notSent.incrementAndGet();
+                return;
+            }
             long t0 = System.nanoTime();
+            CompletableFuture<long[]> f = http.sendAsync(request(uri, bodies.get()), HttpResponse.BodyHandlers.discarding())
+                    .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0, serverNanos(r)})
+                    .exceptionally(e -> new long[] {-1, System.nanoTime() - t0, 0});
+            f.whenComplete((r, e) -> connections.release());
             synchronized (fs) {
-                fs.add(http.sendAsync(request(uri, body), HttpResponse.BodyHandlers.discarding())
-                        .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0, serverNanos(r)})
-                        .exceptionally(e -> new long[] {-1, System.nanoTime() - t0, 0}));
+                fs.add(f);
             }
         }, 0, periodNanos, TimeUnit.NANOSECONDS);
         done.get();
@@ -315,9 +368,13 @@ final class BenchServe implements Callable<Integer> {
         }
         long[] l = okLat.stream().mapToLong(Long::longValue).sorted().toArray();
         return String.format("%-10s overload at %.0f req/s (2x sustainable) for %d s: %d answered (p99 %.0f ms), %d refused with 429, %d timed out (503), "
-                + "%d failed; slowest answer %d ms at the client, %d ms inside the server (Server-Timing), with a %d ms timeout", model, rate, secs, ok,
-                pct(l, 0.99), refused, timedOut, failed, maxMs, maxServerMs, timeoutMs);
+                + "%d failed, %d not sent (all %d of the load generator's connections busy); slowest answer %d ms at the client, %d ms inside the "
+                + "server (Server-Timing), with a %d ms timeout", model, rate, secs, ok, pct(l, 0.99), refused, timedOut, failed, notSent.get(),
+                OPEN_LOOP_CONNECTIONS, maxMs, maxServerMs, timeoutMs);
     }
+
+    /** The open loop's connections, as a load generator's fixed pool (wrk, k6) would hold them. */
+    static final int OPEN_LOOP_CONNECTIONS = 512;
 
     /** The server's own time for a request from its {@code Server-Timing: total;dur=MS} header, 0 when absent. */
     static long serverNanos(HttpResponse<?> r) {

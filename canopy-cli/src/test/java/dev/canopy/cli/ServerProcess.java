@@ -56,7 +56,12 @@ record ServerProcess(Process process, int port, List<String> lines) {
 
     /** Processes whose command line names {@code dir}: the drivers, warm drivers and cluster processes a test left. */
     static java.util.List<ProcessHandle> processesUnder(Path dir) {
-        return ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> String.join(" ", a).contains(dir.toString())).orElse(false)).toList();
+        String d = dir.toString();
+        // the folder itself or something in it, not another folder whose name starts the same (/tmp/junit-12 vs /tmp/junit-123)
+        return ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> {
+            String cmd = String.join(" ", a) + " ";
+            return cmd.contains(d + "/") || cmd.contains(d + " ") || cmd.contains("=" + d + " ");
+        }).orElse(false)).toList();
     }
 
     /** Kills (SIGKILL) every process whose command line names {@code dir} and waits for each to exit. */

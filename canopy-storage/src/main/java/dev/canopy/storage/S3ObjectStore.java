@@ -99,14 +99,18 @@ public final class S3ObjectStore implements ObjectStore {
                 });
     }
 
-    /** A ranged GET of at most {@code maxBytes + 1} bytes: one more than allowed proves the object too large. */
+    /**
+     * A ranged GET of at most {@code maxBytes + 1} bytes: one more than allowed proves the object too large. The limit is capped at what
+     * one Java array holds: S3Proxy answers 400 to a range ending at {@code Long.MAX_VALUE}.
+     */
     @Override
     public CompletableFuture<byte[]> getAsync(String key, long maxBytes) {
         String k = fullKey(key);
-        return client.getObject(GetObjectRequest.builder().bucket(bucket).key(k).range("bytes=0-" + maxBytes).build(), AsyncResponseTransformer.toBytes())
+        long limit = Math.min(maxBytes, Integer.MAX_VALUE - 9L);
+        return client.getObject(GetObjectRequest.builder().bucket(bucket).key(k).range("bytes=0-" + limit).build(), AsyncResponseTransformer.toBytes())
                 .thenApply(r -> {
                     byte[] b = r.asByteArray();
-                    if (b.length > maxBytes) throw new StorageException.TooLarge(root + "/" + key, maxBytes);
+                    if (b.length > limit) throw new StorageException.TooLarge(root + "/" + key, limit);
                     return b;
                 })
                 .exceptionally(t -> {

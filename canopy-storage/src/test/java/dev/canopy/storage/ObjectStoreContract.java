@@ -91,6 +91,7 @@ abstract class ObjectStoreContract {
 
     /** A bounded read returns objects up to the limit whole and refuses larger ones with a typed error, empty ones included. */
     @Test
+    @org.junit.jupiter.api.Timeout(120)
     void boundedReadsRefuseObjectsOverTheLimit() {
         ObjectStore s = store();
         byte[] data = new byte[300_000];
@@ -99,6 +100,7 @@ abstract class ObjectStoreContract {
         s.put("b/empty", new byte[0]);
         assertThat(s.getAsync("b/exact", data.length).join()).isEqualTo(data);
         assertThat(s.getAsync("b/exact", 10L * data.length).join()).isEqualTo(data);
+        assertThat(s.getAsync("b/exact", Long.MAX_VALUE).join()).as("no limit at all").isEqualTo(data);
         assertThat(s.getAsync("b/empty", 0).join()).isEmpty();
         assertThat(s.getAsync("b/empty", 100).join()).isEmpty();
         assertThatThrownBy(() -> s.getAsync("b/exact", data.length - 1).join()).isInstanceOf(CompletionException.class)

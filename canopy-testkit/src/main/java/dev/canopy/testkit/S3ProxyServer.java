@@ -45,7 +45,24 @@ public final class S3ProxyServer implements AutoCloseable {
                     + "; run the tests through Maven, which downloads org.gaul:s3proxy:jar-with-dependencies");
         }
         Files.createDirectories(baseDir);
-        int port = FreePort.find();
+        // a port found free can be taken before S3Proxy binds it (another test JVM starting a server at the same moment): try fresh ports
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return startOn(FreePort.find(), baseDir, host, jar);
+            } catch (PortTaken taken) {
+                if (attempt == 3) throw new IOException(taken.getMessage(), taken);
+            }
+        }
+    }
+
+    /** S3Proxy exited because its port was taken after it was found free. */
+    private static final class PortTaken extends IOException {
+        PortTaken(String message) {
+            super(message);
+        }
+    }
+
+    private static S3ProxyServer startOn(int port, Path baseDir, String host, String jar) throws IOException {
         Path props = baseDir.resolve("s3proxy.properties");
         Files.writeString(props, String.join("\n",
                 "s3proxy.endpoint=http://" + host + ":" + port,
@@ -83,18 +100,22 @@ public final class S3ProxyServer implements AutoCloseable {
     private void awaitUp(Duration timeout) throws IOException {
         Instant deadline = Instant.now().plus(timeout);
         while (Instant.now().isBefore(deadline)) {
+            String log = Files.readString(baseDir.resolve("s3proxy.log"));
             if (!process.isAlive()) {
-                throw new IOException("S3Proxy exited early: " + Files.readString(baseDir.resolve("s3proxy.log")));
+                if (log.contains("BindException") || log.contains("Address already in use")) throw new PortTaken("S3Proxy's port " + port + " was taken");
+                throw new IOException("S3Proxy exited early: " + log);
             }
+            // up when its own log says it listens there: another process on the same port would accept connections too
             try (Socket s = new Socket(host, port)) {
-                return;
+                if (log.contains("{" + host + ":" + port + "}")) return;
             } catch (IOException notYet) {
-                try {
-                    Thread.sleep(100); // waiting on another process: no clock to inject here
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted", e);
-                }
+                // not listening yet
+            }
+            try {
+                Thread.sleep(100); // waiting on another process: no clock to inject here
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
             }
         }
         close();
