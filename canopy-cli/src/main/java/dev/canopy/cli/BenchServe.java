@@ -78,15 +78,27 @@ final class BenchServe implements Callable<Integer> {
     private record Subject(Architecture arch, ModelRegistry.Version version, InferenceEngine engine, ModelCard card, Path survey, int pipelineTiles,
                            List<byte[]> images) { }
 
-    /** What batching can gain at most here, and the batch size of the model's best rate alone. */
-    private record BatchingBound(double gain, int bestBatch) { }
+    /**
+     * The model alone at the batch sizes measured, and decoding: what batching can gain here at each concurrency (c clients form batches of
+     * at most c), and the batch size of the model's best rate alone.
+     */
+    private record BatchingBound(double decode, java.util.SortedMap<Integer, Double> modelRates, int bestBatch) {
+        /** (1/D + 1/M1) / (1/D + 1/M), M the best rate at a batch size c clients can form. */
+        double gain(int concurrency) {
+            double m1 = modelRates.get(1);
+            double m = modelRates.headMap(concurrency + 1).values().stream().mapToDouble(Double::doubleValue).max().orElse(m1);
+            return (1 / decode + 1 / m1) / (1 / decode + 1 / m);
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (maxBatch < 1) throw new UsageException("--max-batch must be at least 1, not " + maxBatch, "pass --max-batch 8, say");
-        if (pipelineTiles != null && pipelineTiles < 0) throw new UsageException("--pipeline-tiles must be 0 or more, not " + pipelineTiles,
-                "pass --pipeline-tiles 0 to skip the pipeline, or leave it out");
+        if (pipelineTiles != null && pipelineTiles != 0 && pipelineTiles < IMAGES) throw new UsageException("--pipeline-tiles must be 0 or at least "
+                + IMAGES + ", not " + pipelineTiles, "pass --pipeline-tiles 0 to skip the pipeline, or leave it out");
+        if (seconds < 1 || warmUpSeconds < 0 || levels.stream().anyMatch(c -> c < 1)) throw new UsageException("--seconds must be at least 1, "
+                + "--warm-up-seconds 0 or more and every --concurrency level at least 1", "e.g. --seconds 6 --warm-up-seconds 8 --concurrency 1,32");
         Path bench = parent.main.home().dir("bench");
         ModelRegistry registry = new ModelRegistry(new FileObjectStore(bench.resolve("serve-registry")), bench.resolve("cache"), Clock.systemUTC());
         // surveys first, so generating them does not run beside any measurement
@@ -121,7 +133,7 @@ final class BenchServe implements Callable<Integer> {
                 if (d == null || one == null) continue;
                 Point inProcess = find(points, id, "in-process dynamic", c);
                 out.printf("%-10s c=%-3d dynamic/batch-1 throughput %.2fx (estimated most batching can gain here: %.2fx), p99 %.1f vs %.1f ms; "
-                                + "served/in-process (dynamic) %.2f%n", id, c, d.rps() / one.rps(), bounds.get(id).gain(), d.p99(), one.p99(),
+                                + "served/in-process (dynamic) %.2f%n", id, c, d.rps() / one.rps(), bounds.get(id).gain(c), d.p99(), one.p99(),
                         inProcess == null ? Double.NaN : d.rps() / inProcess.rps());
             }
             Double pipeline = pipelines.get(id);
@@ -167,7 +179,7 @@ final class BenchServe implements Callable<Integer> {
             ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
             try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(sub.version()).load(null, sub.engine()))
                     .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
-                Call call = () -> pool.submit(decoder.decode(next.get(), "tile")).get() != null;
+                Call call = () -> pool.submit(decoder.decode(next.get(), "tile")).get(30, TimeUnit.SECONDS) != null;
                 closedLoop(call, 32, warmUpSeconds); // warm-up
                 for (int c : levels) {
                     Point p = closedLoop(call, c, seconds).withLabels(id, "in-process " + mode, c);
@@ -230,27 +242,22 @@ final class BenchServe implements Callable<Integer> {
         ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
         float[] one = decoder.decode(sub.images().get(0), "tile");
         long nanos = 2_000_000_000L;
-        double m1 = 0, mBatch = 0; // M at batch size 1, and the best M at a batch size dynamic batching can form (up to --max-batch)
-        int bestBatch = 1;
+        java.util.SortedMap<Integer, Double> rates = new java.util.TreeMap<>(); // the model alone at batch sizes dynamic batching can form
         try (dev.canopy.model.TileClassifier c = registry.openPackage(sub.version()).load(null, sub.engine())) {
             for (int b : java.util.stream.IntStream.of(1, 8, 16, maxBatch).filter(b -> b <= maxBatch).distinct().toArray()) {
                 float[] batch = new float[one.length * b];
                 for (int i = 0; i < b; i++) System.arraycopy(one, 0, batch, i * one.length, one.length);
-                double rate = dev.canopy.model.EngineChoice.imagesPerSecond(c, batch, b, nanos);
-                if (b == 1) m1 = rate;
-                if (rate > mBatch) {
-                    mBatch = rate;
-                    bestBatch = b;
-                }
+                rates.put(b, dev.canopy.model.EngineChoice.imagesPerSecond(c, batch, b, nanos));
             }
         }
+        int bestBatch = rates.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
         int cores = Runtime.getRuntime().availableProcessors();
         decodeRate(decoder, sub.images(), cores, nanos); // warm-up
-        double d = decodeRate(decoder, sub.images(), cores, nanos);
-        double gain = (1 / d + 1 / m1) / (1 / d + 1 / mBatch);
+        BatchingBound bound = new BatchingBound(decodeRate(decoder, sub.images(), cores, nanos), rates, bestBatch);
         out.printf("  %-10s decode D %.0f img/s on %d threads, model alone M1 %.0f img/s at batch 1, best M %.0f at batch %d: dynamic batching can "
-                + "gain about (1/D + 1/M1)/(1/D + 1/M) = %.2fx at most%n", sub.arch().id(), d, cores, m1, mBatch, bestBatch, gain);
-        return new BatchingBound(gain, bestBatch);
+                + "gain about (1/D + 1/M1)/(1/D + 1/M) = %.2fx at most (with enough clients to fill the batch)%n", sub.arch().id(), bound.decode(), cores,
+                rates.get(1), rates.get(bestBatch), bestBatch, bound.gain(Integer.MAX_VALUE - 1));
+        return bound;
     }
 
     /** Images decoded per second on {@code threads} threads for about {@code nanos}. */
@@ -331,25 +338,32 @@ final class BenchServe implements Callable<Integer> {
         java.util.concurrent.Semaphore connections = new java.util.concurrent.Semaphore(OPEN_LOOP_CONNECTIONS);
         CompletableFuture<Void> done = new CompletableFuture<>();
         sched.scheduleAtFixedRate(() -> {
-            if (sent.incrementAndGet() > total) {
-                done.complete(null);
-                return;
-            }
-            if (!connections.tryAcquire()) {
-                notSent.incrementAndGet();
-                return;
-            }
-            long t0 = System.nanoTime();
-            CompletableFuture<long[]> f = http.sendAsync(request(uri, bodies.get()), HttpResponse.BodyHandlers.discarding())
-                    .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0, serverNanos(r)})
-                    .exceptionally(e -> new long[] {-1, System.nanoTime() - t0, 0});
-            f.whenComplete((r, e) -> connections.release());
-            synchronized (fs) {
-                fs.add(f);
+            try {
+                if (sent.incrementAndGet() > total) {
+                    done.complete(null);
+                    return;
+                }
+                if (!connections.tryAcquire()) {
+                    notSent.incrementAndGet();
+                    return;
+                }
+                long t0 = System.nanoTime();
+                CompletableFuture<long[]> f = http.sendAsync(request(uri, bodies.get()), HttpResponse.BodyHandlers.discarding())
+                        .thenApply(r -> new long[] {r.statusCode(), System.nanoTime() - t0, serverNanos(r)})
+                        .exceptionally(e -> new long[] {-1, System.nanoTime() - t0, 0});
+                f.whenComplete((r, e) -> connections.release());
+                synchronized (fs) {
+                    fs.add(f);
+                }
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e); // an executor stops a periodic task that throws: end the run instead of waiting forever
             }
         }, 0, periodNanos, TimeUnit.NANOSECONDS);
-        done.get();
-        sched.shutdownNow();
+        try {
+            done.get(secs + 60L, TimeUnit.SECONDS);
+        } finally {
+            sched.shutdownNow();
+        }
         long ok = 0, refused = 0, timedOut = 0, failed = 0;
         long maxMs = 0, maxServerMs = 0;
         List<Long> okLat = new ArrayList<>();

@@ -60,7 +60,7 @@ record ServerProcess(Process process, int port, List<String> lines) {
         // the folder itself or something in it, not another folder whose name starts the same (/tmp/junit-12 vs /tmp/junit-123)
         return ProcessHandle.allProcesses().filter(h -> h.info().arguments().map(a -> {
             String cmd = String.join(" ", a) + " ";
-            return cmd.contains(d + "/") || cmd.contains(d + " ") || cmd.contains("=" + d + " ");
+            return cmd.contains(d + "/") || cmd.contains(d + " ");
         }).orElse(false)).toList();
     }
 

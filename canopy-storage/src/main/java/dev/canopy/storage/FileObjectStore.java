@@ -97,7 +97,7 @@ public final class FileObjectStore implements ObjectStore {
                 if (a.size() > maxBytes) throw new StorageException.TooLarge(root + "/" + key, maxBytes);
                 // the file may grow between the size check and the read: read at most maxBytes + 1
                 try (InputStream in = Files.newInputStream(p)) {
-                    byte[] b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBytes) + 1); // no overflow at Long.MAX_VALUE
+                    byte[] b = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 9L, maxBytes) + 1); // no overflow at Long.MAX_VALUE; one array holds it
                     if (b.length > maxBytes) throw new StorageException.TooLarge(root + "/" + key, maxBytes);
                     return b;
                 }

@@ -91,7 +91,7 @@ abstract class ObjectStoreContract {
 
     /** A bounded read returns objects up to the limit whole and refuses larger ones with a typed error, empty ones included. */
     @Test
-    @org.junit.jupiter.api.Timeout(120)
+    @org.junit.jupiter.api.Timeout(value = 120, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD) // join() ignores interrupts
     void boundedReadsRefuseObjectsOverTheLimit() {
         ObjectStore s = store();
         byte[] data = new byte[300_000];

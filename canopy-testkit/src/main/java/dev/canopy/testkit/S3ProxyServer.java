@@ -80,14 +80,21 @@ public final class S3ProxyServer implements AutoCloseable {
         cmd.add(jar);
         cmd.add("--properties");
         cmd.add(props.toString());
-        Process p = new ProcessBuilder(cmd)
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
-                .redirectOutput(baseDir.resolve("s3proxy.log").toFile())
-                .start();
+                .redirectOutput(baseDir.resolve("s3proxy.log").toFile());
+        // its logback.xml takes levels and appender from these: at LOG_LEVEL=warn it would never say it listens (awaitUp reads that)
+        pb.environment().keySet().removeAll(List.of("LOG_LEVEL", "JETTY_LOG_LEVEL", "LOG_APPENDER"));
+        Process p = pb.start();
         // a JVM stopped by a signal (Ctrl-C on a benchmark) takes its S3Proxy with it instead of leaving it listening
         Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly, "s3proxy-stop"));
         S3ProxyServer server = new S3ProxyServer(p, port, baseDir, host);
-        server.awaitUp(Duration.ofSeconds(60));
+        try {
+            server.awaitUp(Duration.ofSeconds(60));
+        } catch (IOException | RuntimeException e) {
+            server.close(); // not left running when it never came up
+            throw e;
+        }
         return server;
     }
 
@@ -100,9 +107,12 @@ public final class S3ProxyServer implements AutoCloseable {
     private void awaitUp(Duration timeout) throws IOException {
         Instant deadline = Instant.now().plus(timeout);
         while (Instant.now().isBefore(deadline)) {
-            String log = Files.readString(baseDir.resolve("s3proxy.log"));
+            String log = new String(Files.readAllBytes(baseDir.resolve("s3proxy.log")), java.nio.charset.StandardCharsets.UTF_8); // lenient: a half-written character is fine
             if (!process.isAlive()) {
-                if (log.contains("BindException") || log.contains("Address already in use")) throw new PortTaken("S3Proxy's port " + port + " was taken");
+                // S3Proxy prints "Failed to bind to /HOST:PORT" and exits; Jetty's own BindException only at debug level
+                if (log.contains("Failed to bind to") || log.contains("BindException") || log.contains("Address already in use")) {
+                    throw new PortTaken("S3Proxy's port " + port + " was taken");
+                }
                 throw new IOException("S3Proxy exited early: " + log);
             }
             // up when its own log says it listens there: another process on the same port would accept connections too
