@@ -66,6 +66,9 @@ final class BenchServe implements Callable<Integer> {
     int maxBatch;
     @Option(names = "--engine", defaultValue = "auto", description = "Inference engine: auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
+    @Option(names = "--client", defaultValue = "apache", description = "Closed-loop HTTP client, on the same cores as the server: apache "
+            + "(Apache HttpClient 5, classic, pooled keep-alive connections) or jdk (java.net.http) (default: ${DEFAULT-VALUE})")
+    String client;
     @Option(names = "--pipeline-tiles", description = "Tiles of 512 px for the batch pipeline measured in the same run, the rate serving is "
             + "compared with (default: as canopy bench infer: 16000 for the small CNN, 4000 for ResNet-18; 0: no pipeline)")
     Integer pipelineTiles;
@@ -73,6 +76,20 @@ final class BenchServe implements Callable<Integer> {
     record Point(String model, String mode, int concurrency, double rps, double p50, double p99, long errors) { }
 
     private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8)).build();
+    /**
+     * The closed loop's default client. The load generator shares the server's two cores, so its own CPU per request lowers the served
+     * rate; java.net.http's asynchronous machinery costs more per request than a blocking client on kept-alive connections.
+     */
+    private final org.apache.hc.client5.http.impl.classic.CloseableHttpClient pooled = org.apache.hc.client5.http.impl.classic.HttpClients.custom()
+            .setConnectionManager(org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
+                    .setMaxConnTotal(512).setMaxConnPerRoute(512).build())
+            .build();
+
+    private static org.apache.hc.client5.http.classic.methods.HttpPost post(URI uri, byte[] body) {
+        var post = new org.apache.hc.client5.http.classic.methods.HttpPost(uri);
+        post.setEntity(new org.apache.hc.core5.http.io.entity.ByteArrayEntity(body, org.apache.hc.core5.http.ContentType.IMAGE_JPEG));
+        return post;
+    }
 
     /** One model of the run: its package, the engine it runs on and the images sent to it. */
     private record Subject(Architecture arch, ModelRegistry.Version version, InferenceEngine engine, ModelCard card, Path survey, int pipelineTiles,
@@ -97,6 +114,7 @@ final class BenchServe implements Callable<Integer> {
         if (maxBatch < 1) throw new UsageException("--max-batch must be at least 1, not " + maxBatch, "pass --max-batch 8, say");
         if (pipelineTiles != null && pipelineTiles != 0 && pipelineTiles < IMAGES) throw new UsageException("--pipeline-tiles must be 0 or at least "
                 + IMAGES + ", not " + pipelineTiles, "pass --pipeline-tiles 0 to skip the pipeline, or leave it out");
+        if (!client.equals("apache") && !client.equals("jdk")) throw new UsageException("--client must be apache or jdk, not " + client, "e.g. --client jdk");
         if (seconds < 1 || warmUpSeconds < 0 || levels.stream().anyMatch(c -> c < 1)) throw new UsageException("--seconds must be at least 1, "
                 + "--warm-up-seconds 0 or more and every --concurrency level at least 1", "e.g. --seconds 6 --warm-up-seconds 8 --concurrency 1,32");
         Path bench = parent.main.home().dir("bench");
@@ -146,6 +164,8 @@ final class BenchServe implements Callable<Integer> {
         }
         out.println();
         overload.forEach(out::println);
+        out.printf("%nclosed-loop HTTP client: %s (--client); open loop: java.net.http, at most %d connections%n", client, OPEN_LOOP_CONNECTIONS);
+        pooled.close();
         return 0;
     }
 
@@ -194,7 +214,11 @@ final class BenchServe implements Callable<Integer> {
                     .withQueueCapacity(256).withRequestTimeout(Duration.ofMillis(timeoutMs)).withEngine(sub.engine(), null);
             try (ModelServer server = ModelServer.start(registry, st.withNoAuth(), Clock.systemUTC(), List.of(sub.version().name()))) {
                 URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/models/" + sub.version().name() + "/predict");
-                Call call = () -> http.send(request(uri, next.get()), HttpResponse.BodyHandlers.ofString()).statusCode() == 200;
+                Call call = client.equals("jdk") ? () -> http.send(request(uri, next.get()), HttpResponse.BodyHandlers.ofString()).statusCode() == 200
+                        : () -> pooled.execute(post(uri, next.get()), r -> {
+                            org.apache.hc.core5.http.io.entity.EntityUtils.consume(r.getEntity());
+                            return r.getCode();
+                        }) == 200;
                 closedLoop(call, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
                 for (int c : levels) {
                     Point p = closedLoop(call, c, seconds).withLabels(id, mode, c);
