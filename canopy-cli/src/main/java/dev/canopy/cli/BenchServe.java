@@ -83,6 +83,10 @@ final class BenchServe implements Callable<Integer> {
     private final org.apache.hc.client5.http.impl.classic.CloseableHttpClient pooled = org.apache.hc.client5.http.impl.classic.HttpClients.custom()
             .setConnectionManager(org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder.create()
                     .setMaxConnTotal(512).setMaxConnPerRoute(512).build())
+            // its default retries a 429 or 503 once after Retry-After: a refusal would count as a slow success; the jdk path does not retry
+            .disableAutomaticRetries()
+            .setDefaultRequestConfig(org.apache.hc.client5.http.config.RequestConfig.custom()
+                    .setResponseTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(30)).build()) // as the jdk path's request timeout
             .build();
 
     private static org.apache.hc.client5.http.classic.methods.HttpPost post(URI uri, byte[] body) {
@@ -110,6 +114,14 @@ final class BenchServe implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return measure();
+        } finally {
+            pooled.close();
+        }
+    }
+
+    private int measure() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         if (maxBatch < 1) throw new UsageException("--max-batch must be at least 1, not " + maxBatch, "pass --max-batch 8, say");
         if (pipelineTiles != null && pipelineTiles != 0 && pipelineTiles < IMAGES) throw new UsageException("--pipeline-tiles must be 0 or at least "
@@ -165,7 +177,6 @@ final class BenchServe implements Callable<Integer> {
         out.println();
         overload.forEach(out::println);
         out.printf("%nclosed-loop HTTP client: %s (--client); open loop: java.net.http, at most %d connections%n", client, OPEN_LOOP_CONNECTIONS);
-        pooled.close();
         return 0;
     }
 
