@@ -297,9 +297,15 @@ final class BenchInfer implements Callable<Integer> {
             for (Path p : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".jpg")).limit(256)::iterator) jpegs.add(Files.readAllBytes(p));
         }
         ImageDecoder decoder = new ImageDecoder(size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
-        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
-        long end = System.nanoTime() + (long) (seconds * 1e9);
-        long t0 = System.nanoTime();
+        double rate = decodeRate(decoder, jpegs, threads, (long) (seconds * 1e9));
+        out.printf("  D   decode only, %d threads: %.0f tiles/s%n", threads, rate);
+        return rate;
+    }
+
+    /** Images decoded per second on {@code threads} threads for about {@code nanos}. */
+    static double decodeRate(ImageDecoder decoder, List<byte[]> images, int threads, long nanos) throws Exception {
+        java.util.concurrent.atomic.AtomicLong decoded = new java.util.concurrent.atomic.AtomicLong();
+        long t0 = System.nanoTime(), end = t0 + nanos;
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
         try {
             List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
@@ -307,18 +313,16 @@ final class BenchInfer implements Callable<Integer> {
                 int offset = t;
                 fs.add(pool.submit(() -> {
                     for (int i = offset; System.nanoTime() < end; i++) {
-                        decoder.decode(jpegs.get(i % jpegs.size()), "bench");
-                        done.incrementAndGet();
+                        decoder.decode(images.get(i % images.size()), "tile");
+                        decoded.incrementAndGet();
                     }
                 }));
             }
-            for (var f : fs) f.get();
+            for (var f : fs) f.get(); // a decoder failure surfaces here, not as a silent zero
         } finally {
             pool.shutdownNow();
         }
-        double rate = done.get() / ((System.nanoTime() - t0) / 1e9);
-        out.printf("  D   decode only, %d threads: %.0f tiles/s%n", threads, rate);
-        return rate;
+        return decoded.get() / ((System.nanoTime() - t0) / 1e9);
     }
 
     private double timed(InferenceJobSpec job, ModelRegistry.Version v, int rowsPerShard, ShardRunner runner, String label, PrintWriter out)

@@ -287,36 +287,14 @@ final class BenchServe implements Callable<Integer> {
         }
         int bestBatch = rates.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
         int cores = Runtime.getRuntime().availableProcessors();
-        decodeRate(decoder, sub.images(), cores, nanos); // warm-up
-        BatchingBound bound = new BatchingBound(decodeRate(decoder, sub.images(), cores, nanos), rates, bestBatch);
+        BenchInfer.decodeRate(decoder, sub.images(), cores, nanos); // warm-up
+        BatchingBound bound = new BatchingBound(BenchInfer.decodeRate(decoder, sub.images(), cores, nanos), rates, bestBatch);
         out.printf("  %-10s decode D %.0f img/s on %d threads, model alone M1 %.0f img/s at batch 1, best M %.0f at batch %d: dynamic batching can "
                 + "gain about (1/D + 1/M1)/(1/D + 1/M) = %.2fx at most (with enough clients to fill the batch)%n", sub.arch().id(), bound.decode(), cores,
                 rates.get(1), rates.get(bestBatch), bestBatch, bound.gain(Integer.MAX_VALUE - 1));
         return bound;
     }
 
-    /** Images decoded per second on {@code threads} threads for about {@code nanos}. */
-    private static double decodeRate(ImageDecoder decoder, List<byte[]> images, int threads, long nanos) throws Exception {
-        AtomicLong decoded = new AtomicLong();
-        long t0 = System.nanoTime(), end = t0 + nanos;
-        java.util.concurrent.ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try {
-            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int offset = t;
-                fs.add(pool.submit(() -> {
-                    for (int i = offset; System.nanoTime() < end; i++) {
-                        decoder.decode(images.get(i % images.size()), "tile");
-                        decoded.incrementAndGet();
-                    }
-                }));
-            }
-            for (var f : fs) f.get(); // a decoder failure surfaces here, not as a silent zero
-        } finally {
-            pool.shutdownNow();
-        }
-        return decoded.get() / ((System.nanoTime() - t0) / 1e9);
-    }
 
     private static Point find(List<Point> ps, String model, String mode, int c) {
         return ps.stream().filter(p -> p.model().equals(model) && p.mode().equals(mode) && p.concurrency() == c).findFirst().orElse(null);
