@@ -51,13 +51,19 @@ class OnnxExportTest {
         }
     }
 
-    @Test
-    void exportedTrainedModelMatchesDjlOnSurveyTiles() throws Exception {
+    /** Weights from a real epoch of training: batch-norm statistics and scales as training left them, not drawn. */
+    @ParameterizedTest
+    @CsvSource({"small-cnn", "resnet18"})
+    void exportedTrainedModelMatchesDjlOnSurveyTiles(String model) throws Exception {
         Path survey = TinySurvey.generate(tmp.resolve("survey"), 120, 32, 5);
         try (TileClassifierTrainable t = new TileClassifierTrainable()) {
-            t.setup(TinySurvey.config(survey, 1));
+            Map<String, Object> config = TinySurvey.config(survey, 1);
+            config.put("model", model);
+            t.setup(config);
             t.step();
             ModelCard card = t.card("weeds");
+            assertThat(card.architecture()).isEqualTo(model);
+            assertThat(batchNormsMovedFromTheirStart(Architecture.of(model), card, t.parameterBytes())).as("training moved the batch norms").isTrue();
             ImageDecoder decoder = new ImageDecoder(card.inputSize(), card.mean(), card.std());
             List<Path> tiles;
             try (Stream<Path> s = Files.walk(survey)) {
@@ -127,6 +133,24 @@ class OnnxExportTest {
             return out.toByteArray();
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** True when some batch norm's running mean or variance is no longer the 0 / 1 it starts at. */
+    static boolean batchNormsMovedFromTheirStart(Architecture arch, ModelCard card, byte[] params) {
+        try (NDManager m = Engines.newManager()) {
+            Block b = arch.build(card.classes().size());
+            b.initialize(m, DataType.FLOAT32, new Shape(1, 3, card.inputSize(), card.inputSize()));
+            b.loadParameters(m, new java.io.DataInputStream(new java.io.ByteArrayInputStream(params)));
+            for (Pair<String, Parameter> p : b.getParameters()) {
+                String n = p.getKey();
+                float start = n.endsWith("_runningMean") ? 0f : n.endsWith("_runningVar") ? 1f : Float.NaN;
+                if (Float.isNaN(start)) continue;
+                for (float v : p.getValue().getArray().toFloatArray()) if (Math.abs(v - start) > 1e-3) return true;
+            }
+            return false;
+        } catch (java.io.IOException | ai.djl.MalformedModelException e) {
+            throw new IllegalStateException(e);
         }
     }
 
