@@ -70,10 +70,10 @@ final class BenchInfer implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "auto", description = "Engine of the pipeline runs (b) and (c): auto, pytorch or onnx (default: ${DEFAULT-VALUE})")
     String engine;
 
-    @Option(names = "--warm-up", defaultValue = "true", negatable = true, description = "Run (b) and (c) once unmeasured before measuring "
-            + "them, so both are measured in steady state (JIT-compiled, executors and models loaded), as in a job of hours; "
-            + "--no-warm-up measures the first run (default: ${DEFAULT-VALUE})")
-    boolean warmUp;
+    // a plain flag: picocli's negatable option with a true default read --no-warm-up as "true" and kept warming up
+    @Option(names = "--no-warm-up", description = "Measure the first run of (b) and (c). By default each runs once unmeasured before "
+            + "it is measured, so both are measured in steady state (JIT-compiled, executors and models loaded), as in a job of hours")
+    boolean noWarmUp;
     @Option(names = "--model-only", description = "Measure the engines' model-only ceilings and stop (no survey, no pipelines)")
     boolean modelOnly;
 
@@ -155,11 +155,11 @@ final class BenchInfer implements Callable<Integer> {
                 int batch = maxBatch != null ? maxBatch : Math.max(model.bestBatch(), 8);
                 InferenceJobSpec job = canopyJob(surveyRoot, registry, v, picked, outRoot, replicas, batch, threads);
                 int rowsPerShard = rowsPerShard(n);
-                if (warmUp) timed(job, v, rowsPerShard, new SparkShardRunner(spark), "canopy", null);
+                if (!noWarmUp) timed(job, v, rowsPerShard, new SparkShardRunner(spark), "canopy", null);
                 double canopy = timed(job, v, rowsPerShard, new SparkShardRunner(spark), "canopy", out);
                 InferenceJobSpec naiveJob = new InferenceJobSpec(job.surveyRoot(), job.modelRoot(), job.modelPrefix(), job.modelRef(), null,
                         outRoot + "/out-naive", 1, batch, 0, 1, 1, 1).withEngine(picked.id());
-                if (warmUp) timed(naiveJob, v, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", null);
+                if (!noWarmUp) timed(naiveJob, v, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", null);
                 double naive = timed(naiveJob, v, rowsPerShard, new NaiveSparkShardRunner(spark), "naive", out);
                 rows.add(new Row(arch.id(), n, ceilings, picked.id(), decode, canopy, naive));
                 ExecutorResources.reset();

@@ -122,6 +122,16 @@ class MainTest {
     }
 
     @Test
+    void benchInferMeasuresTheFirstRunOnlyWhenAsked() {
+        BenchInfer warm = new BenchInfer();
+        new picocli.CommandLine(warm).parseArgs();
+        assertThat(warm.noWarmUp).isFalse();
+        BenchInfer cold = new BenchInfer();
+        new picocli.CommandLine(cold).parseArgs("--no-warm-up");
+        assertThat(cold.noWarmUp).isTrue();
+    }
+
+    @Test
     void missingSurveyIsAClearError() {
         Result r = run("survey", "show", "--survey", tmp.resolve("nothing").toString());
         assertThat(r.code()).isEqualTo(1);
