@@ -111,6 +111,7 @@ final class BenchTune implements Callable<Integer> {
             double atBudget = mean(e.getValue(), r -> r.bestAt(ashaBudget));
             out.printf("%-17s %14.0f %9.1f%% %14.4f %10.2f %22.4f%n", e.getKey(), epochs, 100 * epochs / fifoEpochs, best, 100 * (fifoBest - best), atBudget);
         }
+        printBestByBudget(out, runs, ashaBudget);
         double ashaShare = mean(runs.get("asha+random"), r -> (double) r.trialEpochs()) / fifoEpochs;
         double ashaGap = 100 * (fifoBest - mean(runs.get("asha+random"), CurveReplay.Run::best));
         out.printf("%nASHA used %.1f%% of FIFO's trial-epochs (target <= 20%%) with best accuracy %.2f points below FIFO's (target <= 1), "
@@ -125,6 +126,25 @@ final class BenchTune implements Callable<Integer> {
                 acc.metric(), seeds, fifoEpochs), Math.min(xMax, (int) fifoEpochs)));
         out.printf("plot: %s%n", svg);
         return 0;
+    }
+
+    /**
+     * Best accuracy reached per trial-epoch spent, as a table: the plot's curves read at an eighth, a quarter, a half
+     * and all of ASHA's budget, and at the longest early-stopping method's budget (a method that stopped earlier keeps its best).
+     */
+    private static void printBestByBudget(PrintWriter out, Map<String, List<CurveReplay.Run>> runs, long ashaBudget) {
+        long longest = Math.round(runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo"))
+                .mapToDouble(e -> mean(e.getValue(), r -> (double) r.trialEpochs())).max().orElse(ashaBudget));
+        List<Long> budgets = new ArrayList<>();
+        for (long b : new long[] {ashaBudget / 8, ashaBudget / 4, ashaBudget / 2, ashaBudget, longest}) if (b > 0 && !budgets.contains(b)) budgets.add(b);
+        out.printf("%nbest val_acc after N trial-epochs (mean of the seeds)%n%-17s", "method");
+        for (long b : budgets) out.printf(" %9s", "N=" + b);
+        out.println();
+        for (var e : runs.entrySet()) {
+            out.printf("%-17s", e.getKey());
+            for (long b : budgets) out.printf(" %9.4f", mean(e.getValue(), r -> r.bestAt(b)));
+            out.println();
+        }
     }
 
     /** The seed's study: {@code samples} configurations of the pool, in a seeded random order (random search). */
