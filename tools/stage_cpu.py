@@ -86,7 +86,7 @@ class Sampler:
             time.sleep(0.2)
 
 
-def report(label, start, end, out):
+def report(label, start, end, out, items=None):
     (t0, at0), (t1, at1) = start, end
     wall = at1 - at0
     by_stage = collections.Counter()
@@ -101,9 +101,11 @@ def report(label, start, end, out):
     total = sum(by_stage.values())
     avail = wall * CORES
     out.write(f"\nwindow {label}: {wall:.1f} s wall, {CORES} cores = {avail:.1f} CPU-s; the process used {total:.1f} CPU-s\n")
-    out.write(f"  {'stage':34s} {'CPU-s':>8s} {'of cores':>9s}\n")
+    per_item = f" {'ms/item':>8s}" if items else ""
+    out.write(f"  {'stage':34s} {'CPU-s':>8s} {'of cores':>9s}{per_item}\n")
     for stage, _ in STAGES + [("other", ())]:
-        out.write(f"  {stage:34s} {by_stage[stage]:8.1f} {100 * by_stage[stage] / avail:8.0f}%\n")
+        ms = f" {1000 * by_stage[stage] / items:8.2f}" if items else ""
+        out.write(f"  {stage:34s} {by_stage[stage]:8.1f} {100 * by_stage[stage] / avail:8.0f}%{ms}\n")
     out.write(f"  {'idle (or other processes)':34s} {max(0.0, avail - total):8.1f} {100 * max(0.0, avail - total) / avail:8.0f}%\n")
     out.write("  busiest thread names (digits folded):\n")
     for name, used in by_name.most_common(8):
@@ -113,6 +115,7 @@ def report(label, start, end, out):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--window", nargs=3, action="append", metavar=("LABEL", "START_REGEX", "END_REGEX"), required=True)
+    p.add_argument("--items", type=int, help="items (tiles) each window processes: adds CPU milliseconds per item")
     p.add_argument("command", nargs=argparse.REMAINDER)
     a = p.parse_args()
     cmd = a.command[1:] if a.command and a.command[0] == "--" else a.command
@@ -140,7 +143,7 @@ def main():
         elif opened[label] is not None:
             sys.stdout.write(f"\nwindow {label}: its end line never appeared\n")
     for label, start, end in reports:
-        report(label, start, end, sys.stdout)
+        report(label, start, end, sys.stdout, a.items)
     sys.exit(code)
 
 

@@ -25,7 +25,7 @@ public final class OnnxClassifier implements TileClassifier {
             options.setIntraOpNumThreads(Integer.getInteger("canopy.onnx.threads", Runtime.getRuntime().availableProcessors()));
             // spinning intra-op threads burn the cores that decoding needs between batches
             if (!Boolean.getBoolean("canopy.onnx.spin")) options.addConfigEntry("session.intra_op.allow_spinning", "0");
-            this.session = env.createSession(model, options);
+            this.session = createOnNamedThread(env, model, options);
             if (session.getNumInputs() != 1) {
                 session.close();
                 throw new ModelException("model.bad_onnx", "ONNX model '" + card.name() + "' has " + session.getNumInputs() + " inputs; Canopy needs exactly one image input",
@@ -35,6 +35,35 @@ public final class OnnxClassifier implements TileClassifier {
         } catch (OrtException e) {
             throw new ModelException("model.bad_onnx", "cannot load ONNX model '" + card.name() + "': " + e.getMessage(),
                     "export it with torch.onnx.export (or another ONNX exporter) and check the file", e);
+        }
+    }
+
+    /**
+     * Creates the session on a thread named {@code canopy-model-onnx}. ONNX Runtime starts its intra-op threads here, and
+     * on Linux a new native thread takes the name of the thread that started it: without this they would carry the
+     * name of whichever Spark task or request thread loaded the model, and per-thread profiles ({@code top -H},
+     * {@code tools/stage_cpu.py}) would count the model's work as theirs.
+     */
+    private static OrtSession createOnNamedThread(OrtEnvironment env, byte[] model, OrtSession.SessionOptions options) throws OrtException {
+        java.util.concurrent.FutureTask<OrtSession> create = new java.util.concurrent.FutureTask<>(() -> env.createSession(model, options));
+        Thread t = new Thread(create, "canopy-model-onnx");
+        t.start();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return create.get();
+                } catch (InterruptedException e) {
+                    interrupted = true; // the session is being made natively; wait for it rather than leak it
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof OrtException o) throw o;
+                    if (e.getCause() instanceof RuntimeException r) throw r;
+                    if (e.getCause() instanceof Error err) throw err;
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
     }
 
