@@ -74,6 +74,8 @@ final class BenchInfer implements Callable<Integer> {
     @Option(names = "--no-warm-up", description = "Measure the first run of (b) and (c). By default each runs once unmeasured before "
             + "it is measured, so both are measured in steady state (JIT-compiled, executors and models loaded), as in a job of hours")
     boolean noWarmUp;
+    @Option(names = "--warm-up", hidden = true, description = "The default; accepted so scripts written for the earlier negatable option still run")
+    boolean warmUpAccepted;
     @Option(names = "--model-only", description = "Measure the engines' model-only ceilings and stop (no survey, no pipelines)")
     boolean modelOnly;
 

@@ -232,6 +232,9 @@ final class BenchServe implements Callable<Integer> {
                         }) == 200;
                 closedLoop(call, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
                 for (int c : levels) {
+                    // a line before each measured served loop, so a per-thread profile (tools/stage_cpu.py) can open its window here
+                    out.printf("  %-10s %-8s c=%-3d measuring for %d s%n", id, mode, c, seconds);
+                    out.flush();
                     Point p = closedLoop(call, c, seconds).withLabels(id, mode, c);
                     points.add(p);
                     out.printf("  %-10s %-8s c=%-3d %8.1f req/s  p50 %7.1f ms  p99 %7.1f ms  refused/timed out %d%n", p.model(), p.mode(),
@@ -257,6 +260,8 @@ final class BenchServe implements Callable<Integer> {
         int n = sub.pipelineTiles(), rowsPerShard = BenchInfer.rowsPerShard(n);
         try {
             BenchInfer.run(job, sub.version(), rowsPerShard, new dev.canopy.spark.SparkShardRunner(spark)); // warm-up
+            out.printf("  %-10s pipeline (b) measuring%n", sub.arch().id());
+            out.flush();
             dev.canopy.batch.BatchInference.Summary s = BenchInfer.run(job, sub.version(), rowsPerShard, new dev.canopy.spark.SparkShardRunner(spark));
             double rate = s.seconds() > 0 ? s.ok() / s.seconds() : 0;
             out.printf("  %-10s pipeline (b), batches up to %d: %,d tiles ok, %,d errors in %.1f s: %.0f ok img/s%n", sub.arch().id(), batch, s.ok(),
@@ -328,7 +333,7 @@ final class BenchServe implements Callable<Integer> {
                         errors.incrementAndGet();
                     }
                 }
-            });
+            }, "bench-client-" + i); // named so a per-thread profile can tell the load generator's CPU from the server's
             t.start();
             threads.add(t);
         }

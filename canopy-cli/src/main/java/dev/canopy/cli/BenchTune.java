@@ -130,11 +130,11 @@ final class BenchTune implements Callable<Integer> {
 
     /**
      * Best accuracy reached per trial-epoch spent, as a table: the plot's curves read at an eighth, a quarter, a half
-     * and all of ASHA's budget, and at the longest early-stopping method's budget (a method that stopped earlier keeps its best).
+     * and all of ASHA's budget, and at the longest early-stopping run's budget (a run that stopped earlier keeps its best).
      */
     private static void printBestByBudget(PrintWriter out, Map<String, List<CurveReplay.Run>> runs, long ashaBudget) {
-        long longest = Math.round(runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo"))
-                .mapToDouble(e -> mean(e.getValue(), r -> (double) r.trialEpochs())).max().orElse(ashaBudget));
+        long longest = runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo")).flatMap(e -> e.getValue().stream())
+                .mapToLong(CurveReplay.Run::trialEpochs).max().orElse(ashaBudget); // the longest seed's, so no seed is cut off
         List<Long> budgets = new ArrayList<>();
         for (long b : new long[] {ashaBudget / 8, ashaBudget / 4, ashaBudget / 2, ashaBudget, longest}) if (b > 0 && !budgets.contains(b)) budgets.add(b);
         out.printf("%nbest val_acc after N trial-epochs (mean of the seeds)%n%-17s", "method");

@@ -129,6 +129,9 @@ class MainTest {
         BenchInfer cold = new BenchInfer();
         new picocli.CommandLine(cold).parseArgs("--no-warm-up");
         assertThat(cold.noWarmUp).isTrue();
+        BenchInfer explicit = new BenchInfer();
+        new picocli.CommandLine(explicit).parseArgs("--warm-up");
+        assertThat(explicit.noWarmUp).isFalse();
     }
 
     @Test

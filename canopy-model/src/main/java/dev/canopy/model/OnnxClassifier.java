@@ -49,21 +49,24 @@ public final class OnnxClassifier implements TileClassifier {
         Thread t = new Thread(create, "canopy-model-onnx");
         t.start();
         boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return create.get();
-                } catch (InterruptedException e) {
-                    interrupted = true; // the session is being made natively; wait for it rather than leak it
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof OrtException o) throw o;
-                    if (e.getCause() instanceof RuntimeException r) throw r;
-                    if (e.getCause() instanceof Error err) throw err;
-                    throw new IllegalStateException(e.getCause());
-                }
+        while (true) { // the session is being made natively: wait for it (and for the thread to end) rather than leak it
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
-        } finally {
-            if (interrupted) Thread.currentThread().interrupt();
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        try {
+            return create.get(); // done: never blocks
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e); // unreachable: the task has finished
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof OrtException o) throw o;
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new IllegalStateException(e.getCause());
         }
     }
 

@@ -22,7 +22,14 @@ class OnnxThreadNamesTest {
         ai.onnxruntime.OrtEnvironment.getEnvironment(); // made once per JVM, with a thread of its own: not the session's
         List<String> before = threadNames();
         TileClassifier[] loaded = new TileClassifier[1];
-        Thread loader = new Thread(() -> loaded[0] = new OnnxClassifier(card, onnx), "spark-task-like-loader");
+        Throwable[] failed = new Throwable[1];
+        Thread loader = new Thread(() -> {
+            try {
+                loaded[0] = new OnnxClassifier(card, onnx);
+            } catch (Throwable e) {
+                failed[0] = e;
+            }
+        }, "spark-task-like-loader");
         String old = System.getProperty("canopy.onnx.threads");
         System.setProperty("canopy.onnx.threads", "3"); // the caller plus two pool threads, on any machine
         try {
@@ -33,11 +40,13 @@ class OnnxThreadNamesTest {
             else System.setProperty("canopy.onnx.threads", old);
         }
         try (TileClassifier c = loaded[0]) {
-            assertThat(c).as("the model loaded").isNotNull();
+            assertThat(failed[0]).as("loading failed").isNull();
             c.predict(new float[3 * 32 * 32], 1);
             List<String> added = new ArrayList<>(threadNames());
             before.forEach(added::remove);
-            assertThat(added).as("threads started by loading the model").containsExactly("canopy-model-on", "canopy-model-on");
+            // only the names at stake: the JVM may start GC or compiler threads meanwhile
+            List<String> relevant = added.stream().filter(n -> n.startsWith("canopy-model") || n.startsWith("spark-task-lik")).toList();
+            assertThat(relevant).as("threads started by loading the model (of %s)", added).containsOnly("canopy-model-on").hasSizeGreaterThanOrEqualTo(2);
         }
     }
 
