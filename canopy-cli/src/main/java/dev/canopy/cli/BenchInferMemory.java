@@ -7,6 +7,7 @@ import dev.canopy.batch.InferenceJobSpec;
 import dev.canopy.batch.TilePipeline;
 import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.LandCover;
+import dev.canopy.imagery.ManifestWriter;
 import dev.canopy.imagery.SurveySpec;
 import dev.canopy.model.Architecture;
 import dev.canopy.model.ModelCard;
@@ -141,7 +142,7 @@ final class BenchInferMemory implements Callable<Integer> {
     }
 
     private Path survey(long n, PrintWriter out) {
-        Path survey = parent.main.home().dir("bench").resolve("memory-survey-" + n + "-rg" + (dev.canopy.imagery.ManifestWriter.DEFAULT_ROW_GROUP_BYTES >> 10) + "k" + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
+        Path survey = parent.main.home().dir("bench").resolve("memory-survey-" + n + "-rg" + (ManifestWriter.DEFAULT_ROW_GROUP_BYTES >> 10) + "k" + (tileSize == 64 ? "" : "-" + tileSize + "px-" + distinct));
         try (FileObjectStore s = new FileObjectStore(survey)) {
             if (!s.exists("survey.json")) {
                 out.printf("generating a %,d-row manifest over %d distinct images of %d px%n", n, distinct, tileSize);

@@ -119,7 +119,7 @@ final class RetrainRunCommand implements Callable<Integer> {
             // data-parallel: one barrier stage of that many ranks, on the given master or this machine's Spark
             int ranks = run.config().workers();
             org.apache.spark.sql.SparkSession spark = dev.canopy.spark.SparkSessions.create(
-                    master != null ? master : "local[" + Math.max(ranks, Runtime.getRuntime().availableProcessors()) + "]", "canopy-retrain-train", List.of());
+                    master != null ? master : dev.canopy.spark.SparkSessions.localWithSlots(ranks), "canopy-retrain-train", List.of());
             try {
                 log.printf("training on %d data-parallel ranks (%s)%n", ranks, spark.sparkContext().master());
                 dev.canopy.spark.SparkTraining.Outcome o = dev.canopy.spark.SparkTraining.run(spark, runUri, ranks, registry.store().root(),

@@ -103,7 +103,7 @@ final class TrainCommand implements Callable<Integer> {
                     "leave out --workers, or start a new run");
         }
         // the same number of task slots as ranks on this machine's engine (Spark starts a barrier stage only when all fit)
-        if (where == null && ranks > 1) where = "local[" + Math.max(ranks, Runtime.getRuntime().availableProcessors()) + "]";
+        if (where == null && ranks > 1) where = dev.canopy.spark.SparkSessions.localWithSlots(ranks);
         if (where != null) return onSpark(out, trainingRun, where);
         ModelRegistry.Version v = trainAndRegister(main, out, trainingRun, noRegister ? null : name);
         if (v != null) out.printf("registered %s (stage %s)%n", v.ref(), v.stage());

@@ -16,6 +16,14 @@ public final class SparkSessions {
 
     private SparkSessions() { }
 
+    /**
+     * An embedded master with at least {@code slots} task slots, and never fewer than the cores: a barrier stage
+     * (data-parallel training) needs all its ranks running at once, which {@code local[*]} on a small machine cannot give.
+     */
+    public static String localWithSlots(int slots) {
+        return "local[" + Math.max(slots, Runtime.getRuntime().availableProcessors()) + "]";
+    }
+
     public static SparkSession create(String master, String appName, List<String> extraJars) {
         SparkSession.Builder b = SparkSession.builder().appName(appName).master(master == null ? DEFAULT_MASTER : master)
                 .config("spark.ui.enabled", "false")
