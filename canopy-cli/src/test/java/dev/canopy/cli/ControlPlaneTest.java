@@ -179,15 +179,23 @@ class ControlPlaneTest {
 
     /** A receiver on a free port subscribed to every event type of the token's team. */
     private static WebhookListener listenerFor(CanopyClient c, List<WebhookVerifier.Event> into) throws Exception {
-        int port;
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
-            port = probe.getLocalPort();
+        // the secret comes with the subscription, which names the port: probe a free port, subscribe, then bind it; another
+        // process (the other test JVM) may take the port in between, so try again on a fresh one (the stale subscription only fails)
+        for (int attempt = 1; ; attempt++) {
+            int port;
+            try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+                port = probe.getLocalPort();
+            }
+            JsonNode sub = c.subscribe("http://127.0.0.1:" + port + "/", List.of());
+            try {
+                return WebhookListener.start("127.0.0.1", port, sub.get("secret").asText(), e -> {
+                    into.add(e);
+                    return 200;
+                });
+            } catch (java.net.BindException taken) {
+                if (attempt == 5) throw taken;
+            }
         }
-        JsonNode sub = c.subscribe("http://127.0.0.1:" + port + "/", List.of());
-        return WebhookListener.start("127.0.0.1", port, sub.get("secret").asText(), e -> {
-            into.add(e);
-            return 200;
-        });
     }
 
     @Test
