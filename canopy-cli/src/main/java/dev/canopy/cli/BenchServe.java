@@ -58,8 +58,9 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--timeout-ms", defaultValue = "1000", description = "Server request timeout (default: ${DEFAULT-VALUE})")
     long timeoutMs;
 
-    @Option(names = "--warm-up-seconds", defaultValue = "8", description = "Unmeasured load before each mode's measurements, so both the "
-            + "in-process and the served path are JIT-compiled when measured (default: ${DEFAULT-VALUE})")
+    @Option(names = "--warm-up-seconds", defaultValue = "8", description = "Least unmeasured load before each mode's measurements; the "
+            + "warm-up then goes on in 2 s rounds until the JIT compiler has settled (a round with under 2%% of the cores compiling), at most "
+            + "4 times as long, so both the in-process and the served path are compiled when measured (default: ${DEFAULT-VALUE})")
     int warmUpSeconds;
     @Option(names = "--max-batch", defaultValue = "" + ServeSettings.DEFAULT_MAX_BATCH, description = "Largest dynamic batch, in process and "
             + "served, as canopy serve --max-batch (default: ${DEFAULT-VALUE})")
@@ -211,7 +212,7 @@ final class BenchServe implements Callable<Integer> {
             try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(sub.version()).load(null, sub.engine()))
                     .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
                 Call call = () -> pool.submit(decoder.decode(next.get(), "tile")).get(30, TimeUnit.SECONDS) != null;
-                closedLoop(call, 32, warmUpSeconds); // warm-up
+                warmUp(call, id + " in-process " + mode, out);
                 for (int c : levels) {
                     Point p = closedLoop(call, c, seconds).withLabels(id, "in-process " + mode, c);
                     points.add(p);
@@ -230,7 +231,8 @@ final class BenchServe implements Callable<Integer> {
                             org.apache.hc.core5.http.io.entity.EntityUtils.consume(r.getEntity());
                             return r.getCode();
                         }) == 200;
-                closedLoop(call, 32, warmUpSeconds); // warm-up: the JIT compiles the HTTP path (28% of the CPU in a 2 s warm-up)
+                // the JIT compiles the HTTP path: 28% of the CPU in a 2 s warm-up; 8% of the first served measurement after 20 s
+                warmUp(call, id + " " + mode, out);
                 for (int c : levels) {
                     // a line before each measured served loop, so a per-thread profile (tools/stage_cpu.py) can open its window here
                     out.printf("  %-10s %-8s c=%-3d measuring for %d s%n", id, mode, c, seconds);
@@ -314,6 +316,29 @@ final class BenchServe implements Callable<Integer> {
     /** One request of a closed loop: true when it was answered. */
     interface Call {
         boolean run() throws Exception;
+    }
+
+    /**
+     * Unmeasured load at concurrency 32 for at least {@code --warm-up-seconds}, then in 2 s rounds until a round in which the JIT
+     * compiler used under 2% of the cores, for at most four times the least. Code run once per request reaches the C2 compiler's
+     * thresholds only after some ten thousand requests, and then waits in its queue: a fixed warm-up of 20 s still left the
+     * compiler with 8% of the cores during the first served measurement (per-thread CPU, tools/stage_cpu.py).
+     */
+    private void warmUp(Call call, String what, PrintWriter out) throws Exception {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean canTell = jit != null && jit.isCompilationTimeMonitoringSupported();
+        closedLoop(call, 32, warmUpSeconds);
+        if (!canTell || warmUpSeconds == 0) return;
+        int cores = Runtime.getRuntime().availableProcessors();
+        int spent = warmUpSeconds, round = 2;
+        double share;
+        do {
+            long before = jit.getTotalCompilationTime();
+            closedLoop(call, 32, round);
+            spent += round;
+            share = (jit.getTotalCompilationTime() - before) / (round * 1000.0 * cores);
+        } while (share >= 0.02 && spent < 4 * warmUpSeconds);
+        out.printf("  %-28s warmed up for %d s; JIT compiler in the last 2 s: %.1f%% of the cores%n", what, spent, 100 * share);
     }
 
     /** {@code concurrency} clients, each sending its next request when the previous one is answered. */
