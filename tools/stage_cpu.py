@@ -42,7 +42,7 @@ STAGES = [
     # the naive pipeline fetches, decodes and runs the model on these
     ("Spark task threads", ("Executor task l",)),
     ("HTTP server (Jetty)", ("JettyServerThre", "qtp")),
-    ("load generator (bench clients)", ("bench-client", "HttpClient-")),
+    ("load generator (bench clients)", ("bench-client",)),
     ("fetch and file I/O", ("canopy-file-io", "aws-java-sdk", "sdk-async")),
     ("JIT compiler", ("C1 CompilerThre", "C2 CompilerThre")),
     ("GC and VM", ("GC Thread", "G1 ", "VM Thread", "VM Periodic", "Common-Cleaner")),
@@ -62,15 +62,16 @@ def fold(name):
 
 
 def stat_ticks(path):
-    """(name, utime + stime) from a /proc stat file; the name may hold spaces and parentheses."""
+    """(name, utime + stime, starttime) from a /proc stat file; the name may hold spaces and parentheses."""
     with open(path, errors="replace") as f:
         s = f.read()
     fields = s[s.rindex(")") + 2:].split()
-    return s[s.index("(") + 1:s.rindex(")")], int(fields[11]) + int(fields[12])  # stat fields 14 and 15
+    # stat fields 14 and 15 (CPU), 22 (start time: tells a reused thread id from the thread that had it)
+    return s[s.index("(") + 1:s.rindex(")")], int(fields[11]) + int(fields[12]), int(fields[19])
 
 
 def read_tasks(pid):
-    """tid -> (name, ticks) for every thread alive now, and the whole process's ticks (ended threads included)."""
+    """(tid, starttime) -> (name, ticks) for every thread alive now, and the whole process's ticks (ended threads included)."""
     out = {}
     try:
         process = stat_ticks(f"/proc/{pid}/stat")[1]
@@ -79,9 +80,10 @@ def read_tasks(pid):
         return out, None
     for tid in tids:
         try:
-            out[tid] = stat_ticks(f"/proc/{pid}/task/{tid}/stat")
+            name, ticks, started = stat_ticks(f"/proc/{pid}/task/{tid}/stat")
         except (OSError, ValueError, IndexError):
             continue  # the thread ended while listing
+        out[(tid, started)] = (name, ticks)
     return out, process
 
 
@@ -99,11 +101,15 @@ class Sampler:
         with self.lock:
             at = time.monotonic()
             now, process = read_tasks(self.pid)
-            for tid, (name, ticks) in now.items():
-                old = self.latest.get(tid)
-                if old is None or old[0] != name or ticks >= old[1]:  # a reused tid (new name) starts afresh
-                    self.latest[tid] = (name, ticks)
-            return dict(self.latest), process, at
+            for key, (name, ticks) in now.items():
+                old = self.latest.get(key)
+                if old is None or ticks >= old[1]:
+                    self.latest[key] = (name, ticks)  # a thread that renames itself keeps its key, so keeps its count
+            try:
+                cores = len(os.sched_getaffinity(self.pid))  # the command's own affinity (taskset), read when it is the JVM
+            except OSError:
+                cores = os.cpu_count()
+            return dict(self.latest), process, at, cores
 
     def run(self):
         while not self.done:
@@ -114,15 +120,15 @@ class Sampler:
             time.sleep(0.2)
 
 
-def report(label, start, end, cores, out, items=None):
-    (t0, p0, at0), (t1, p1, at1) = start, end
+def report(label, start, end, out, items=None):
+    (t0, p0, at0, _), (t1, p1, at1, cores) = start, end
     wall = at1 - at0
     by_stage = collections.Counter()
     by_name = collections.Counter()
     stage_of_folded = {}
-    for tid, (name, ticks) in t1.items():
-        before = t0.get(tid)
-        used = (ticks - (before[1] if before and before[0] == name else 0)) / TICK
+    for key, (name, ticks) in t1.items():
+        before = t0.get(key)
+        used = (ticks - (before[1] if before else 0)) / TICK
         by_stage[stage_of(name)] += max(0.0, used)
         by_name[fold(name)] += max(0.0, used)
         stage_of_folded[fold(name)] = stage_of(name)
@@ -145,7 +151,6 @@ def report(label, start, end, cores, out, items=None):
 
 
 def main():
-    import argparse
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--window", nargs=3, action="append", metavar=("LABEL", "START_REGEX", "END_REGEX"), required=True)
     p.add_argument("--items", type=int, help="items (tiles) each window processes: adds CPU milliseconds per item")
@@ -156,10 +161,6 @@ def main():
         p.error("give the command after --")
     windows = [(label, re.compile(s), re.compile(e)) for label, s, e in a.window]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, errors="replace", bufsize=1)
-    try:
-        cores = len(os.sched_getaffinity(proc.pid))  # the cores this process may run on (taskset), not the machine's
-    except OSError:
-        cores = os.cpu_count()
     sampler = Sampler(proc.pid)
     threading.Thread(target=sampler.run, daemon=True).start()
     opened, reports = {}, []
@@ -187,7 +188,7 @@ def main():
             sys.stdout.write(f"\nwindow {label}: its end line never appeared\n")
             missing = True
     for label, start, end in reports:
-        report(label, start, end, cores, sys.stdout, a.items)
+        report(label, start, end, sys.stdout, a.items)
     if code < 0:
         sys.exit(128 - code)
     sys.exit(code if code != 0 else (2 if missing else 0))

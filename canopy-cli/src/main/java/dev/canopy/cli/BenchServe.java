@@ -59,8 +59,8 @@ final class BenchServe implements Callable<Integer> {
     long timeoutMs;
 
     @Option(names = "--warm-up-seconds", defaultValue = "8", description = "Least unmeasured load before each mode's measurements; the "
-            + "warm-up then goes on in 2 s rounds until the JIT compiler has settled (a round with under 2%% of the cores compiling), at most "
-            + "4 times as long, so both the in-process and the served path are compiled when measured (default: ${DEFAULT-VALUE})")
+            + "warm-up then goes on in 2 s rounds until the JIT compiler has settled (a round with its threads under 2%% of the cores' CPU), "
+            + "at most 4 times as long, so both the in-process and the served path are compiled when measured; 0: none (default: ${DEFAULT-VALUE})")
     int warmUpSeconds;
     @Option(names = "--max-batch", defaultValue = "" + ServeSettings.DEFAULT_MAX_BATCH, description = "Largest dynamic batch, in process and "
             + "served, as canopy serve --max-batch (default: ${DEFAULT-VALUE})")
@@ -76,7 +76,14 @@ final class BenchServe implements Callable<Integer> {
 
     record Point(String model, String mode, int concurrency, double rps, double p50, double p99, long errors) { }
 
-    private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8)).build();
+    private final HttpClient http = HttpClient.newBuilder().executor(Executors.newFixedThreadPool(8, new java.util.concurrent.ThreadFactory() {
+        private final java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public Thread newThread(Runnable r) {
+            return new Thread(r, "bench-client-jdk-" + n.incrementAndGet()); // the load generator's, in a per-thread profile
+        }
+    })).build();
     /**
      * The closed loop's default client. The load generator shares the server's two cores, so its own CPU per request lowers the served
      * rate; java.net.http's asynchronous machinery costs more per request than a blocking client on kept-alive connections.
@@ -320,25 +327,51 @@ final class BenchServe implements Callable<Integer> {
 
     /**
      * Unmeasured load at concurrency 32 for at least {@code --warm-up-seconds}, then in 2 s rounds until a round in which the JIT
-     * compiler used under 2% of the cores, for at most four times the least. Code run once per request reaches the C2 compiler's
-     * thresholds only after some ten thousand requests, and then waits in its queue: a fixed warm-up of 20 s still left the
-     * compiler with 8% of the cores during the first served measurement (per-thread CPU, tools/stage_cpu.py).
+     * compiler threads used under 2% of the cores' CPU time, for at most four times the least. Code run once per request reaches the
+     * C2 compiler's thresholds only after some ten thousand requests, and then waits in its queue: a fixed warm-up of 20 s still left
+     * the compiler with 8% of the cores during the first served measurement (per-thread CPU, tools/stage_cpu.py). 0 skips it.
      */
     private void warmUp(Call call, String what, PrintWriter out) throws Exception {
-        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        boolean canTell = jit != null && jit.isCompilationTimeMonitoringSupported();
+        if (warmUpSeconds == 0) return;
         closedLoop(call, 32, warmUpSeconds);
-        if (!canTell || warmUpSeconds == 0) return;
+        long cpu0 = compilerCpuNanos();
+        if (cpu0 < 0) return; // not Linux: the fixed warm-up only
         int cores = Runtime.getRuntime().availableProcessors();
         int spent = warmUpSeconds, round = 2;
         double share;
         do {
-            long before = jit.getTotalCompilationTime();
+            long before = compilerCpuNanos();
             closedLoop(call, 32, round);
             spent += round;
-            share = (jit.getTotalCompilationTime() - before) / (round * 1000.0 * cores);
-        } while (share >= 0.02 && spent < 4 * warmUpSeconds);
-        out.printf("  %-28s warmed up for %d s; JIT compiler in the last 2 s: %.1f%% of the cores%n", what, spent, 100 * share);
+            share = (compilerCpuNanos() - before) / (round * 1e9 * cores);
+        } while (share >= 0.02 && spent + round <= 4 * warmUpSeconds);
+        out.printf("  %-28s warmed up for %d s; JIT compiler threads in the last 2 s: %.1f%% of the cores' CPU%s%n", what, spent, 100 * share,
+                share >= 0.02 ? " (not settled; measuring anyway)" : "");
+    }
+
+    /** CPU time of this JVM's JIT compiler threads (Linux: their /proc/self/task stat), or -1 where that cannot be read. */
+    static long compilerCpuNanos() {
+        Path tasks = Path.of("/proc/self/task");
+        if (!Files.isDirectory(tasks)) return -1;
+        long ticks = 0;
+        try (java.util.stream.Stream<Path> all = Files.list(tasks)) {
+            for (Path t : (Iterable<Path>) all::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(t.resolve("stat"));
+                } catch (java.io.IOException ended) {
+                    continue;
+                }
+                int open = stat.indexOf('('), close = stat.lastIndexOf(')');
+                String name = stat.substring(open + 1, close);
+                if (!name.startsWith("C1 CompilerThre") && !name.startsWith("C2 CompilerThre")) continue;
+                String[] f = stat.substring(close + 2).split(" ");
+                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: stat fields 14 and 15
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return ticks * 10_000_000L; // USER_HZ is 100 on Linux
     }
 
     /** {@code concurrency} clients, each sending its next request when the previous one is answered. */

@@ -120,8 +120,7 @@ final class BenchTune implements Callable<Integer> {
         for (var e : runs.entrySet()) meanCurves.put(e.getKey(), meanBestSoFar(e.getValue(), (int) fifoEpochs));
         Path svg = bench.resolve("tune-budget.svg");
         // the x axis spans twice the longest early-stopping run: FIFO's long tail would squeeze the part where the methods differ
-        int xMax = (int) (2 * runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo"))
-                .mapToDouble(e -> mean(e.getValue(), r -> (double) r.trialEpochs())).max().orElse(fifoEpochs));
+        int xMax = (int) Math.min(Integer.MAX_VALUE, 2 * longestEarlyStopping(runs, (long) fifoEpochs));
         Files.writeString(svg, BudgetPlot.svg(meanCurves, acc.metric(), String.format("Best %s by trial-epochs spent (mean of %d seeds; FIFO goes on to %.0f)",
                 acc.metric(), seeds, fifoEpochs), Math.min(xMax, (int) fifoEpochs)));
         out.printf("plot: %s%n", svg);
@@ -133,8 +132,7 @@ final class BenchTune implements Callable<Integer> {
      * and all of ASHA's budget, and at the longest early-stopping run's budget (a run that stopped earlier keeps its best).
      */
     private static void printBestByBudget(PrintWriter out, Map<String, List<CurveReplay.Run>> runs, long ashaBudget) {
-        long longest = runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo")).flatMap(e -> e.getValue().stream())
-                .mapToLong(CurveReplay.Run::trialEpochs).max().orElse(ashaBudget); // the longest seed's, so no seed is cut off
+        long longest = longestEarlyStopping(runs, ashaBudget);
         List<Long> budgets = new ArrayList<>();
         for (long b : new long[] {ashaBudget / 8, ashaBudget / 4, ashaBudget / 2, ashaBudget, longest}) if (b > 0 && !budgets.contains(b)) budgets.add(b);
         out.printf("%nbest val_acc after N trial-epochs (mean of the seeds)%n%-17s", "method");
@@ -145,6 +143,12 @@ final class BenchTune implements Callable<Integer> {
             for (long b : budgets) out.printf(" %9.4f", mean(e.getValue(), r -> r.bestAt(b)));
             out.println();
         }
+    }
+
+    /** Trial-epochs of the longest run (any seed) of a method that stops trials early, so no seed's run is cut off. */
+    private static long longestEarlyStopping(Map<String, List<CurveReplay.Run>> runs, long otherwise) {
+        return runs.entrySet().stream().filter(e -> !e.getKey().equals("fifo")).flatMap(e -> e.getValue().stream())
+                .mapToLong(CurveReplay.Run::trialEpochs).max().orElse(otherwise);
     }
 
     /** The seed's study: {@code samples} configurations of the pool, in a seeded random order (random search). */

@@ -197,7 +197,7 @@ final class TuneCommand implements Callable<Integer> {
         int ranks = Math.max(1, s.workersPerTrial());
         if ("spark".equals(s.executor()) || ranks > 1) {
             // data-parallel trials need their ranks' task slots at once: on this machine, as many as the concurrent trials' ranks
-            String where = s.master() != null ? s.master() : ranks > 1 ? dev.canopy.spark.SparkSessions.localWithSlots(s.concurrency() * ranks) : null;
+            String where = s.master() != null ? s.master() : ranks > 1 ? SparkSessions.localWithSlots(s.concurrency() * ranks) : null;
             spark = SparkSessions.create(where, "canopy-tune", List.of());
             executor = new SparkTrialExecutor(spark, factory, s.concurrency(), ranks);
         } else if ("local".equals(s.executor())) {
