@@ -42,8 +42,14 @@ final class Browser implements AutoCloseable {
         driver = new ChromeDriver(service, o);
     }
 
+    /**
+     * A 30 s wait that tries again when the page re-rendered an element between finding it and reading it (the dashboard
+     * redraws its tables on every poll): a condition that looks an element up afresh each time then never fails on a stale one.
+     */
     WebDriverWait waiting() {
-        return new WebDriverWait(driver, Duration.ofSeconds(30));
+        WebDriverWait w = new WebDriverWait(driver, Duration.ofSeconds(30));
+        w.ignoring(org.openqa.selenium.StaleElementReferenceException.class);
+        return w;
     }
 
     /** Console messages at error level since the last call (the log is drained by reading it). */

@@ -306,7 +306,7 @@ class DashboardBrowserTest {
             none.sendKeys("0");
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='warm']")));
             // the page draws the table again once the pool is empty: only then is the Stop button the one on the page
-            browser.waiting().ignoring(org.openqa.selenium.StaleElementReferenceException.class).until(d ->
+            browser.waiting().until(d ->
                     d.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] td.warm-pool")).getText().equals("none"));
             clickAndConfirm(browser.driver.findElement(By.cssSelector("#clusters tr[data-cluster='ui-test'] button[data-action='stop']")));
             browser.waiting().until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#clusters tr[data-cluster='ui-test'][data-state='stopped']")));
