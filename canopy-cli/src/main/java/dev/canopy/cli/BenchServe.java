@@ -309,7 +309,6 @@ final class BenchServe implements Callable<Integer> {
         return bound;
     }
 
-
     private static Point find(List<Point> ps, String model, String mode, int c) {
         return ps.stream().filter(p -> p.model().equals(model) && p.mode().equals(mode) && p.concurrency() == c).findFirst().orElse(null);
     }
@@ -334,16 +333,17 @@ final class BenchServe implements Callable<Integer> {
     private void warmUp(Call call, String what, PrintWriter out) throws Exception {
         if (warmUpSeconds == 0) return;
         closedLoop(call, 32, warmUpSeconds);
-        long cpu0 = compilerCpuNanos();
-        if (cpu0 < 0) return; // not Linux: the fixed warm-up only
+        long before = compilerCpuNanos();
+        if (before < 0) return; // not Linux: the fixed warm-up only
         int cores = Runtime.getRuntime().availableProcessors();
         int spent = warmUpSeconds, round = 2;
         double share;
         do {
-            long before = compilerCpuNanos();
             closedLoop(call, 32, round);
             spent += round;
-            share = (compilerCpuNanos() - before) / (round * 1e9 * cores);
+            long after = compilerCpuNanos(); // one reading ends this round and starts the next
+            share = (after - before) / (round * 1e9 * cores);
+            before = after;
         } while (share >= 0.02 && spent + round <= 4 * warmUpSeconds);
         out.printf("  %-28s warmed up for %d s; JIT compiler threads in the last 2 s: %.1f%% of the cores' CPU%s%n", what, spent, 100 * share,
                 share >= 0.02 ? " (not settled; measuring anyway)" : "");
