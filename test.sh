@@ -5,13 +5,17 @@
 # testing (PIT) of the pure logic, which fails below each module's threshold. CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")"
-# the dashboard's browser tests drive Debian's chromium through Debian's chromedriver (nothing is downloaded by Selenium)
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  echo "installing chromium and chromium-driver for the browser tests"
+# Debian packages the tests need, installed when missing
+install_debian() {
+  echo "installing $* for the tests"
   export DEBIAN_FRONTEND=noninteractive
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }
-fi
+  local SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y -q "$@" >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "$@" >/dev/null; }
+}
+# the dashboard's browser tests drive Debian's chromium through Debian's chromedriver (nothing is downloaded by Selenium)
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || install_debian chromium chromium-driver
+# DCT-domain scaled JPEG decoding calls libjpeg-turbo's TurboJPEG library (TurboJpegTest fails without it)
+ldconfig -p | grep 'libturbojpeg\.so\.0' >/dev/null || install_debian libturbojpeg0
 mvn -B verify -Pmutation
 python3 tools/mutation_summary.py
 

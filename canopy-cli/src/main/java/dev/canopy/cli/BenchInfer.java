@@ -187,9 +187,16 @@ final class BenchInfer implements Callable<Integer> {
             out.printf("%-10s %7d %9.0f %9.0f %9.0f %14.0f %14.0f %8.2f %8.2f %8.2f%n", r.model(), r.tiles(), r.decode(), m, r.bound(), r.canopy(), r.naive(),
                     r.canopy() / r.bound(), r.canopy() / m, r.canopy() / r.naive());
         }
-        out.printf("%n%d cores, decode threads %d, replicas %d, pipeline batch %s, Spark %s, store %s, simulated fetch latency %s ms%n",
-                Runtime.getRuntime().availableProcessors(), threads, replicas, maxBatch == null ? "= best bs" : maxBatch.toString(), master == null ? "local[*]" : master, store, Long.getLong("canopy.bench.fetchLatencyMs", 0));
+        out.printf("%n%d cores, decode threads %d, replicas %d, pipeline batch %s, Spark %s, store %s, simulated fetch latency %s ms, JPEG decoder %s%n",
+                Runtime.getRuntime().availableProcessors(), threads, replicas, maxBatch == null ? "= best bs" : maxBatch.toString(), master == null ? "local[*]" : master, store, Long.getLong("canopy.bench.fetchLatencyMs", 0),
+                decoderName());
         return 0;
+    }
+
+    /** Which JPEG decoder the runs used: it sets D and every pipeline's rate. */
+    static String decoderName() {
+        return ImageDecoder.jpegMethod().startsWith("turbojpeg") ? "TurboJPEG (scaled in the DCT domain)"
+                : "ImageIO (subsampled; libturbojpeg0 not found or -Dcanopy.decoder=imageio)";
     }
 
     /** A generated survey of {@code n} tiles, made once and kept under the bench folder. */

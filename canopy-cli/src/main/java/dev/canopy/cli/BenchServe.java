@@ -184,7 +184,8 @@ final class BenchServe implements Callable<Integer> {
         }
         out.println();
         overload.forEach(out::println);
-        out.printf("%nclosed-loop HTTP client: %s (--client); open loop: java.net.http, at most %d connections%n", client, OPEN_LOOP_CONNECTIONS);
+        out.printf("%nclosed-loop HTTP client: %s (--client); open loop: java.net.http, at most %d connections; JPEG decoder %s%n", client, OPEN_LOOP_CONNECTIONS,
+                BenchInfer.decoderName());
         return 0;
     }
 

@@ -65,7 +65,8 @@ class TrainCommandTest {
                 "trained small-cnn for 2 epochs on 2 ranks", "registered weeds2:1");
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(2).allSatisfy(l -> assertThat(l).contains("allreduce_bytes", "val_accuracy"));
         assertThat(Files.readString(run.resolve("config.json"))).contains("\"workers\" : 2");
-        assertThat(cli("model", "show", "weeds2:1").out()).contains("\"workers\" : 2", "\"global_batch\" : 16", "tcp-ring");
+        assertThat(cli("model", "show", "weeds2:1").out()).contains("\"workers\" : 2", "\"global_batch\" : 16", "tcp-ring",
+                "\"jpeg_decoder\" : \"" + dev.canopy.imagery.ImageDecoder.jpegMethod() + "\"");
 
         MainTest.Result other = cli("train", "--resume", run.toString(), "--workers", "3");
         assertThat(other.code()).isEqualTo(2);

@@ -52,7 +52,7 @@ public final class ImageDecoder {
     /** The decoder's own image (usually 3-byte BGR), subsampled towards {@code size} but not yet resized. */
     private BufferedImage decodeRaw(byte[] bytes, String name) {
         if (bytes == null || bytes.length == 0) throw new ImageDecodeException(name, "empty file", null);
-        boolean jpeg = bytes.length > 2 && (bytes[0] & 0xFF) == 0xFF && (bytes[1] & 0xFF) == 0xD8;
+        boolean jpeg = isJpeg(bytes);
         if (jpeg && !hasJpegEnd(bytes)) {
             // libjpeg pads a truncated JPEG with grey and only warns: refuse it instead of training on grey
             throw new ImageDecodeException(name, "truncated JPEG (no end-of-image marker)", null);
@@ -95,9 +95,20 @@ public final class ImageDecoder {
         return img;
     }
 
-    /** True when JPEGs are decoded with DCT-domain scaling (libturbojpeg present and not turned off). */
-    public static boolean scalesInDctDomain() {
-        return TurboJpeg.AVAILABLE;
+    /** How this JVM decodes JPEG tiles; a model's provenance records it ({@code jpeg_decoder}), since the two give slightly different images. */
+    public static String jpegMethod() {
+        return TurboJpeg.AVAILABLE ? "turbojpeg-dct-scaled" : "imageio-subsampled";
+    }
+
+    /**
+     * A warning when a model trained with one JPEG method ({@code trainedWith}, from its provenance; null
+     * when not recorded) is about to see tiles decoded by the other; empty when they agree.
+     */
+    public static java.util.Optional<String> methodMismatch(Object trainedWith) {
+        if (trainedWith == null || trainedWith.equals(jpegMethod())) return java.util.Optional.empty();
+        return java.util.Optional.of("the model was trained on JPEG tiles decoded as " + trainedWith + " but this machine decodes them as "
+                + jpegMethod() + ": its inputs differ slightly from what it learned on (install libturbojpeg0 on every machine, "
+                + "or run all of them with -Dcanopy.decoder=imageio)");
     }
 
     /** Decodes and normalises to CHW floats: {@code (pixel/255 - mean[c]) / std[c]}. */
@@ -167,6 +178,10 @@ public final class ImageDecoder {
             g.dispose();
         }
         return out;
+    }
+
+    private static boolean isJpeg(byte[] b) {
+        return b != null && b.length > 2 && (b[0] & 0xFF) == 0xFF && (b[1] & 0xFF) == 0xD8;
     }
 
     private static boolean hasJpegEnd(byte[] b) {

@@ -110,6 +110,14 @@ class TurboJpegTest {
                 .isInstanceOf(ImageDecodeException.class).hasMessageContaining("x.jpg");
     }
 
+    @Test
+    void aModelTrainedOnTheOtherMethodIsNamedInAWarning() {
+        assertThat(ImageDecoder.methodMismatch(null)).isEmpty(); // packages made before the method was recorded
+        assertThat(ImageDecoder.methodMismatch(ImageDecoder.jpegMethod())).isEmpty();
+        String other = ImageDecoder.jpegMethod().equals("imageio-subsampled") ? "turbojpeg-dct-scaled" : "imageio-subsampled";
+        assertThat(ImageDecoder.methodMismatch(other)).hasValueSatisfying(w -> assertThat(w).contains(other, ImageDecoder.jpegMethod(), "libturbojpeg0"));
+    }
+
     /** Where the baseline frame header (SOF0, FF C0) starts. */
     private static int sofOffset(byte[] jpeg) {
         for (int i = 2; i < jpeg.length - 1; i++) {

@@ -16,6 +16,7 @@ import java.util.Map;
  * object store. {@code model.json} is written last, so a package without it is incomplete.
  */
 public final class ModelPackage {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelPackage.class);
     public static final String CARD = "model.json";
     public static final Map<String, String> WEIGHTS_FILE = Map.of(
             ModelCard.FORMAT_DJL, "weights.params",
@@ -81,6 +82,10 @@ public final class ModelPackage {
         if (engine == InferenceEngine.AUTO || !engine.runs(card.format())) {
             throw new ModelException("model.engine_unsupported", "model '" + card.name() + "' (" + card.format() + ") cannot be loaded on engine " + engine.id(),
                     "resolve the engine with EngineChoice first");
+        }
+        if (card.provenance() != null && card.provenance().parameters() != null) {
+            dev.canopy.imagery.ImageDecoder.methodMismatch(card.provenance().parameters().get("jpeg_decoder"))
+                    .ifPresent(w -> LOG.warn("model '{}': {}", card.name(), w));
         }
         return switch (card.format()) {
             case ModelCard.FORMAT_DJL -> engine == InferenceEngine.ONNX ? new OnnxClassifier(card, exportedOnnx()) : new BlockClassifier(card, weights());
