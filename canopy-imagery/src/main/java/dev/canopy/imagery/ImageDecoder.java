@@ -1,7 +1,5 @@
 package dev.canopy.imagery;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -46,7 +44,9 @@ public final class ImageDecoder {
 
     /** Decodes to RGB pixels, {@code size x size}. */
     public BufferedImage decodeImage(byte[] bytes, String name) {
-        return toRgb(decodeRaw(bytes, name));
+        BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+        out.setRGB(0, 0, size, size, decodePixels(bytes, name), 0, size);
+        return out;
     }
 
     /** The decoder's own image (usually 3-byte BGR), subsampled towards {@code size} but not yet resized. */
@@ -115,7 +115,7 @@ public final class ImageDecoder {
     public float[] decode(byte[] bytes, String name) {
         BufferedImage raw = decodeRaw(bytes, name);
         if (raw.getType() == BufferedImage.TYPE_3BYTE_BGR && raw.getWidth() == size && raw.getHeight() == size) return normalizeBgr(raw);
-        return toTensor(toRgb(raw));
+        return normalize(resized(raw));
     }
 
     /** CHW floats straight from a 3-byte BGR raster: no per-pixel colour-model calls, no intermediate image. */
@@ -144,12 +144,77 @@ public final class ImageDecoder {
 
     /** Decodes to packed RGB pixels, {@code size x size}, row-major. */
     public int[] decodePixels(byte[] bytes, String name) {
-        return decodeImage(bytes, name).getRGB(0, 0, size, size, null, 0, size);
+        return resized(decodeRaw(bytes, name));
     }
 
     /** Writes CHW floats of an already decoded {@code size x size} RGB image. */
     public float[] toTensor(BufferedImage img) {
         return normalize(img.getRGB(0, 0, size, size, null, 0, size));
+    }
+
+    /**
+     * Packed RGB pixels of {@code img} resized bilinearly to {@code size x size}, pixel centres aligned as
+     * Java2D's bilinear {@code drawImage} aligns them (source x = (x + 0.5) * w / size - 0.5, clamped at
+     * the edges). Written out because Java2D's generic loops for a 3-byte BGR source cost several times
+     * the decode itself (256 to 224 px: about 4 ms per tile).
+     */
+    int[] resized(BufferedImage img) {
+        int w = img.getWidth(), h = img.getHeight();
+        int[] src = packed(img);
+        if (w == size && h == size) return src;
+        int[] x0 = new int[size], x1 = new int[size], y0 = new int[size], y1 = new int[size];
+        float[] fx = new float[size], fy = new float[size];
+        taps(w, x0, x1, fx);
+        taps(h, y0, y1, fy);
+        int[] out = new int[size * size];
+        for (int y = 0; y < size; y++) {
+            int r0 = y0[y] * w, r1 = y1[y] * w;
+            float v = fy[y];
+            for (int x = 0; x < size; x++) {
+                float u = fx[x];
+                int a = src[r0 + x0[x]], b = src[r0 + x1[x]], c = src[r1 + x0[x]], d = src[r1 + x1[x]];
+                int px = 0;
+                for (int shift = 16; shift >= 0; shift -= 8) {
+                    float top = ((a >> shift) & 0xFF) + u * (((b >> shift) & 0xFF) - ((a >> shift) & 0xFF));
+                    float bottom = ((c >> shift) & 0xFF) + u * (((d >> shift) & 0xFF) - ((c >> shift) & 0xFF));
+                    px |= Math.min(255, (int) (top + v * (bottom - top) + 0.5f)) << shift;
+                }
+                out[y * size + x] = px;
+            }
+        }
+        return out;
+    }
+
+    /** For each output coordinate: the two source coordinates around its centre and the weight of the second. */
+    private void taps(int sourceSide, int[] first, int[] second, float[] weight) {
+        float scale = sourceSide / (float) size;
+        for (int i = 0; i < size; i++) {
+            float at = Math.max(0, (i + 0.5f) * scale - 0.5f);
+            int lo = Math.min((int) at, sourceSide - 1);
+            first[i] = lo;
+            second[i] = Math.min(lo + 1, sourceSide - 1);
+            weight[i] = second[i] == lo ? 0 : at - lo;
+        }
+    }
+
+    /** All pixels of {@code img} as packed RGB, read straight from a 3-byte BGR raster when it is one. */
+    private static int[] packed(BufferedImage img) {
+        int w = img.getWidth(), h = img.getHeight();
+        if (img.getType() != BufferedImage.TYPE_3BYTE_BGR) return img.getRGB(0, 0, w, h, null, 0, w);
+        java.awt.image.Raster r = img.getRaster();
+        java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
+        byte[] data = ((java.awt.image.DataBufferByte) r.getDataBuffer()).getData();
+        int[] off = sm.getBandOffsets();
+        int stride = sm.getPixelStride(), scanline = sm.getScanlineStride();
+        int base = r.getDataBuffer().getOffset() - r.getSampleModelTranslateY() * scanline - r.getSampleModelTranslateX() * stride;
+        int[] out = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            int in = base + y * scanline;
+            for (int x = 0; x < w; x++, in += stride) {
+                out[y * w + x] = (data[in + off[0]] & 0xFF) << 16 | (data[in + off[1]] & 0xFF) << 8 | (data[in + off[2]] & 0xFF);
+            }
+        }
+        return out;
     }
 
     /** Packed RGB pixels ({@code size x size}) to normalised CHW floats. */
@@ -163,19 +228,6 @@ public final class ImageDecoder {
             out[i] = ((p >> 16) & 0xFF) * s0 - o0;
             out[plane + i] = ((p >> 8) & 0xFF) * s1 - o1;
             out[2 * plane + i] = (p & 0xFF) * s2 - o2;
-        }
-        return out;
-    }
-
-    private BufferedImage toRgb(BufferedImage img) {
-        if (img.getWidth() == size && img.getHeight() == size && img.getType() == BufferedImage.TYPE_INT_RGB) return img;
-        BufferedImage out = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = out.createGraphics();
-        try {
-            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-            g.drawImage(img, 0, 0, size, size, null);
-        } finally {
-            g.dispose();
         }
         return out;
     }

@@ -69,4 +69,39 @@ class ImageDecoderTest {
         assertThatThrownBy(() -> decoder.decode(corruptBody, "c.jpg")).isInstanceOf(ImageDecodeException.class)
                 .satisfies(e -> assertThat(((ImageDecodeException) e).image()).isEqualTo("c.jpg"));
     }
+    @Test
+    void theResizeIsJava2dsBilinearWithinALevel() throws Exception {
+        // models trained before the resize was written out saw Java2D's bilinear drawImage: they must see the same pixels
+        SurveyRenderer r = new SurveyRenderer(9, 512);
+        byte[] jpeg;
+        try (TileEncoder e = new TileEncoder(0.9f)) {
+            jpeg = e.jpeg(r.render(1, 2).rgb(), 512);
+        }
+        BufferedImage src = ImageIO.read(new java.io.ByteArrayInputStream(jpeg)); // 3-byte BGR, read straight from the raster
+        BufferedImage png = new BufferedImage(300, 200, BufferedImage.TYPE_INT_RGB); // another type, not square
+        png.getGraphics().drawImage(src, 0, 0, 300, 200, null);
+        for (BufferedImage img : new BufferedImage[] {src, png}) {
+            for (int size : new int[] {224, 100, 64, 333}) {
+                ImageDecoder d = new ImageDecoder(size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+                int[] ours = d.resized(img);
+                BufferedImage ref = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
+                java.awt.Graphics2D g = ref.createGraphics();
+                g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+                g.drawImage(img, 0, 0, size, size, null);
+                g.dispose();
+                int[] java2d = ref.getRGB(0, 0, size, size, null, 0, size);
+                long sum = 0;
+                int worst = 0;
+                for (int i = 0; i < ours.length; i++) {
+                    for (int shift = 0; shift <= 16; shift += 8) {
+                        int diff = Math.abs(((ours[i] >> shift) & 0xFF) - ((java2d[i] >> shift) & 0xFF));
+                        sum += diff;
+                        worst = Math.max(worst, diff);
+                    }
+                }
+                assertThat(worst).as("largest difference, %dx%d to %d", img.getWidth(), img.getHeight(), size).isLessThanOrEqualTo(1);
+                assertThat(sum / (3.0 * ours.length)).as("mean difference").isLessThan(0.2);
+            }
+        }
+    }
 }
