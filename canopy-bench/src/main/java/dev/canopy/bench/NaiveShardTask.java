@@ -66,7 +66,7 @@ public final class NaiveShardTask {
         long t0 = System.nanoTime();
         S3Settings s3 = S3Settings.fromEnvironment();
         TileClassifier model = model(job, s3);
-        ImageDecoder decoder = new ImageDecoder(model.card().inputSize(), model.card().mean(), model.card().std());
+        ImageDecoder decoder = model.card().decoder();
         PipelineStats stats = new PipelineStats();
         try (ObjectStore out = ObjectStores.open(URI.create(job.outputRoot()), s3);
              ObjectStore survey = ObjectStores.open(URI.create(job.surveyRoot()), s3)) {

@@ -195,7 +195,7 @@ final class BenchInfer implements Callable<Integer> {
 
     /** Which JPEG decoder the runs used: it sets D and every pipeline's rate. */
     static String decoderName() {
-        return ImageDecoder.jpegMethod().startsWith("turbojpeg") ? "TurboJPEG (scaled in the DCT domain)"
+        return ImageDecoder.JpegMethod.preferred() == ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED ? "TurboJPEG (scaled in the DCT domain)"
                 : "ImageIO (subsampled; libturbojpeg0 not found or -Dcanopy.decoder=imageio)";
     }
 

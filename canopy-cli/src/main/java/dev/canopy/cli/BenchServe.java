@@ -216,7 +216,7 @@ final class BenchServe implements Callable<Integer> {
         AtomicLong turn = new AtomicLong();
         java.util.function.Supplier<byte[]> next = () -> sub.images().get((int) (turn.getAndIncrement() % sub.images().size()));
         for (String mode : new String[] {"dynamic", "batch-1"}) {
-            ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
+            ImageDecoder decoder = sub.card().decoder();
             try (PredictorPool<float[], Classification> pool = PredictorPool.classifier(() -> registry.openPackage(sub.version()).load(null, sub.engine()))
                     .withMaxBatch(mode.equals("dynamic") ? maxBatch : 1).withMaxWait(0).withQueueCapacity(256).build()) {
                 Call call = () -> pool.submit(decoder.decode(next.get(), "tile")).get(30, TimeUnit.SECONDS) != null;
@@ -289,7 +289,7 @@ final class BenchServe implements Callable<Integer> {
      * served images on all cores after a warm-up, M on the engine alone; both are single measurements, so treat the ratio as an estimate.
      */
     private BatchingBound batchingBound(ModelRegistry registry, Subject sub, PrintWriter out) throws Exception {
-        ImageDecoder decoder = new ImageDecoder(sub.card().inputSize(), sub.card().mean(), sub.card().std());
+        ImageDecoder decoder = sub.card().decoder();
         float[] one = decoder.decode(sub.images().get(0), "tile");
         long nanos = 2_000_000_000L;
         java.util.SortedMap<Integer, Double> rates = new java.util.TreeMap<>(); // the model alone at batch sizes dynamic batching can form

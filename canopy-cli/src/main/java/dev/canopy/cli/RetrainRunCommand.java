@@ -287,7 +287,7 @@ final class RetrainRunCommand implements Callable<Integer> {
     private Confusion confusion(ModelRegistry registry, String ref, Features f) throws Exception {
         Confusion confusion = new Confusion(f.classes.size() + 1); // the extra class: "predicted something the labels do not have"
         try (TileClassifier m = registry.load(ref); TileSource source = new TileSource(null, S3Settings.fromEnvironment())) {
-            ImageDecoder decoder = new ImageDecoder(m.card().inputSize(), m.card().mean(), m.card().std());
+            ImageDecoder decoder = m.card().decoder();
             List<String> modelClasses = m.card().classes();
             for (ManifestRow r : f.test) {
                 float[] x = decoder.decode(source.fetch(URI.create(r.uri())).get(), r.id());

@@ -66,7 +66,7 @@ class TrainCommandTest {
         assertThat(Files.readAllLines(run.resolve("metrics.jsonl"))).hasSize(2).allSatisfy(l -> assertThat(l).contains("allreduce_bytes", "val_accuracy"));
         assertThat(Files.readString(run.resolve("config.json"))).contains("\"workers\" : 2");
         assertThat(cli("model", "show", "weeds2:1").out()).contains("\"workers\" : 2", "\"global_batch\" : 16", "tcp-ring",
-                "\"jpeg_decoder\" : \"" + dev.canopy.imagery.ImageDecoder.jpegMethod() + "\"");
+                "\"jpeg_decoder\" : \"" + dev.canopy.imagery.ImageDecoder.JpegMethod.preferred().id() + "\"");
 
         MainTest.Result other = cli("train", "--resume", run.toString(), "--workers", "3");
         assertThat(other.code()).isEqualTo(2);

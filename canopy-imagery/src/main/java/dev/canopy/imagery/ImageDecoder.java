@@ -12,11 +12,14 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /**
  * Decodes JPEG/PNG bytes to a normalised float tensor in CHW layout (channels R,G,B), resized to
- * a square {@code size}. JPEGs go through libjpeg-turbo's TurboJPEG library when the system has it
- * ({@link TurboJpeg}: scaled in the DCT domain to the smallest k/8 of the source that still covers
- * {@code size}); otherwise, and for PNGs, through the JDK's ImageIO, which subsamples while decoding
- * when the target is at most half the source. Either way an image that is not yet {@code size} is
- * resized bilinearly.
+ * a square {@code size}. JPEGs are decoded one of two ways ({@link JpegMethod}): through libjpeg-turbo's
+ * TurboJPEG library ({@link TurboJpeg}: scaled in the DCT domain to the smallest k/8 of the source that
+ * still covers {@code size}, each 8x8 block's mean at 1/8), or through the JDK's ImageIO, which
+ * subsamples while decoding when the target is at most half the source (one pixel of each block). The
+ * two give slightly different images, so a model records the method it was trained with and is run
+ * with the same one ({@code ModelCard.decoder()}). PNGs, and JPEGs TurboJPEG cannot read (chroma
+ * sampling it does not know), go through ImageIO. An image that is not yet {@code size} is resized
+ * bilinearly.
  *
  * <p>Thread-safe: each call uses its own reader. Failures are {@link ImageDecodeException}s naming the image.
  */
@@ -26,16 +29,67 @@ public final class ImageDecoder {
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
     public static final int MAX_PIXELS = 64 * 1024 * 1024; // refuse decompression bombs
 
+    /** How JPEG tiles become pixels; a model's provenance records it as {@code jpeg_decoder}. */
+    public enum JpegMethod {
+        /** TurboJPEG, scaled in the DCT domain: faster, needs Debian's libturbojpeg0. */
+        TURBOJPEG_DCT_SCALED("turbojpeg-dct-scaled"),
+        /** The JDK's ImageIO, subsampled while decoding: always there. */
+        IMAGEIO_SUBSAMPLED("imageio-subsampled");
+
+        private final String id;
+
+        JpegMethod(String id) {
+            this.id = id;
+        }
+
+        public String id() {
+            return id;
+        }
+
+        /** The method named {@code id}; null for null. */
+        public static JpegMethod of(String id) {
+            if (id == null) return null;
+            for (JpegMethod m : values()) if (m.id.equals(id)) return m;
+            throw new IllegalArgumentException("unknown JPEG method '" + id + "': expected turbojpeg-dct-scaled or imageio-subsampled");
+        }
+
+        /** True when this JVM can decode this way (TurboJPEG needs the library and no -Dcanopy.decoder=imageio). */
+        public boolean availableHere() {
+            return this == IMAGEIO_SUBSAMPLED || TurboJpeg.AVAILABLE;
+        }
+
+        /** What a model trained now records: TurboJPEG where this JVM has it, else ImageIO. */
+        public static JpegMethod preferred() {
+            return TurboJpeg.AVAILABLE ? TURBOJPEG_DCT_SCALED : IMAGEIO_SUBSAMPLED;
+        }
+    }
+
     private final int size;
     private final float[] mean;
     private final float[] std;
+    private final boolean turbo;
 
+    /** A decoder with the {@link JpegMethod#preferred() preferred} JPEG method: for training and for models that do not say. */
     public ImageDecoder(int size, float[] mean, float[] std) {
+        this(size, mean, std, null);
+    }
+
+    /**
+     * A decoder with JPEG method {@code method} (null: the preferred one). A model trained with
+     * TurboJPEG on a machine that now lacks it gets ImageIO ({@link #jpegMethod()} says which).
+     */
+    public ImageDecoder(int size, float[] mean, float[] std, JpegMethod method) {
         if (size < 1) throw new IllegalArgumentException("size must be >= 1");
         if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("mean and std need 3 values (R,G,B)");
         this.size = size;
         this.mean = mean.clone();
         this.std = std.clone();
+        this.turbo = (method == null ? JpegMethod.preferred() : method) == JpegMethod.TURBOJPEG_DCT_SCALED && TurboJpeg.AVAILABLE;
+    }
+
+    /** The JPEG method this decoder uses. */
+    public JpegMethod jpegMethod() {
+        return turbo ? JpegMethod.TURBOJPEG_DCT_SCALED : JpegMethod.IMAGEIO_SUBSAMPLED;
     }
 
     public int size() {
@@ -57,7 +111,13 @@ public final class ImageDecoder {
             // libjpeg pads a truncated JPEG with grey and only warns: refuse it instead of training on grey
             throw new ImageDecodeException(name, "truncated JPEG (no end-of-image marker)", null);
         }
-        if (jpeg && TurboJpeg.AVAILABLE) return bgrImage(TurboJpeg.decode(bytes, size, MAX_PIXELS, name));
+        if (jpeg && turbo) {
+            try {
+                return TurboJpeg.decode(bytes, size, MAX_PIXELS, name);
+            } catch (TurboJpeg.Unsupported e) {
+                // a valid JPEG TurboJPEG cannot read (e.g. 4:1:0 chroma): ImageIO may; corrupt data it refuses too
+            }
+        }
         // a memory-cached stream: ImageIO's default for an InputStream copies every image into a temporary file first
         // (a stream reading the array in place measured slower in the pipeline: 504-536 vs 543-636 tiles/s in alternating runs)
         try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
@@ -85,30 +145,6 @@ public final class ImageDecoder {
         } catch (IOException | RuntimeException e) {
             throw new ImageDecodeException(name, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
         }
-    }
-
-    /** TurboJPEG's BGR bytes as the image ImageIO would have returned (3-byte BGR, the same byte order). */
-    private static BufferedImage bgrImage(TurboJpeg.Bgr b) {
-        BufferedImage img = new BufferedImage(b.width(), b.height(), BufferedImage.TYPE_3BYTE_BGR);
-        byte[] data = ((java.awt.image.DataBufferByte) img.getRaster().getDataBuffer()).getData();
-        System.arraycopy(b.pixels(), 0, data, 0, data.length);
-        return img;
-    }
-
-    /** How this JVM decodes JPEG tiles; a model's provenance records it ({@code jpeg_decoder}), since the two give slightly different images. */
-    public static String jpegMethod() {
-        return TurboJpeg.AVAILABLE ? "turbojpeg-dct-scaled" : "imageio-subsampled";
-    }
-
-    /**
-     * A warning when a model trained with one JPEG method ({@code trainedWith}, from its provenance; null
-     * when not recorded) is about to see tiles decoded by the other; empty when they agree.
-     */
-    public static java.util.Optional<String> methodMismatch(Object trainedWith) {
-        if (trainedWith == null || trainedWith.equals(jpegMethod())) return java.util.Optional.empty();
-        return java.util.Optional.of("the model was trained on JPEG tiles decoded as " + trainedWith + " but this machine decodes them as "
-                + jpegMethod() + ": its inputs differ slightly from what it learned on (install libturbojpeg0 on every machine, "
-                + "or run all of them with -Dcanopy.decoder=imageio)");
     }
 
     /** Decodes and normalises to CHW floats: {@code (pixel/255 - mean[c]) / std[c]}. */

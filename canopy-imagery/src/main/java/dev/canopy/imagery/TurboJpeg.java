@@ -4,7 +4,8 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-import com.sun.jna.ptr.IntByReference;
+import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,9 +17,8 @@ import org.slf4j.LoggerFactory;
  * subsamples afterwards.
  *
  * <p>The scaled image is each block's average colour, so it is smoother than ImageIO's subsampling,
- * which keeps one pixel of every block. A model sees one or the other depending on the machine, so
- * {@code -Dcanopy.decoder=imageio} turns this path off where a model must see exactly what it was
- * trained on and the machines differ.
+ * which keeps one pixel of every block: {@link ImageDecoder.JpegMethod} keeps the two apart, and
+ * {@code -Dcanopy.decoder=imageio} turns this path off for a whole JVM.
  *
  * <p>Thread-safe: every call makes and destroys its own TurboJPEG handle (a few microseconds), so
  * nothing native outlives a call or is shared between threads. Errors, and warnings such as a
@@ -44,7 +44,7 @@ final class TurboJpeg {
             try {
                 Native.register(TurboJpeg.class, NativeLibrary.getInstance(name));
                 return true;
-            } catch (UnsatisfiedLinkError | RuntimeException e) {
+            } catch (LinkageError | RuntimeException e) { // JNA's own native part may fail to load too (noexec /tmp)
                 LOG.debug("no TurboJPEG library as {}: {}", name, e.getMessage());
             }
         }
@@ -55,8 +55,8 @@ final class TurboJpeg {
 
     private static native Pointer tjInitDecompress();
 
-    private static native int tjDecompressHeader3(Pointer handle, byte[] jpeg, NativeLong size, IntByReference width, IntByReference height,
-                                                  IntByReference subsampling, IntByReference colorspace);
+    private static native int tjDecompressHeader3(Pointer handle, byte[] jpeg, NativeLong size, int[] width, int[] height, int[] subsampling,
+                                                  int[] colorspace);
 
     private static native int tjDecompress2(Pointer handle, byte[] jpeg, NativeLong size, byte[] dst, int width, int pitch, int height,
                                             int pixelFormat, int flags);
@@ -65,31 +65,38 @@ final class TurboJpeg {
 
     private static native int tjDestroy(Pointer handle);
 
-    /** A decoded image: 3-byte BGR pixels, row after row. */
-    record Bgr(byte[] pixels, int width, int height) { }
+    /** A JPEG whose header TurboJPEG cannot read (corrupt, or chroma sampling it does not know): ImageIO may still. */
+    static final class Unsupported extends RuntimeException {
+        Unsupported(String message) {
+            super(message, null, false, false);
+        }
+    }
 
     /**
      * Decodes {@code jpeg} at the smallest scale k/8 (k = 1..8) whose image is at least
-     * {@code minSide} px on both sides, refusing images above {@code maxPixels} before decoding.
+     * {@code minSide} px on both sides, into a 3-byte BGR image (ImageIO's own type for a colour
+     * JPEG), refusing images above {@code maxPixels} before anything is allocated for the pixels.
      */
-    static Bgr decode(byte[] jpeg, int minSide, long maxPixels, String name) {
+    static BufferedImage decode(byte[] jpeg, int minSide, long maxPixels, String name) {
         Pointer h = tjInitDecompress();
-        if (h == null) throw new ImageDecodeException(name, "TurboJPEG could not start a decoder", null);
+        if (h == null) throw new Unsupported("TurboJPEG could not start a decoder");
         try {
             NativeLong size = new NativeLong(jpeg.length);
-            IntByReference w = new IntByReference(), hh = new IntByReference(), sub = new IntByReference(), cs = new IntByReference();
-            if (tjDecompressHeader3(h, jpeg, size, w, hh, sub, cs) != 0) throw new ImageDecodeException(name, tjGetErrorStr2(h), null);
-            int width = w.getValue(), height = hh.getValue();
+            int[] w = new int[1], hh = new int[1], sub = new int[1], cs = new int[1];
+            if (tjDecompressHeader3(h, jpeg, size, w, hh, sub, cs) != 0) throw new Unsupported(tjGetErrorStr2(h));
+            int width = w[0], height = hh[0];
+            if (width < 1 || height < 1) throw new Unsupported("no image size in the JPEG header"); // garbage after the SOI marker
             if ((long) width * height > maxPixels) {
                 throw new ImageDecodeException(name, width + "x" + height + " is larger than " + maxPixels + " pixels", null);
             }
             int k = scaleEighths(width, height, minSide);
             int sw = scaled(width, k), sh = scaled(height, k);
-            byte[] dst = new byte[sw * sh * 3];
+            BufferedImage img = new BufferedImage(sw, sh, BufferedImage.TYPE_3BYTE_BGR); // B, G, R bytes, rows packed: TJPF_BGR's layout
+            byte[] dst = ((DataBufferByte) img.getRaster().getDataBuffer()).getData();
             if (tjDecompress2(h, jpeg, size, dst, sw, sw * 3, sh, TJPF_BGR, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS) != 0) {
                 throw new ImageDecodeException(name, tjGetErrorStr2(h), null);
             }
-            return new Bgr(dst, sw, sh);
+            return img;
         } finally {
             tjDestroy(h);
         }

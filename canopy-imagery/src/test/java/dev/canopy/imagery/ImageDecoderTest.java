@@ -20,14 +20,35 @@ class ImageDecoderTest {
         }
     }
 
-    @Test
-    void fastPathFromTheDecodersBytesEqualsThePixelPath() {
-        // 64 px to 32 px: the decoder subsamples by 2 and hands back a 3-byte BGR image of the target size
-        ImageDecoder d = new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(ImageDecoder.JpegMethod.class)
+    void fastPathFromTheDecodersBytesEqualsThePixelPath(ImageDecoder.JpegMethod method) {
+        // 64 px to 32 px: the decoder scales or subsamples by 2 and hands back a 3-byte BGR image of the target size
+        ImageDecoder d = new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD, method);
         byte[] bytes = jpeg();
         float[] fast = d.decode(bytes, "t.jpg");
         float[] viaPixels = d.toTensor(d.decodeImage(bytes, "t.jpg"));
         assertThat(fast).containsExactly(viaPixels);
+    }
+
+    @Test
+    void theMethodAskedForIsTheMethodUsedWhereTheLibraryIsThere() {
+        assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD, ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED).jpegMethod())
+                .isEqualTo(ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED);
+        assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD).jpegMethod()).isEqualTo(ImageDecoder.JpegMethod.preferred());
+        TurboJpegTest.assumeLibrary();
+        assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD, ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED).jpegMethod())
+                .isEqualTo(ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED);
+        // the two methods differ on a textured 512 px tile decoded to 64 px: kept pixels vs block means
+        SurveyRenderer r = new SurveyRenderer(4, 512);
+        byte[] big;
+        try (TileEncoder e = new TileEncoder(0.9f)) {
+            big = e.jpeg(r.render(0, 0).rgb(), 512);
+        }
+        float[] a = new ImageDecoder(64, new float[] {0, 0, 0}, new float[] {1, 1, 1}, ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED).decode(big, "t");
+        float[] b = new ImageDecoder(64, new float[] {0, 0, 0}, new float[] {1, 1, 1}, ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED).decode(big, "t");
+        assertThat(a).isNotEqualTo(b);
+        assertThatThrownBy(() -> ImageDecoder.JpegMethod.of("libpng")).hasMessageContaining("turbojpeg-dct-scaled");
     }
 
     @Test
@@ -49,16 +70,20 @@ class ImageDecoderTest {
         assertThat(t[64]).isCloseTo((0 - 0.456f) / 0.224f, within(1e-4f));
     }
 
-    @Test
-    void truncatedJpegIsATypedErrorNamingTheImage() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(ImageDecoder.JpegMethod.class)
+    void truncatedJpegIsATypedErrorNamingTheImage(ImageDecoder.JpegMethod method) {
+        ImageDecoder decoder = new ImageDecoder(32, new float[] {0, 0, 0}, new float[] {1, 1, 1}, method);
         byte[] full = jpeg();
         byte[] cut = Arrays.copyOf(full, full.length / 2);
         assertThatThrownBy(() -> decoder.decode(cut, "s3://b/cut.jpg"))
                 .isInstanceOf(ImageDecodeException.class).hasMessageContaining("s3://b/cut.jpg").hasMessageContaining("truncated");
     }
 
-    @Test
-    void garbageAndEmptyAreTypedErrors() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(ImageDecoder.JpegMethod.class)
+    void garbageAndEmptyAreTypedErrors(ImageDecoder.JpegMethod method) {
+        ImageDecoder decoder = new ImageDecoder(32, new float[] {0, 0, 0}, new float[] {1, 1, 1}, method);
         byte[] garbage = new byte[500];
         new java.util.Random(1).nextBytes(garbage);
         assertThatThrownBy(() -> decoder.decode(garbage, "g.jpg")).isInstanceOf(ImageDecodeException.class).hasMessageContaining("g.jpg");

@@ -33,7 +33,7 @@ public record Calibration(long tiles, double seconds, double tilesPerSecond, dou
         Area area = job.area();
         try (ExecutorResources.Held held = ExecutorResources.pool(job)) {
             ModelCard card = held.pool().card();
-            TilePipeline pipeline = new TilePipeline(ExecutorResources.source(), new ImageDecoder(card.inputSize(), card.mean(), card.std()),
+            TilePipeline pipeline = new TilePipeline(ExecutorResources.source(), card.decoder(),
                     ExecutorResources.decoders(job.decodeThreads()), held.pool(), job.maxInFlight(), job.maxInFlightBytes(), job.uriPolicy(),
                     TilePipeline.DEFAULT_MAX_OBJECT_BYTES);
             int warmup = Math.min(job.maxBatch(), Math.max(1, maxTiles / 8));

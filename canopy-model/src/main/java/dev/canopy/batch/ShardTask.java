@@ -34,7 +34,7 @@ public final class ShardTask {
             PredictorPool<float[], Classification> pool = held.pool();
             long busyStart = pool.busyNanos();
             ModelCard card = pool.card();
-            ImageDecoder decoder = new ImageDecoder(card.inputSize(), card.mean(), card.std());
+            ImageDecoder decoder = card.decoder();
             TilePipeline pipeline = new TilePipeline(ExecutorResources.source(s3), decoder, ExecutorResources.decoders(job.decodeThreads()), pool,
                     job.maxInFlight(), job.maxInFlightBytes(), job.uriPolicy(), TilePipeline.DEFAULT_MAX_OBJECT_BYTES);
             Area area = job.area();

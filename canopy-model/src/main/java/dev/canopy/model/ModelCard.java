@@ -40,6 +40,23 @@ public record ModelCard(String name, String format, String architecture, int inp
         this(name, format, architecture, inputSize, mean, std, classes, metrics, provenance, null);
     }
 
+    /**
+     * How the tiles this model learned from were decoded: the method its provenance records
+     * ({@code jpeg_decoder}); ImageIO's for a Canopy-trained model from before the method was recorded
+     * (that was the only one); null for an imported model (unknown: the machine's preferred one).
+     */
+    public dev.canopy.imagery.ImageDecoder.JpegMethod jpegMethod() {
+        if (provenance == null) return null;
+        Object recorded = provenance.parameters() == null ? null : provenance.parameters().get("jpeg_decoder");
+        if (recorded != null) return dev.canopy.imagery.ImageDecoder.JpegMethod.of(recorded.toString());
+        return "canopy train".equals(provenance.source()) ? dev.canopy.imagery.ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED : null;
+    }
+
+    /** A decoder that gives this model the inputs it was trained on: its size, normalisation and JPEG method. */
+    public dev.canopy.imagery.ImageDecoder decoder() {
+        return new dev.canopy.imagery.ImageDecoder(inputSize, mean, std, jpegMethod());
+    }
+
     public ModelCard withName(String n) {
         return new ModelCard(n, format, architecture, inputSize, mean, std, classes, metrics, provenance, confusion);
     }

@@ -83,9 +83,11 @@ public final class ModelPackage {
             throw new ModelException("model.engine_unsupported", "model '" + card.name() + "' (" + card.format() + ") cannot be loaded on engine " + engine.id(),
                     "resolve the engine with EngineChoice first");
         }
-        if (card.provenance() != null && card.provenance().parameters() != null) {
-            dev.canopy.imagery.ImageDecoder.methodMismatch(card.provenance().parameters().get("jpeg_decoder"))
-                    .ifPresent(w -> LOG.warn("model '{}': {}", card.name(), w));
+        dev.canopy.imagery.ImageDecoder.JpegMethod trained = card.jpegMethod();
+        if (trained != null && !trained.availableHere()) {
+            LOG.warn("model '{}' was trained on JPEG tiles decoded as {}, which this machine cannot do: its tiles are decoded as {} and differ "
+                    + "slightly from what it learned on (apt-get install libturbojpeg0, and no -Dcanopy.decoder=imageio)", card.name(), trained.id(),
+                    dev.canopy.imagery.ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED.id());
         }
         return switch (card.format()) {
             case ModelCard.FORMAT_DJL -> engine == InferenceEngine.ONNX ? new OnnxClassifier(card, exportedOnnx()) : new BlockClassifier(card, weights());

@@ -231,7 +231,7 @@ public final class ModelCache implements AutoCloseable {
             Gauge.builder("canopy.model.busy.fraction", () -> busyFraction(name)).tag("model", name).register(meters);
             return true;
         });
-        return new Served(ref, v, pool, new ImageDecoder(card.inputSize(), card.mean(), card.std()), clock.instant());
+        return new Served(ref, v, pool, card.decoder(), clock.instant());
     }
 
     private synchronized double busyFraction(String name) {

@@ -130,6 +130,9 @@ public final class SparkSessions {
         o.add("-Djdk.reflect.useDirectMethodHandle=false");
         o.add("-Dio.netty.tryReflectionSetAccessible=true");
         o.add("-Dai.djl.offline=true");
+        // the driver's JPEG decoding choice holds on executors too: they train and infer on the tiles
+        String decoder = System.getProperty("canopy.decoder");
+        if ("imageio".equals(decoder) || "auto".equals(decoder)) o.add("-Dcanopy.decoder=" + decoder);
         return o;
     }
 }
