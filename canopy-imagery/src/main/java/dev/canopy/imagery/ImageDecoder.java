@@ -64,6 +64,9 @@ public final class ImageDecoder {
         }
     }
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ImageDecoder.class);
+    private static final java.util.concurrent.atomic.AtomicBoolean FELL_BACK = new java.util.concurrent.atomic.AtomicBoolean();
+
     private final int size;
     private final float[] mean;
     private final float[] std;
@@ -116,6 +119,9 @@ public final class ImageDecoder {
                 return TurboJpeg.decode(bytes, size, MAX_PIXELS, name);
             } catch (TurboJpeg.Unsupported e) {
                 // a valid JPEG TurboJPEG cannot read (e.g. 4:1:0 chroma): ImageIO may; corrupt data it refuses too
+                if (FELL_BACK.compareAndSet(false, true)) {
+                    LOG.warn("TurboJPEG could not read {} ({}): decoded with ImageIO; later such tiles are not logged", name, e.getMessage());
+                }
             }
         }
         // a memory-cached stream: ImageIO's default for an InputStream copies every image into a temporary file first
@@ -233,10 +239,25 @@ public final class ImageDecoder {
         }
     }
 
-    /** All pixels of {@code img} as packed RGB, read straight from a 3-byte BGR raster when it is one. */
+    /**
+     * All pixels of {@code img} as packed RGB, read straight from a 3-byte BGR raster when it is one.
+     * Any other type is drawn onto an RGB image as before the resize was written out: grey values are
+     * copied as they are (getRGB would convert Java's linear grey to sRGB: 128 becomes about 188) and
+     * transparent pixels are blended onto black.
+     */
     private static int[] packed(BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight();
-        if (img.getType() != BufferedImage.TYPE_3BYTE_BGR) return img.getRGB(0, 0, w, h, null, 0, w);
+        if (img.getType() == BufferedImage.TYPE_INT_RGB) return img.getRGB(0, 0, w, h, null, 0, w);
+        if (img.getType() != BufferedImage.TYPE_3BYTE_BGR) {
+            BufferedImage rgb = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+            java.awt.Graphics2D g = rgb.createGraphics();
+            try {
+                g.drawImage(img, 0, 0, null);
+            } finally {
+                g.dispose();
+            }
+            return ((java.awt.image.DataBufferInt) rgb.getRaster().getDataBuffer()).getData();
+        }
         java.awt.image.Raster r = img.getRaster();
         java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
         byte[] data = ((java.awt.image.DataBufferByte) r.getDataBuffer()).getData();

@@ -36,6 +36,7 @@ class ImageDecoderTest {
         assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD, ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED).jpegMethod())
                 .isEqualTo(ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED);
         assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD).jpegMethod()).isEqualTo(ImageDecoder.JpegMethod.preferred());
+        assertThatThrownBy(() -> ImageDecoder.JpegMethod.of("libpng")).hasMessageContaining("turbojpeg-dct-scaled");
         TurboJpegTest.assumeLibrary();
         assertThat(new ImageDecoder(32, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD, ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED).jpegMethod())
                 .isEqualTo(ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED);
@@ -48,7 +49,6 @@ class ImageDecoderTest {
         float[] a = new ImageDecoder(64, new float[] {0, 0, 0}, new float[] {1, 1, 1}, ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED).decode(big, "t");
         float[] b = new ImageDecoder(64, new float[] {0, 0, 0}, new float[] {1, 1, 1}, ImageDecoder.JpegMethod.TURBOJPEG_DCT_SCALED).decode(big, "t");
         assertThat(a).isNotEqualTo(b);
-        assertThatThrownBy(() -> ImageDecoder.JpegMethod.of("libpng")).hasMessageContaining("turbojpeg-dct-scaled");
     }
 
     @Test
@@ -105,7 +105,11 @@ class ImageDecoderTest {
         BufferedImage src = ImageIO.read(new java.io.ByteArrayInputStream(jpeg)); // 3-byte BGR, read straight from the raster
         BufferedImage png = new BufferedImage(300, 200, BufferedImage.TYPE_INT_RGB); // another type, not square
         png.getGraphics().drawImage(src, 0, 0, 300, 200, null);
-        for (BufferedImage img : new BufferedImage[] {src, png}) {
+        BufferedImage grey = new BufferedImage(256, 256, BufferedImage.TYPE_BYTE_GRAY); // Java's linear grey: getRGB would brighten it
+        grey.getGraphics().drawImage(src, 0, 0, 256, 256, null);
+        BufferedImage alpha = new BufferedImage(256, 160, BufferedImage.TYPE_INT_ARGB); // half transparent: blended onto black
+        for (int y = 0; y < 160; y++) for (int x = 0; x < 256; x++) alpha.setRGB(x, y, (x < 128 ? 0x00 : 0xFF) << 24 | src.getRGB(x, y) & 0xFFFFFF);
+        for (BufferedImage img : new BufferedImage[] {src, png, grey, alpha}) {
             for (int size : new int[] {224, 100, 64, 333}) {
                 ImageDecoder d = new ImageDecoder(size, ImageDecoder.IMAGENET_MEAN, ImageDecoder.IMAGENET_STD);
                 int[] ours = d.resized(img);

@@ -48,7 +48,14 @@ public record ModelCard(String name, String format, String architecture, int inp
     public dev.canopy.imagery.ImageDecoder.JpegMethod jpegMethod() {
         if (provenance == null) return null;
         Object recorded = provenance.parameters() == null ? null : provenance.parameters().get("jpeg_decoder");
-        if (recorded != null) return dev.canopy.imagery.ImageDecoder.JpegMethod.of(recorded.toString());
+        if (recorded != null) {
+            try {
+                return dev.canopy.imagery.ImageDecoder.JpegMethod.of(recorded.toString());
+            } catch (IllegalArgumentException e) {
+                throw new ModelException("model.unknown_jpeg_method", "model '" + name + "' was trained on JPEG tiles decoded as '" + recorded
+                        + "', a method this Canopy does not know", "run it with the Canopy version that trained it, or a newer one");
+            }
+        }
         return "canopy train".equals(provenance.source()) ? dev.canopy.imagery.ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED : null;
     }
 

@@ -299,7 +299,7 @@ public final class TileClassifierTrainable implements Trainable {
     private Map<String, Object> provenanceConfig() {
         Map<String, Object> m = new LinkedHashMap<>(config.toMap());
         m.put("global_batch", config.batchSize());
-        m.put("jpeg_decoder", dev.canopy.imagery.ImageDecoder.JpegMethod.preferred().id()); // what the loader's decoder uses; inference uses the same
+        m.put("jpeg_decoder", dev.canopy.imagery.ImageDecoder.JpegMethod.preferred().id()); // the loader's decoder's; inference uses the same
         // epochs restored from a checkpoint count too: a trial trained on ranks is registered from a single process
         boolean ringUsed = ring.size() > 1 || history.stream().anyMatch(h -> h.getOrDefault("allreduce_bytes", 0.0) > 0);
         m.put("all_reduce", config.workers() == 1 ? "none" : ringUsed ? "tcp-ring (reduce-scatter + all-gather), fp32"

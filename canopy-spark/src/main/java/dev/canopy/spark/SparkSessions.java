@@ -130,9 +130,10 @@ public final class SparkSessions {
         o.add("-Djdk.reflect.useDirectMethodHandle=false");
         o.add("-Dio.netty.tryReflectionSetAccessible=true");
         o.add("-Dai.djl.offline=true");
-        // the driver's JPEG decoding choice holds on executors too: they train and infer on the tiles
-        String decoder = System.getProperty("canopy.decoder");
-        if ("imageio".equals(decoder) || "auto".equals(decoder)) o.add("-Dcanopy.decoder=" + decoder);
+        // a driver that decodes with ImageIO records that in the models it registers: executors that train them must too
+        if (dev.canopy.imagery.ImageDecoder.JpegMethod.preferred() == dev.canopy.imagery.ImageDecoder.JpegMethod.IMAGEIO_SUBSAMPLED) {
+            o.add("-Dcanopy.decoder=imageio");
+        }
         return o;
     }
 }
