@@ -1,7 +1,6 @@
 package dev.canopy.batch;
 
 import dev.canopy.imagery.Area;
-import dev.canopy.imagery.ImageDecoder;
 import dev.canopy.imagery.Manifest;
 import dev.canopy.imagery.ManifestRow;
 import dev.canopy.model.ModelCard;
