@@ -162,13 +162,10 @@ public final class ImageDecoder {
 
     /** CHW floats straight from a 3-byte BGR raster: no per-pixel colour-model calls, no intermediate image. */
     private float[] normalizeBgr(BufferedImage img) {
-        java.awt.image.Raster r = img.getRaster();
-        java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
-        byte[] data = ((java.awt.image.DataBufferByte) r.getDataBuffer()).getData();
-        int[] offsets = sm.getBandOffsets(); // per band (R, G, B) inside a pixel
-        int pixelStride = sm.getPixelStride();
-        int scanline = sm.getScanlineStride();
-        int base = r.getDataBuffer().getOffset() - r.getSampleModelTranslateY() * scanline - r.getSampleModelTranslateX() * pixelStride;
+        Interleaved bgr = Interleaved.of(img);
+        byte[] data = bgr.data();
+        int[] offsets = bgr.offsets();
+        int pixelStride = bgr.pixelStride(), scanline = bgr.scanline(), base = bgr.base();
         float[] out = new float[3 * size * size];
         int plane = size * size;
         for (int c = 0; c < 3; c++) {
@@ -258,12 +255,10 @@ public final class ImageDecoder {
             }
             return ((java.awt.image.DataBufferInt) rgb.getRaster().getDataBuffer()).getData();
         }
-        java.awt.image.Raster r = img.getRaster();
-        java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
-        byte[] data = ((java.awt.image.DataBufferByte) r.getDataBuffer()).getData();
-        int[] off = sm.getBandOffsets();
-        int stride = sm.getPixelStride(), scanline = sm.getScanlineStride();
-        int base = r.getDataBuffer().getOffset() - r.getSampleModelTranslateY() * scanline - r.getSampleModelTranslateX() * stride;
+        Interleaved bgr = Interleaved.of(img);
+        byte[] data = bgr.data();
+        int[] off = bgr.offsets();
+        int stride = bgr.pixelStride(), scanline = bgr.scanline(), base = bgr.base();
         int[] out = new int[w * h];
         for (int y = 0; y < h; y++) {
             int in = base + y * scanline;
@@ -272,6 +267,20 @@ public final class ImageDecoder {
             }
         }
         return out;
+    }
+
+    /**
+     * Where the bytes of a 3-byte BGR image are: band c (R, G, B) of pixel (x, y) is
+     * {@code data[base + y * scanline + x * pixelStride + offsets[c]]}.
+     */
+    private record Interleaved(byte[] data, int base, int scanline, int pixelStride, int[] offsets) {
+        static Interleaved of(BufferedImage img) {
+            java.awt.image.Raster r = img.getRaster();
+            java.awt.image.ComponentSampleModel sm = (java.awt.image.ComponentSampleModel) r.getSampleModel();
+            int scanline = sm.getScanlineStride(), stride = sm.getPixelStride();
+            int base = r.getDataBuffer().getOffset() - r.getSampleModelTranslateY() * scanline - r.getSampleModelTranslateX() * stride;
+            return new Interleaved(((java.awt.image.DataBufferByte) r.getDataBuffer()).getData(), base, scanline, stride, sm.getBandOffsets());
+        }
     }
 
     /** Packed RGB pixels ({@code size x size}) to normalised CHW floats. */
